@@ -1,0 +1,1305 @@
+"""Activation functions with their closed-form first and second derivatives, and the registry.
+
+Every activation here is a pure function with a ``jax.nn``-compatible signature: a floating-point
+array in, an array of the same shape and dtype out, hyperparameters keyword-only. Beside each one
+the registry (:data:`ACTIVATIONS`) keeps its derivative ``phi'`` and second derivative ``phi''``
+written out by hand, so that automatic differentiation can be checked against them.
+
+Numerics
+--------
+The functions are written to be accurate where ``jax.nn`` is not:
+
+* 16-bit inputs (float16, bfloat16) are computed in float32 and rounded once at the end, so no
+  16-bit intermediate overflows (``exp(12)`` is already past float16's maximum).
+* Each function is a :func:`jax.custom_jvp` whose tangent is the closed-form derivative, and that
+  derivative is itself a ``custom_jvp`` whose tangent is the closed-form second derivative. So
+  ``grad``, ``jvp``, ``grad(grad(.))`` and ``jvp(grad(.))`` all evaluate stable formulas, never the
+  derivative of a branch that ``jnp.where`` did not select (the classic NaN-gradient trap) and
+  never ``s * (1 - s)`` (which loses the sigmoid derivative to cancellation in the right tail).
+* The Gaussian tails of GELU use an exactly split ``x**2`` and a Chebyshev ``erfcx``
+  (see :mod:`jaxact._special`); the tanh-GELU evaluates its cubic in double-word arithmetic and
+  replaces ``1 + tanh(u)`` by ``2 * sigmoid(2u)``, which has no cancellation.
+* ``+-inf`` gives the mathematical limit, NaN gives NaN (values and derivatives).
+
+Subnormals: XLA on CPU flushes subnormal float32 and float64 results to zero and reads
+subnormal inputs as zero (flush-to-zero / denormals-are-zero; GPUs do the same for float32). So a
+float32, bfloat16 or float64 result whose magnitude lies below the smallest normal number of the
+compute dtype (1.18e-38 for float32 and bfloat16, 2.2e-308 for float64) may come out as +-0, and
+a subnormal input may be treated as 0. float16 keeps its subnormals, since it is computed in
+float32 where they are normal numbers. Products whose factors underflow but whose result does not
+(``x * exp(-big)`` in silu, mish and the GELUs) are computed scaled so they are not lost.
+
+Kinks
+-----
+Where ``phi'`` jumps the library picks one side, following ``jax.nn``: ``relu'(0) = 0``,
+``relu6'(0) = relu6'(6) = 0``, ``hard_sigmoid'(+-3) = 0``, ``hard_tanh'(+-1) = 1``,
+``leaky_relu'(0) = 1``, ``elu'(0) = alpha``, ``selu'(0) = scale * alpha``. Each record lists its
+kinks with that value in :attr:`Activation.kinks`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import types
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxact import _special
+
+__all__ = [
+    "ACTIVATIONS",
+    "ALIASES",
+    "Activation",
+    "Interval",
+    "get_activation",
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "gelu_tanh",
+    "softplus",
+    "silu",
+    "swish",
+    "mish",
+    "softsign",
+    "hard_sigmoid",
+    "hard_tanh",
+    "relu6",
+    "log_sigmoid",
+    "softmax",
+    "log_softmax",
+]
+
+# SELU's constants (Klambauer et al. 2017), to 34 digits.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_CUBIC = 0.044715
+# 2 sqrt(2/pi) and 2 sqrt(2/pi) * 0.044715 as double words (hi: nearest float64, lo: the rest),
+# from tools/constants.py.
+_GELU_TANH_A = (1.5957691216057308, -9.96930880911092e-17)
+_GELU_TANH_B = (0.07135481627260025, -6.175149918155315e-19)
+
+
+# --------------------------------------------------------------------------------------------
+# dtype handling
+
+
+def _as_float_array(x: ArrayLike, name: str) -> jax.Array:
+    """``x`` as a JAX array, or a TypeError naming the function and the offending dtype."""
+    arr = jnp.asarray(x)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        raise TypeError(
+            f"{name} expects a real floating-point array (float16, bfloat16, float32 or float64), "
+            f"got dtype {arr.dtype}. Cast it first, e.g. x.astype(jnp.float32)."
+        )
+    return arr
+
+
+def _compute_dtype(dtype) -> np.dtype:
+    """float32 for the 16-bit types (computed wide, rounded once), otherwise the dtype itself."""
+    return np.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else np.dtype(dtype)
+
+
+def _widened(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """Evaluate an elementwise formula in the compute dtype and round the result back once."""
+
+    @functools.wraps(fn)
+    def wrapper(x, **params):
+        wide = x.astype(_compute_dtype(x.dtype))
+        return fn(wide, **params).astype(x.dtype)
+
+    return wrapper
+
+
+def _nan_passthrough(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """NaN in, NaN out: derivatives built from comparisons would otherwise return 0 or 1."""
+
+    @functools.wraps(fn)
+    def wrapper(x, **params):
+        return jnp.where(jnp.isnan(x), x, fn(x, **params))
+
+    return wrapper
+
+
+def _with_closed_form_jvp(value, first, second, params) -> Callable[[jax.Array], jax.Array]:
+    """``value`` as a custom_jvp function with closed-form derivatives ``first`` and ``second``."""
+
+    @jax.custom_jvp
+    def f(x):
+        return value(x, **params)
+
+    @jax.custom_jvp
+    def df(x):
+        return first(x, **params)
+
+    @f.defjvp
+    def _f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), df(x) * t
+
+    @df.defjvp
+    def _df_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return df(x), second(x, **params) * t
+
+    return f
+
+
+# --------------------------------------------------------------------------------------------
+# The records
+
+
+class Interval(NamedTuple):
+    """A real interval; ``str()`` gives the usual notation, e.g. ``[0, inf)``."""
+
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+
+    def __str__(self) -> str:
+        def fmt(v: float) -> str:
+            if math.isinf(v):
+                return "inf" if v > 0 else "-inf"
+            return f"{v:.6g}"
+
+        left = "[" if self.low_closed else "("
+        right = "]" if self.high_closed else ")"
+        return f"{left}{fmt(self.low)}, {fmt(self.high)}{right}"
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the closure of the interval (rounding can reach open ends)."""
+        return self.low <= value <= self.high
+
+
+@dataclasses.dataclass(frozen=True)
+class Activation:
+    """One registered activation: the function, its closed-form derivatives and its metadata.
+
+    Attributes:
+      name: registry name.
+      fn: the activation, ``fn(x, **params)``.
+      derivative: closed-form ``phi'(x)``, written by hand (not autodiff). For the output
+        functions (``elementwise=False``) it returns the Jacobian along ``axis``, moved last:
+        shape ``(..., n, n)`` with ``J[..., i, j] = d out_i / d x_j``.
+      second_derivative: closed-form ``phi''(x)``; for output functions the tensor
+        ``H[..., i, j, k] = d2 out_i / dx_j dx_k`` of shape ``(..., n, n, n)``.
+      output_range: the image of the real line (for default hyperparameters).
+      max_slope: ``sup |phi'|`` (for output functions, the largest Jacobian entry in magnitude).
+      kinks: ``{x0: value}``: points where ``phi'`` jumps, with the value the library's gradient
+        takes there.
+      curvature_kinks: points where ``phi'`` is continuous but ``phi''`` jumps, with the value the
+        library's second derivative takes there.
+      saturates_left / saturates_right: ``phi'(x) -> 0`` as ``x -> -inf`` / ``+inf``.
+      gain: the recommended initialisation gain (``std(W) = gain / sqrt(fan_in)``).
+      gain_source: ``"pytorch"`` where the gain is ``torch.nn.init.calculate_gain``'s, else
+        ``"second-moment"``: ``1 / sqrt(E[phi(z)**2])`` for ``z ~ N(0, 1)``, the gain that keeps
+        the pre-activation variance at 1 through a wide layer.
+      params: default hyperparameters (keyword arguments of ``fn``).
+      elementwise: False for ``softmax`` and ``log_softmax``, which act along an axis.
+      doc: one-line description.
+    """
+
+    name: str
+    fn: Callable[..., jax.Array]
+    derivative: Callable[..., jax.Array]
+    second_derivative: Callable[..., jax.Array]
+    output_range: Interval
+    max_slope: float
+    kinks: Mapping[float, float]
+    curvature_kinks: Mapping[float, float]
+    saturates_left: bool
+    saturates_right: bool
+    gain: float
+    gain_source: str
+    params: Mapping[str, Any]
+    elementwise: bool
+    doc: str
+
+    @property
+    def saturating(self) -> bool:
+        """Saturating in the sense of Gulcehre et al. (2016): ``phi' -> 0`` at both extremes.
+
+        Sigmoid and tanh saturate; ReLU only on the left (``relu' = 0`` for ``x < 0``), so it is
+        not saturating.
+        """
+        return self.saturates_left and self.saturates_right
+
+    def __call__(self, x: ArrayLike, **params) -> jax.Array:
+        return self.fn(x, **params)
+
+
+# --------------------------------------------------------------------------------------------
+# Elementwise formulas, in the compute dtype. Each takes x (float32 or float64).
+
+
+def _sigmoid_pair(x):
+    """``(sigmoid(x), sigmoid(-x))``, both to about 1 ulp, from one exp of ``-|x|``."""
+    e = jnp.exp(-jnp.abs(x))
+    big = 1 / (1 + e)
+    small = e / (1 + e)
+    pos = x >= 0
+    return jnp.where(pos, big, small), jnp.where(pos, small, big)
+
+
+def _sigmoid_value(x):
+    return _sigmoid_pair(x)[0]
+
+
+def _sigmoid_d1(x):
+    s, t = _sigmoid_pair(x)
+    return s * t
+
+
+def _sigmoid_d2(x):
+    # sigma'' = sigma' (1 - 2 sigma) = -sigma' tanh(x / 2), with no cancellation.
+    return -_sigmoid_d1(x) * jnp.tanh(0.5 * x)
+
+
+def _sech2(x):
+    """``sech(x)**2 = 4 e / (1 + e)**2``, ``e = exp(-2|x|)``: no ``1 - tanh**2`` cancellation."""
+    e = jnp.exp(-2 * jnp.abs(x))
+    return 4 * e / ((1 + e) * (1 + e))
+
+
+def _softplus_value(x):
+    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+def _gelu_value(x):
+    # Negative x: x * Phi(x) from the 2**64-scaled tail, so a normal result whose factor Phi(x)
+    # alone would be subnormal is not lost; positive x: x * (1 - Phi(-x)).
+    tail_scaled, _ = _special.normal_cdf_tail(x, scaled=True)
+    neg = (x * tail_scaled) * _special.UNSCALE
+    pos = x * (1 - tail_scaled * _special.UNSCALE)
+    out = jnp.where(x < 0, neg, pos)
+    return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
+
+
+def _gelu_d1(x):
+    tail, pdf = _special.normal_cdf_tail(x)
+    cdf = jnp.where(x < 0, tail, 1 - tail)
+    xpdf = jnp.where(jnp.isinf(x), jnp.zeros_like(x), x * pdf)
+    return cdf + xpdf
+
+
+def _gelu_d2(x):
+    _, pdf = _special.normal_cdf_tail(x)
+    # phi(x) (2 - x**2); |x| is clamped where pdf has underflowed, so x**2 cannot overflow.
+    big = _special._underflow_abscissa(x.dtype)
+    xc = jnp.clip(x, -big, big)
+    return pdf * (2 - xc * xc)
+
+
+def _gelu_tanh_argument(x):
+    """``r = 2 u = 2 sqrt(2/pi) (x + 0.044715 x**3)`` as a double word ``(hi, lo)``.
+
+    Exact up to a few ulp of ``hi`` *absolutely* relative to the size of ``x * r'``; the caller
+    only uses it where ``|x|`` is below the clamp, so the cubic cannot overflow.
+    """
+    dtype = x.dtype
+    a_hi, a_lo = _special.split_constant(*_GELU_TANH_A, dtype)
+    b_hi, b_lo = _special.split_constant(*_GELU_TANH_B, dtype)
+    s_hi, s_lo = _special.two_prod(x, x)
+    p_hi, p_lo = _special.two_prod(jnp.full_like(x, b_hi), s_hi)
+    p_lo = p_lo + (b_hi * s_lo + b_lo * s_hi)
+    q_hi, q_lo = _special.two_sum(jnp.full_like(x, a_hi), p_hi)
+    q_lo = q_lo + (a_lo + p_lo)
+    r_hi, r_lo = _special.two_prod(x, q_hi)
+    r_lo = r_lo + x * q_lo
+    return r_hi, r_lo
+
+
+def _gelu_tanh_clamp(dtype) -> float:
+    """|x| beyond which sigmoid(2u) is exactly 0 or 1 in ``dtype`` (and the derivatives vanish)."""
+    return 12.0 if np.dtype(dtype) == np.float32 else 24.0
+
+
+def _gelu_tanh_sigmoids(x):
+    """``(sigmoid(r), sigmoid(-r))`` for ``r = 2u(x)``, both tails accurate, and ``x`` clamped."""
+    big = _gelu_tanh_clamp(x.dtype)
+    xc = jnp.clip(x, -big, big)
+    r_hi, r_lo = _gelu_tanh_argument(xc)
+    # e = exp(-|r|) in double-word form; r has the sign of x.
+    neg = r_hi < 0
+    e = _special.exp_double(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
+    big_s = 1 / (1 + e)
+    small_s = e / (1 + e)
+    return jnp.where(neg, small_s, big_s), jnp.where(neg, big_s, small_s), xc
+
+
+def _gelu_tanh_value(x):
+    s, _, xc = _gelu_tanh_sigmoids(x)
+    # Negative x: x e / (1 + e) with e = exp(r) taken 2**64-scaled, so that the product stays
+    # accurate where e alone is subnormal (see _special.exp_scaled).
+    r_hi, r_lo = _gelu_tanh_argument(xc)
+    e_scaled = _special.exp_scaled(r_hi, r_lo)
+    e = e_scaled * _special.UNSCALE
+    neg = (x * e_scaled / (1 + e)) * _special.UNSCALE
+    out = jnp.where(x < 0, neg, x * s)
+    return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
+
+
+def _gelu_tanh_d1(x):
+    s, t, xc = _gelu_tanh_sigmoids(x)
+    a = 2 * _SQRT_2_OVER_PI
+    dr = a * (1 + 3 * _GELU_TANH_CUBIC * xc * xc)
+    return s + xc * (s * t) * dr
+
+
+def _gelu_tanh_d2(x):
+    s, t, xc = _gelu_tanh_sigmoids(x)
+    a = 2 * _SQRT_2_OVER_PI
+    dr = a * (1 + 3 * _GELU_TANH_CUBIC * xc * xc)
+    d2r = a * 6 * _GELU_TANH_CUBIC * xc
+    sp = s * t  # sigma'(r)
+    spp = sp * (t - s)  # sigma''(r) = sigma'(r) (1 - 2 sigma(r))
+    return 2 * sp * dr + xc * (spp * dr * dr + sp * d2r)
+
+
+def _mish_parts(x):
+    """``(T, S)`` with ``T = tanh(softplus(x))`` and ``S = sech(softplus(x))**2``, no cancellation.
+
+    With ``n = e**x (e**x + 2)``: ``T = n / (n + 2)`` and ``S = 4 (n + 1) / (n + 2)**2``; for
+    ``x > 0`` both are rewritten in ``e = exp(-x)`` so nothing overflows.
+    """
+    e = jnp.exp(-jnp.abs(x))
+    pos = x > 0
+    # x <= 0: e = exp(x); n = e (e + 2).
+    n = e * (e + 2)
+    t_neg = n / (n + 2)
+    s_neg = 4 * (n + 1) / ((n + 2) * (n + 2))
+    # x > 0: e = exp(-x); T = (1 + 2e) / (1 + 2e + 2e^2), S = 4 e^2 (1 + e)^2 / (1 + 2e + 2e^2)^2.
+    den = 1 + 2 * e + 2 * e * e
+    t_pos = (1 + 2 * e) / den
+    s_pos = 4 * (e * (1 + e) / den) * (e * (1 + e) / den)
+    return jnp.where(pos, t_pos, t_neg), jnp.where(pos, s_pos, s_neg)
+
+
+def _mish_value(x):
+    t, _ = _mish_parts(x)
+    # x <= 0: x n / (n + 2) with n = e (e + 2) taken 2**64-scaled (see _special.exp_scaled).
+    e_scaled = _special.exp_scaled(jnp.minimum(x, 0), jnp.zeros_like(x))
+    e = e_scaled * _special.UNSCALE
+    neg = (x * (e_scaled * (e + 2)) / (e * (e + 2) + 2)) * _special.UNSCALE
+    out = jnp.where(x > 0, x * t, neg)
+    return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
+
+
+def _silu_value(x):
+    # x < 0: x e / (1 + e), e = exp(x) taken 2**64-scaled (see _special.exp_scaled).
+    e_scaled = _special.exp_scaled(jnp.minimum(x, 0), jnp.zeros_like(x))
+    e = e_scaled * _special.UNSCALE
+    neg = (x * e_scaled / (1 + e)) * _special.UNSCALE
+    out = jnp.where(x < 0, neg, x / (1 + jnp.exp(-jnp.abs(x))))
+    return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
+
+
+def _mish_d1(x):
+    t, s = _mish_parts(x)
+    sig, _ = _sigmoid_pair(x)
+    xs = jnp.where(jnp.isinf(x), jnp.zeros_like(x), x * s)
+    return t + xs * sig
+
+
+def _mish_d2(x):
+    # Beyond |x| = 1e4 the result is exactly 0 in every dtype (S or sigma underflows); clamping
+    # keeps x * (...) from overflowing into 0 * inf.
+    x = jnp.clip(x, -1e4, 1e4)
+    t, s = _mish_parts(x)
+    sig, sig_neg = _sigmoid_pair(x)
+    # f'' = S sigma (2 + x (sigma(-x) - 2 T sigma)).
+    inner = 2 + x * (sig_neg - 2 * t * sig)
+    return s * sig * inner
+
+
+def _softsign_value(x):
+    return jnp.where(jnp.isinf(x), jnp.sign(x), x / (1 + jnp.abs(x)))
+
+
+def _softsign_d1(x):
+    d = 1 + jnp.abs(x)
+    return 1 / (d * d)
+
+
+def _softsign_d2(x):
+    d = 1 + jnp.abs(x)
+    return -2 * jnp.sign(x) / (d * d * d)
+
+
+def _silu_d1(x):
+    s, t = _sigmoid_pair(x)
+    # sigma(x) (1 + x sigma(-x)); x sigma(-x) -> 0 at +inf, and the product -> 0 at -inf.
+    xt = jnp.where(jnp.isposinf(x), jnp.zeros_like(x), x * t)
+    return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), s * (1 + xt))
+
+
+def _silu_d2(x):
+    s, t = _sigmoid_pair(x)
+    # sigma'(x) (2 - x tanh(x / 2)); x sigma' -> 0 at both infinities.
+    sp = s * t
+    xsp = jnp.where(jnp.isinf(x), jnp.zeros_like(x), x * sp)
+    return 2 * sp - xsp * jnp.tanh(0.5 * x)
+
+
+def _zeros(x, **_):
+    return jnp.zeros_like(x)
+
+
+def _ones(x, **_):
+    return jnp.ones_like(x)
+
+
+def _step(cond, x, high=1.0, low=0.0):
+    return jnp.where(cond, jnp.asarray(high, x.dtype), jnp.asarray(low, x.dtype))
+
+
+# --------------------------------------------------------------------------------------------
+# Registry construction
+
+
+_REGISTRY: dict[str, Activation] = {}
+
+
+def _check_positive(name: str, param: str, value) -> None:
+    if isinstance(value, (int, float)) and not value > 0:
+        raise ValueError(f"{name}: {param} must be > 0, got {value!r}.")
+
+
+def _check_finite(name: str, param: str, value) -> None:
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        raise ValueError(f"{name}: {param} must be finite, got {value!r}.")
+
+
+def _elementwise(value, first, second, *, validate=None):
+    """Build the public function and its closed-form derivative functions from three formulas.
+
+    Returns ``(fn, derivative, second_derivative)``; each takes ``(x, **params)``, checks the
+    dtype, computes in the compute dtype and returns the input dtype.
+    """
+    value_w = _widened(value)
+    first_w = _nan_passthrough(_widened(first))
+    second_w = _nan_passthrough(_widened(second))
+    no_params = _with_closed_form_jvp(value_w, first_w, second_w, {})
+
+    def checked(fn_name, kind):
+        def run(x, **params):
+            arr = _as_float_array(x, fn_name)
+            if validate is not None:
+                validate(**params)
+            if kind == "value":
+                if not params:
+                    return no_params(arr)
+                return _with_closed_form_jvp(value_w, first_w, second_w, params)(arr)
+            return (first_w if kind == "d1" else second_w)(arr, **params)
+
+        return run
+
+    return checked, value_w
+
+
+def _register(
+    name: str,
+    fn: Callable[..., jax.Array],
+    derivative: Callable[..., jax.Array],
+    second_derivative: Callable[..., jax.Array],
+    *,
+    output_range: Interval,
+    max_slope: float,
+    gain: float,
+    gain_source: str,
+    saturates_left: bool,
+    saturates_right: bool,
+    kinks: Mapping[float, float] | None = None,
+    curvature_kinks: Mapping[float, float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    elementwise: bool = True,
+    doc: str = "",
+) -> None:
+    _REGISTRY[name] = Activation(
+        name=name,
+        fn=fn,
+        derivative=derivative,
+        second_derivative=second_derivative,
+        output_range=output_range,
+        max_slope=max_slope,
+        kinks=types.MappingProxyType(dict(kinks or {})),
+        curvature_kinks=types.MappingProxyType(dict(curvature_kinks or {})),
+        saturates_left=saturates_left,
+        saturates_right=saturates_right,
+        gain=gain,
+        gain_source=gain_source,
+        params=types.MappingProxyType(dict(params or {})),
+        elementwise=elementwise,
+        doc=doc,
+    )
+
+
+def _build(name, value, first, second, validate=None):
+    checked, _ = _elementwise(value, first, second, validate=validate)
+    return checked(name, "value"), checked(name, "d1"), checked(name, "d2")
+
+
+_INF = math.inf
+
+# identity -----------------------------------------------------------------------------------
+_identity, _identity_d1, _identity_d2 = _build("identity", lambda x: x, _ones, _zeros)
+
+
+def identity(x: ArrayLike) -> jax.Array:
+    r"""The identity, ``phi(x) = x``: what a layer is without an activation.
+
+    .. math:: \phi(x) = x, \quad \phi'(x) = 1, \quad \phi''(x) = 0
+
+    A stack of layers with this activation is one linear map.
+
+    Args:
+      x: floating-point array of any shape.
+
+    Returns:
+      ``x``, same shape and dtype.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.identity(jnp.array([-2.0, 3.0], dtype=jnp.float32))
+    Array([-2.,  3.], dtype=float32)
+    """
+    return _identity(x)
+
+
+# sigmoid ------------------------------------------------------------------------------------
+_sigmoid, _sigmoid_d1_pub, _sigmoid_d2_pub = _build(
+    "sigmoid", _sigmoid_value, _sigmoid_d1, _sigmoid_d2
+)
+
+
+def sigmoid(x: ArrayLike) -> jax.Array:
+    r"""Logistic sigmoid, squashing the real line into ``(0, 1)``.
+
+    .. math::
+       \sigma(x) = \frac{1}{1 + e^{-x}}, \quad
+       \sigma'(x) = \sigma(x)\,\sigma(-x) \le \tfrac14, \quad
+       \sigma''(x) = -\sigma'(x) \tanh(x/2)
+
+    Computed from ``exp(-|x|)`` so neither tail overflows; the derivative uses
+    ``sigma(x) sigma(-x)`` rather than ``s (1 - s)``, which would be 0 for ``x > 17`` in float32.
+
+    Args:
+      x: floating-point array of any shape.
+
+    Returns:
+      ``sigma(x)``, same shape and dtype.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> jaxact.sigmoid(jnp.array([-80.0, 0.0, 2.0], dtype=jnp.float32))
+    Array([1.8048513e-35, 5.0000000e-01, 8.8079703e-01], dtype=float32)
+    >>> float(jax.grad(jaxact.sigmoid)(jnp.float32(0.0)))
+    0.25
+    """
+    return _sigmoid(x)
+
+
+# tanh ---------------------------------------------------------------------------------------
+_tanh, _tanh_d1, _tanh_d2 = _build(
+    "tanh",
+    jnp.tanh,
+    _sech2,
+    lambda x: -2 * jnp.tanh(x) * _sech2(x),
+)
+
+
+def tanh(x: ArrayLike) -> jax.Array:
+    r"""Hyperbolic tangent, squashing the real line into ``(-1, 1)``.
+
+    .. math::
+       \tanh'(x) = \operatorname{sech}^2 x = \frac{4 e^{-2|x|}}{(1 + e^{-2|x|})^2}, \quad
+       \tanh''(x) = -2 \tanh(x) \operatorname{sech}^2 x
+
+    The derivative is computed as ``sech**2`` rather than ``1 - tanh**2``, which cancels to 0 for
+    ``|x| > 9`` in float32 although the true value is representable.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.tanh(jnp.array([0.0, 1.0], dtype=jnp.float32))
+    Array([0.       , 0.7615942], dtype=float32)
+    """
+    return _tanh(x)
+
+
+# relu ---------------------------------------------------------------------------------------
+_relu, _relu_d1, _relu_d2 = _build(
+    "relu", lambda x: jnp.maximum(x, 0), lambda x: _step(x > 0, x), _zeros
+)
+
+
+def relu(x: ArrayLike) -> jax.Array:
+    r"""Rectified linear unit, ``max(x, 0)``.
+
+    .. math:: \mathrm{relu}(x) = \max(x, 0), \quad \mathrm{relu}'(x) = [x > 0], \quad
+       \mathrm{relu}'' = 0
+
+    Kink convention: ``relu'(0) = 0``, as in :func:`jax.nn.relu`.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> jaxact.relu(jnp.array([-1.0, 0.0, 2.0], dtype=jnp.float32))
+    Array([0., 0., 2.], dtype=float32)
+    >>> float(jax.grad(jaxact.relu)(jnp.float32(0.0)))
+    0.0
+    """
+    return _relu(x)
+
+
+# leaky relu ---------------------------------------------------------------------------------
+def _validate_leaky(negative_slope=0.01):
+    _check_finite("leaky_relu", "negative_slope", negative_slope)
+
+
+_leaky, _leaky_d1, _leaky_d2 = _build(
+    "leaky_relu",
+    lambda x, negative_slope=0.01: jnp.where(x >= 0, x, negative_slope * x),
+    lambda x, negative_slope=0.01: _step(x >= 0, x, 1.0, negative_slope),
+    _zeros,
+    validate=_validate_leaky,
+)
+
+
+def leaky_relu(x: ArrayLike, *, negative_slope: float = 0.01) -> jax.Array:
+    r"""Leaky ReLU: ``x`` for ``x >= 0``, ``negative_slope * x`` otherwise.
+
+    .. math:: \phi(x) = \begin{cases} x & x \ge 0 \\ a x & x < 0 \end{cases}, \quad
+       \phi'(x) = \begin{cases} 1 & x \ge 0 \\ a & x < 0 \end{cases}
+
+    Kink convention: ``phi'(0) = 1``, as in :func:`jax.nn.leaky_relu`. The small negative slope
+    keeps units from dying (Maas et al. 2013).
+
+    Args:
+      x: floating-point array.
+      negative_slope: slope ``a`` for negative inputs (finite). Not differentiable.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.leaky_relu(jnp.array([-2.0, 3.0], dtype=jnp.float32))
+    Array([-0.02,  3.  ], dtype=float32)
+    """
+    return _leaky(x, negative_slope=negative_slope) if negative_slope != 0.01 else _leaky(x)
+
+
+# elu ----------------------------------------------------------------------------------------
+def _validate_alpha(name):
+    def validate(alpha=1.0):
+        _check_positive(name, "alpha", alpha)
+        _check_finite(name, "alpha", alpha)
+
+    return validate
+
+
+def _elu_value(x, alpha=1.0):
+    return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+_elu, _elu_d1, _elu_d2 = _build(
+    "elu",
+    _elu_value,
+    lambda x, alpha=1.0: jnp.where(x > 0, jnp.ones_like(x), alpha * jnp.exp(jnp.minimum(x, 0))),
+    lambda x, alpha=1.0: jnp.where(x > 0, jnp.zeros_like(x), alpha * jnp.exp(jnp.minimum(x, 0))),
+    validate=_validate_alpha("elu"),
+)
+
+
+def elu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
+    r"""Exponential linear unit (Clevert et al. 2016).
+
+    .. math:: \phi(x) = \begin{cases} x & x > 0 \\ \alpha (e^x - 1) & x \le 0 \end{cases}, \quad
+       \phi'(x) = \begin{cases} 1 & x > 0 \\ \alpha e^x & x \le 0 \end{cases}
+
+    Kink convention: ``phi'(0) = alpha`` (the left side), as in :func:`jax.nn.elu`; for
+    ``alpha = 1`` the derivative is continuous and only ``phi''`` jumps.
+
+    Args:
+      x: floating-point array.
+      alpha: the negative saturation value is ``-alpha``; must be > 0. Not differentiable.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.elu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
+    Array([-0.63212055,  2.        ], dtype=float32)
+    """
+    return _elu(x, alpha=alpha) if alpha != 1.0 else _elu(x)
+
+
+# selu ---------------------------------------------------------------------------------------
+_SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
+_selu, _selu_d1, _selu_d2 = _build(
+    "selu",
+    lambda x: jnp.where(x > 0, SELU_SCALE * x, _SELU_SCALE_ALPHA * jnp.expm1(jnp.minimum(x, 0))),
+    lambda x: jnp.where(
+        x > 0, jnp.full_like(x, SELU_SCALE), _SELU_SCALE_ALPHA * jnp.exp(jnp.minimum(x, 0))
+    ),
+    lambda x: jnp.where(x > 0, jnp.zeros_like(x), _SELU_SCALE_ALPHA * jnp.exp(jnp.minimum(x, 0))),
+)
+
+
+def selu(x: ArrayLike) -> jax.Array:
+    r"""Scaled exponential linear unit (Klambauer et al. 2017, self-normalising networks).
+
+    .. math:: \phi(x) = \lambda \begin{cases} x & x > 0 \\ \alpha (e^x - 1) & x \le 0 \end{cases}
+
+    with ``alpha = 1.6732632...`` and ``lambda = 1.0507009...``. Kink convention:
+    ``phi'(0) = lambda * alpha``, as in :func:`jax.nn.selu`.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.selu(jnp.array([-1.0, 1.0], dtype=jnp.float32))
+    Array([-1.1113307,  1.050701 ], dtype=float32)
+    """
+    return _selu(x)
+
+
+# celu ---------------------------------------------------------------------------------------
+_celu, _celu_d1, _celu_d2 = _build(
+    "celu",
+    lambda x, alpha=1.0: jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0) / alpha)),
+    lambda x, alpha=1.0: jnp.where(x > 0, jnp.ones_like(x), jnp.exp(jnp.minimum(x, 0) / alpha)),
+    lambda x, alpha=1.0: jnp.where(
+        x > 0, jnp.zeros_like(x), jnp.exp(jnp.minimum(x, 0) / alpha) / alpha
+    ),
+    validate=_validate_alpha("celu"),
+)
+
+
+def celu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
+    r"""Continuously differentiable ELU (Barron 2017).
+
+    .. math:: \phi(x) = \begin{cases} x & x > 0 \\ \alpha (e^{x/\alpha} - 1) & x \le 0 \end{cases},
+       \quad \phi'(x) = \begin{cases} 1 & x > 0 \\ e^{x/\alpha} & x \le 0 \end{cases}
+
+    ``phi'`` is continuous for every ``alpha``; ``phi''`` jumps at 0 (value ``1 / alpha``).
+
+    Args:
+      x: floating-point array.
+      alpha: must be > 0. Not differentiable.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.celu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
+    Array([-0.63212055,  2.        ], dtype=float32)
+    """
+    return _celu(x, alpha=alpha) if alpha != 1.0 else _celu(x)
+
+
+# gelu ---------------------------------------------------------------------------------------
+_gelu, _gelu_d1_pub, _gelu_d2_pub = _build("gelu", _gelu_value, _gelu_d1, _gelu_d2)
+
+
+def gelu(x: ArrayLike) -> jax.Array:
+    r"""Gaussian error linear unit, exact (erf-based) form (Hendrycks & Gimpel 2016).
+
+    .. math::
+       \mathrm{gelu}(x) = x \Phi(x), \quad \mathrm{gelu}'(x) = \Phi(x) + x \varphi(x), \quad
+       \mathrm{gelu}''(x) = \varphi(x) (2 - x^2)
+
+    with ``Phi`` the standard normal CDF and ``phi`` its density. In the negative tail
+    ``Phi(x) = exp(-x**2/2) erfcx(-x/sqrt 2) / 2`` with ``x**2`` split exactly, so values stay
+    within a few ulp down to the underflow threshold; ``1 + erf(x / sqrt 2)`` (which cancels) is
+    never formed.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.gelu(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
+    Array([-0.15865524,  0.        ,  0.8413448 ], dtype=float32)
+    """
+    return _gelu(x)
+
+
+# gelu_tanh ----------------------------------------------------------------------------------
+_gelu_tanh, _gelu_tanh_d1_pub, _gelu_tanh_d2_pub = _build(
+    "gelu_tanh", _gelu_tanh_value, _gelu_tanh_d1, _gelu_tanh_d2
+)
+
+
+def gelu_tanh(x: ArrayLike) -> jax.Array:
+    r"""GELU, tanh approximation (as in BERT and GPT-2; ``jax.nn.gelu(approximate=True)``).
+
+    .. math::
+       \phi(x) = \tfrac12 x \left(1 + \tanh u\right) = x\,\sigma(2u), \quad
+       u = \sqrt{2/\pi}\,(x + 0.044715 x^3)
+
+    ``1 + tanh(u)`` is evaluated as ``2 sigma(2u)`` (no cancellation for negative ``x``), ``2u`` in
+    double-word arithmetic (its rounding would otherwise be amplified by ``exp``), and the cubic
+    only for ``|x|`` below the point where ``sigma(2u)`` is exactly 0 or 1, so it cannot overflow.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.gelu_tanh(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
+    Array([-0.15880802,  0.        ,  0.841192  ], dtype=float32)
+    """
+    return _gelu_tanh(x)
+
+
+# softplus -----------------------------------------------------------------------------------
+_softplus, _softplus_d1, _softplus_d2 = _build(
+    "softplus", _softplus_value, _sigmoid_value, _sigmoid_d1
+)
+
+
+def softplus(x: ArrayLike) -> jax.Array:
+    r"""Softplus, a smooth ReLU: ``log(1 + e^x)``.
+
+    .. math:: \phi(x) = \max(x, 0) + \log(1 + e^{-|x|}), \quad \phi' = \sigma, \quad
+       \phi'' = \sigma'
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.softplus(jnp.array([-80.0, 0.0, 80.0], dtype=jnp.float32))
+    Array([1.8048513e-35, 6.9314718e-01, 8.0000000e+01], dtype=float32)
+    """
+    return _softplus(x)
+
+
+# silu ---------------------------------------------------------------------------------------
+_silu, _silu_d1_pub, _silu_d2_pub = _build(
+    "silu",
+    _silu_value,
+    _silu_d1,
+    _silu_d2,
+)
+
+
+def silu(x: ArrayLike) -> jax.Array:
+    r"""Sigmoid linear unit, also called swish (Elfwing et al. 2018; Ramachandran et al. 2017).
+
+    .. math:: \phi(x) = x \sigma(x), \quad \phi'(x) = \sigma(x) (1 + x \sigma(-x)), \quad
+       \phi''(x) = \sigma'(x) (2 - x \tanh(x/2))
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.silu(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
+    Array([-0.26894143,  0.        ,  0.7310586 ], dtype=float32)
+    """
+    return _silu(x)
+
+
+swish = silu
+
+# mish ---------------------------------------------------------------------------------------
+_mish, _mish_d1_pub, _mish_d2_pub = _build("mish", _mish_value, _mish_d1, _mish_d2)
+
+
+def mish(x: ArrayLike) -> jax.Array:
+    r"""Mish (Misra 2019): ``x tanh(softplus(x))``.
+
+    .. math::
+       \phi(x) = x T, \quad \phi'(x) = T + x S \sigma(x), \quad
+       \phi''(x) = S \sigma(x) \left(2 + x (\sigma(-x) - 2 T \sigma(x))\right)
+
+    with ``T = tanh(softplus x) = n / (n + 2)``, ``S = 1 - T**2 = 4 (n + 1) / (n + 2)**2`` and
+    ``n = e^x (e^x + 2)``, rewritten in ``e^{-x}`` for ``x > 0``: no cancellation, no overflow.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.mish(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
+    Array([-0.30340147,  0.        ,  0.8650984 ], dtype=float32)
+    """
+    return _mish(x)
+
+
+# softsign -----------------------------------------------------------------------------------
+_softsign, _softsign_d1_pub, _softsign_d2_pub = _build(
+    "softsign", _softsign_value, _softsign_d1, _softsign_d2
+)
+
+
+def softsign(x: ArrayLike) -> jax.Array:
+    r"""Softsign (Bergstra et al. 2009; Glorot & Bengio 2010): ``x / (1 + |x|)``.
+
+    .. math:: \phi'(x) = \frac{1}{(1 + |x|)^2}, \quad \phi''(x) = \frac{-2\,\mathrm{sign}(x)}
+       {(1 + |x|)^3}
+
+    ``phi''`` jumps at 0; the library takes ``phi''(0) = 0``.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.softsign(jnp.array([-1.0, 3.0], dtype=jnp.float32))
+    Array([-0.5 ,  0.75], dtype=float32)
+    """
+    return _softsign(x)
+
+
+# hard sigmoid -------------------------------------------------------------------------------
+_hard_sigmoid, _hard_sigmoid_d1, _hard_sigmoid_d2 = _build(
+    "hard_sigmoid",
+    lambda x: jnp.clip(x + 3, 0, 6) / 6,
+    lambda x: _step((x > -3) & (x < 3), x, 1.0 / 6.0),
+    _zeros,
+)
+
+
+def hard_sigmoid(x: ArrayLike) -> jax.Array:
+    r"""Hard sigmoid, ``relu6(x + 3) / 6`` (as in MobileNetV3 and :func:`jax.nn.hard_sigmoid`).
+
+    .. math:: \phi'(x) = \tfrac16 [-3 < x < 3]
+
+    Kink convention: ``phi'(-3) = phi'(3) = 0``, as in JAX.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.hard_sigmoid(jnp.array([-4.0, 0.0, 1.5], dtype=jnp.float32))
+    Array([0.  , 0.5 , 0.75], dtype=float32)
+    """
+    return _hard_sigmoid(x)
+
+
+# hard tanh ----------------------------------------------------------------------------------
+_hard_tanh, _hard_tanh_d1, _hard_tanh_d2 = _build(
+    "hard_tanh",
+    lambda x: jnp.clip(x, -1, 1),
+    lambda x: _step((x >= -1) & (x <= 1), x),
+    _zeros,
+)
+
+
+def hard_tanh(x: ArrayLike) -> jax.Array:
+    r"""Hard tanh, ``clip(x, -1, 1)``.
+
+    .. math:: \phi'(x) = [-1 \le x \le 1]
+
+    Kink convention: ``phi'(-1) = phi'(1) = 1``, as in :func:`jax.nn.hard_tanh`.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.hard_tanh(jnp.array([-2.0, 0.5, 2.0], dtype=jnp.float32))
+    Array([-1. ,  0.5,  1. ], dtype=float32)
+    """
+    return _hard_tanh(x)
+
+
+# relu6 --------------------------------------------------------------------------------------
+_relu6, _relu6_d1, _relu6_d2 = _build(
+    "relu6",
+    lambda x: jnp.clip(x, 0, 6),
+    lambda x: _step((x > 0) & (x < 6), x),
+    _zeros,
+)
+
+
+def relu6(x: ArrayLike) -> jax.Array:
+    r"""ReLU capped at 6, ``min(max(x, 0), 6)`` (Krizhevsky 2010; MobileNets).
+
+    .. math:: \phi'(x) = [0 < x < 6]
+
+    Kink convention: ``phi'(0) = phi'(6) = 0``, as in :func:`jax.nn.relu6`.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.relu6(jnp.array([-1.0, 3.0, 9.0], dtype=jnp.float32))
+    Array([0., 3., 6.], dtype=float32)
+    """
+    return _relu6(x)
+
+
+# log sigmoid --------------------------------------------------------------------------------
+_log_sigmoid, _log_sigmoid_d1, _log_sigmoid_d2 = _build(
+    "log_sigmoid",
+    lambda x: -_softplus_value(-x),
+    lambda x: _sigmoid_value(-x),
+    lambda x: -_sigmoid_d1(x),
+)
+
+
+def log_sigmoid(x: ArrayLike) -> jax.Array:
+    r"""Log-sigmoid, ``log(sigma(x)) = -softplus(-x)``.
+
+    .. math:: \phi'(x) = \sigma(-x), \quad \phi''(x) = -\sigma'(x)
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.log_sigmoid(jnp.array([-100.0, 0.0], dtype=jnp.float32))
+    Array([-100.       ,   -0.6931472], dtype=float32)
+    """
+    return _log_sigmoid(x)
+
+
+# softmax / log_softmax ------------------------------------------------------------------------
+
+
+def _normalize_axis(name: str, axis: int, ndim: int) -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r}.")
+    if not -ndim <= axis < ndim or ndim == 0:
+        raise ValueError(
+            f"{name}: axis {axis} is out of range for an array with {ndim} dimension(s) "
+            f"(valid: {-ndim} to {ndim - 1})."
+            if ndim
+            else f"{name}: needs an array with at least one dimension, got a scalar."
+        )
+    return int(axis) % ndim
+
+
+def _softmax_core(x, axis):
+    """Softmax along ``axis`` in the compute dtype, with the limits at +-inf.
+
+    If any entry is +inf, the mass is shared equally among the +inf entries (the limit of
+    ``softmax(t * e)`` along a direction with equal infinite components); a row of all -inf gives
+    the uniform distribution (the limit of equal entries going to -inf). NaN anywhere in a row
+    makes the row NaN.
+    """
+    m = jnp.max(x, axis=axis, keepdims=True)
+    pos_inf = jnp.isposinf(m)
+    all_neg_inf = jnp.isneginf(m)
+    shifted = jnp.where(all_neg_inf, jnp.zeros_like(x), x - jnp.where(pos_inf, 0, m))
+    e = jnp.exp(jnp.where(pos_inf, jnp.zeros_like(x), shifted))
+    e = jnp.where(pos_inf, (x == jnp.inf).astype(x.dtype), e)
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_core(x, axis):
+    m = jnp.max(x, axis=axis, keepdims=True)
+    finite_m = jnp.where(jnp.isinf(m), 0, m)
+    shifted = x - finite_m
+    lse = jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+    out = shifted - lse
+    # Limits: with +inf entries, log_softmax is 0 - log(count) on them and -inf elsewhere.
+    n_inf = jnp.sum(x == jnp.inf, axis=axis, keepdims=True).astype(x.dtype)
+    out = jnp.where(jnp.isposinf(m), jnp.where(x == jnp.inf, -jnp.log(n_inf), -jnp.inf), out)
+    n = jnp.asarray(x.shape[axis], x.dtype)
+    return jnp.where(jnp.isneginf(m), -jnp.log(n) * jnp.ones_like(x), out)
+
+
+def _make_softmax(axis: int, log: bool):
+    @jax.custom_jvp
+    def f(x):
+        wide = x.astype(_compute_dtype(x.dtype))
+        core = _log_softmax_core if log else _softmax_core
+        return core(wide, axis).astype(x.dtype)
+
+    @f.defjvp
+    def _jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        wide = x.astype(_compute_dtype(x.dtype))
+        s = _softmax_core(wide, axis)
+        tw = t.astype(wide.dtype)
+        mean_t = jnp.sum(s * tw, axis=axis, keepdims=True)
+        dt = tw - mean_t if log else s * (tw - mean_t)
+        return f(x), dt.astype(x.dtype)
+
+    return f
+
+
+@functools.cache
+def _softmax_fn(axis: int, log: bool):
+    return _make_softmax(axis, log)
+
+
+def softmax(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+    r"""Softmax along ``axis``: a probability vector, the output function for multi-class tasks.
+
+    .. math::
+       s_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \quad m = \max_j x_j, \quad
+       \frac{\partial s_i}{\partial x_j} = s_i (\delta_{ij} - s_j)
+
+    Limits: with +inf entries the mass is split equally among them; a row of -inf is uniform.
+
+    Args:
+      x: floating-point array with at least one dimension.
+      axis: the axis to normalise over (default -1). Out of range raises ``ValueError``.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.softmax(jnp.array([0.0, 0.0, jnp.log(2.0)], dtype=jnp.float32))
+    Array([0.25, 0.25, 0.5 ], dtype=float32)
+    """
+    arr = _as_float_array(x, "softmax")
+    ax = _normalize_axis("softmax", axis, arr.ndim)
+    return _softmax_fn(ax, False)(arr)
+
+
+def log_softmax(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+    r"""Log of the softmax along ``axis``, computed without forming the softmax.
+
+    .. math:: \log s_i = x_i - m - \log \sum_j e^{x_j - m}, \quad
+       \frac{\partial \log s_i}{\partial x_j} = \delta_{ij} - s_j
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.log_softmax(jnp.array([0.0, 0.0], dtype=jnp.float32))
+    Array([-0.6931472, -0.6931472], dtype=float32)
+    """
+    arr = _as_float_array(x, "log_softmax")
+    ax = _normalize_axis("log_softmax", axis, arr.ndim)
+    return _softmax_fn(ax, True)(arr)
+
+
+def _softmax_last(name, x, axis):
+    arr = _as_float_array(x, name)
+    ax = _normalize_axis(name, axis, arr.ndim)
+    wide = jnp.moveaxis(arr.astype(_compute_dtype(arr.dtype)), ax, -1)
+    return arr.dtype, wide, _softmax_core(wide, -1)
+
+
+def _softmax_jacobian(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+    """``J[..., i, j] = s_i (delta_ij - s_j)`` with ``axis`` moved last; shape ``(..., n, n)``."""
+    dtype, _, s = _softmax_last("softmax", x, axis)
+    eye = jnp.eye(s.shape[-1], dtype=s.dtype)
+    jac = s[..., :, None] * (eye - s[..., None, :])
+    return jac.astype(dtype)
+
+
+def _softmax_hessian(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+    """``H[..., i, j, k] = s_i ((d_ij - s_j)(d_ik - s_k) - s_j (d_jk - s_k))``.
+
+    Shape ``(..., n, n, n)``.
+    """
+    dtype, _, s = _softmax_last("softmax", x, axis)
+    eye = jnp.eye(s.shape[-1], dtype=s.dtype)
+    a = eye - s[..., None, :]  # a[..., i, j] = d_ij - s_j
+    term1 = a[..., :, :, None] * a[..., :, None, :]
+    term2 = s[..., None, :, None] * a[..., None, :, :]
+    return (s[..., :, None, None] * (term1 - term2)).astype(dtype)
+
+
+def _log_softmax_jacobian(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+    """``J[..., i, j] = delta_ij - s_j`` with ``axis`` moved last; shape ``(..., n, n)``."""
+    dtype, _, s = _softmax_last("log_softmax", x, axis)
+    eye = jnp.eye(s.shape[-1], dtype=s.dtype)
+    return (eye - s[..., None, :]).astype(dtype)
+
+
+def _log_softmax_hessian(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+    """``H[..., i, j, k] = -s_j (delta_jk - s_k)``, the same for every ``i``; ``(..., n, n, n)``."""
+    dtype, _, s = _softmax_last("log_softmax", x, axis)
+    eye = jnp.eye(s.shape[-1], dtype=s.dtype)
+    h = -s[..., :, None] * (eye - s[..., None, :])
+    n = s.shape[-1]
+    return jnp.broadcast_to(h[..., None, :, :], (*s.shape[:-1], n, n, n)).astype(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Register everything. Constants from mpmath at 40 digits (tools/constants.py); the tests
+# recompute each one.
+
+_R = Interval
+_register("identity", identity, _identity_d1, _identity_d2,
+          output_range=_R(-_INF, _INF, False, False), max_slope=1.0, gain=1.0,
+          gain_source="pytorch", saturates_left=False, saturates_right=False,
+          doc="x: no non-linearity")  # fmt: skip
+_register("sigmoid", sigmoid, _sigmoid_d1_pub, _sigmoid_d2_pub,
+          output_range=_R(0.0, 1.0, False, False), max_slope=0.25, gain=1.0,
+          gain_source="pytorch", saturates_left=True, saturates_right=True,
+          doc="1 / (1 + exp(-x))")  # fmt: skip
+_register("tanh", tanh, _tanh_d1, _tanh_d2,
+          output_range=_R(-1.0, 1.0, False, False), max_slope=1.0, gain=5.0 / 3.0,
+          gain_source="pytorch", saturates_left=True, saturates_right=True,
+          doc="hyperbolic tangent")  # fmt: skip
+_register("relu", relu, _relu_d1, _relu_d2,
+          output_range=_R(0.0, _INF, True, False), max_slope=1.0, gain=math.sqrt(2.0),
+          gain_source="pytorch", saturates_left=True, saturates_right=False,
+          kinks={0.0: 0.0}, doc="max(x, 0)")  # fmt: skip
+_register("leaky_relu", leaky_relu, _leaky_d1, _leaky_d2,
+          output_range=_R(-_INF, _INF, False, False), max_slope=1.0,
+          gain=math.sqrt(2.0 / (1.0 + 0.01**2)), gain_source="pytorch",
+          saturates_left=False, saturates_right=False, kinks={0.0: 1.0},
+          params={"negative_slope": 0.01}, doc="x if x >= 0 else 0.01 x")  # fmt: skip
+_register("elu", elu, _elu_d1, _elu_d2,
+          output_range=_R(-1.0, _INF, False, False), max_slope=1.0,
+          gain=1.245198300700706550, gain_source="second-moment",
+          saturates_left=True, saturates_right=False, curvature_kinks={0.0: 1.0},
+          params={"alpha": 1.0}, doc="x if x > 0 else alpha (exp(x) - 1)")  # fmt: skip
+_register("selu", selu, _selu_d1, _selu_d2,
+          output_range=_R(-_SELU_SCALE_ALPHA, _INF, False, False), max_slope=_SELU_SCALE_ALPHA,
+          gain=0.75, gain_source="pytorch", saturates_left=True, saturates_right=False,
+          kinks={0.0: _SELU_SCALE_ALPHA}, doc="scale * elu(x, alpha)")  # fmt: skip
+_register("celu", celu, _celu_d1, _celu_d2,
+          output_range=_R(-1.0, _INF, False, False), max_slope=1.0,
+          gain=1.245198300700706550, gain_source="second-moment",
+          saturates_left=True, saturates_right=False, curvature_kinks={0.0: 1.0},
+          params={"alpha": 1.0}, doc="x if x > 0 else alpha (exp(x / alpha) - 1)")  # fmt: skip
+_register("gelu", gelu, _gelu_d1_pub, _gelu_d2_pub,
+          output_range=_R(-0.16997120747990366169, _INF, True, False),
+          max_slope=1.1289041451851547863, gain=1.5335304411955352338,
+          gain_source="second-moment", saturates_left=True, saturates_right=False,
+          doc="x Phi(x), exact")  # fmt: skip
+_register("gelu_tanh", gelu_tanh, _gelu_tanh_d1_pub, _gelu_tanh_d2_pub,
+          output_range=_R(-0.17004075057125405064, _INF, True, False),
+          max_slope=1.1289930686587717655, gain=1.5335805216661469181,
+          gain_source="second-moment", saturates_left=True, saturates_right=False,
+          doc="x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))")  # fmt: skip
+_register("softplus", softplus, _softplus_d1, _softplus_d2,
+          output_range=_R(0.0, _INF, False, False), max_slope=1.0,
+          gain=1.0418668355353017080, gain_source="second-moment",
+          saturates_left=True, saturates_right=False, doc="log(1 + exp(x))")  # fmt: skip
+_register("silu", silu, _silu_d1_pub, _silu_d2_pub,
+          output_range=_R(-0.27846454276107379511, _INF, True, False),
+          max_slope=1.0998393201288669170, gain=1.6765324703310911586,
+          gain_source="second-moment", saturates_left=True, saturates_right=False,
+          doc="x sigmoid(x), a.k.a. swish")  # fmt: skip
+_register("mish", mish, _mish_d1_pub, _mish_d2_pub,
+          output_range=_R(-0.30884341301725040663, _INF, True, False),
+          max_slope=1.0884981612517278612, gain=1.4868475812732081020,
+          gain_source="second-moment", saturates_left=True, saturates_right=False,
+          doc="x tanh(softplus(x))")  # fmt: skip
+_register("softsign", softsign, _softsign_d1_pub, _softsign_d2_pub,
+          output_range=_R(-1.0, 1.0, False, False), max_slope=1.0,
+          gain=2.3375333631085396599, gain_source="second-moment",
+          saturates_left=True, saturates_right=True, curvature_kinks={0.0: 0.0},
+          doc="x / (1 + |x|)")  # fmt: skip
+_register("hard_sigmoid", hard_sigmoid, _hard_sigmoid_d1, _hard_sigmoid_d2,
+          output_range=_R(0.0, 1.0, True, True), max_slope=1.0 / 6.0,
+          gain=1.8978404247295589879, gain_source="second-moment",
+          saturates_left=True, saturates_right=True, kinks={-3.0: 0.0, 3.0: 0.0},
+          doc="relu6(x + 3) / 6")  # fmt: skip
+_register("hard_tanh", hard_tanh, _hard_tanh_d1, _hard_tanh_d2,
+          output_range=_R(-1.0, 1.0, True, True), max_slope=1.0,
+          gain=1.3920361404483097513, gain_source="second-moment",
+          saturates_left=True, saturates_right=True, kinks={-1.0: 1.0, 1.0: 1.0},
+          doc="clip(x, -1, 1)")  # fmt: skip
+_register("relu6", relu6, _relu6_d1, _relu6_d2,
+          output_range=_R(0.0, 6.0, True, True), max_slope=1.0,
+          gain=1.4142135650950736514, gain_source="second-moment",
+          saturates_left=True, saturates_right=True, kinks={0.0: 0.0, 6.0: 0.0},
+          doc="min(max(x, 0), 6)")  # fmt: skip
+_register("log_sigmoid", log_sigmoid, _log_sigmoid_d1, _log_sigmoid_d2,
+          output_range=_R(-_INF, 0.0, False, False), max_slope=1.0,
+          gain=1.0418668355353017080, gain_source="second-moment",
+          saturates_left=False, saturates_right=True, doc="log(sigmoid(x))")  # fmt: skip
+_register("softmax", softmax, _softmax_jacobian, _softmax_hessian,
+          output_range=_R(0.0, 1.0, False, False), max_slope=0.25, gain=1.0,
+          gain_source="pytorch", saturates_left=True, saturates_right=True,
+          params={"axis": -1}, elementwise=False,
+          doc="exp(x_i) / sum_j exp(x_j), along an axis")  # fmt: skip
+_register("log_softmax", log_softmax, _log_softmax_jacobian, _log_softmax_hessian,
+          output_range=_R(-_INF, 0.0, False, False), max_slope=1.0, gain=1.0,
+          gain_source="pytorch", saturates_left=False, saturates_right=True,
+          params={"axis": -1}, elementwise=False,
+          doc="log softmax, along an axis")  # fmt: skip
+
+#: Read-only mapping from registry name to :class:`Activation`.
+ACTIVATIONS: Mapping[str, Activation] = types.MappingProxyType(_REGISTRY)
+
+#: Alternative names accepted by :func:`get_activation`.
+ALIASES: Mapping[str, str] = types.MappingProxyType({"swish": "silu"})
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """Look up an activation record by name (or alias); a record is passed through unchanged.
+
+    Raises:
+      ValueError: for an unknown name; the message lists the valid names and the closest match.
+      TypeError: for anything that is neither a string nor an :class:`Activation`.
+
+    >>> import jaxact
+    >>> jaxact.get_activation("swish").name
+    'silu'
+    >>> jaxact.get_activation("relu").max_slope
+    1.0
+    """
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(
+            "get_activation expects a registry name (str) or an Activation, "
+            f"got {type(name).__name__}."
+        )
+    key = ALIASES.get(name, name)
+    if key in ACTIVATIONS:
+        return ACTIVATIONS[key]
+    valid = sorted([*ACTIVATIONS, *ALIASES])
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown activation {name!r}.{hint} Valid names: {', '.join(valid)}.")

@@ -1,0 +1,82 @@
+"""Figures. This module (with the report) is the only one that imports matplotlib."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxact.activations import ACTIVATIONS, get_activation
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_activations(
+    path: str | Path,
+    names: Sequence[str] | None = None,
+    *,
+    x_range: tuple[float, float] = (-7.0, 7.0),
+    dpi: int = 110,
+) -> Path:
+    """Draw every (elementwise) activation with its derivative, one panel each, and save it.
+
+    Each panel shows ``phi`` (solid), ``phi'`` (dashed, from the closed form) and the kink points
+    with the value the library's gradient takes there (dots).
+
+    Args:
+      path: output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``).
+      names: registry names to draw; default all elementwise ones.
+      x_range: the x interval drawn.
+      dpi: resolution for raster formats.
+
+    Returns:
+      The path written.
+    """
+    plt = _pyplot()
+    if names is None:
+        names = [n for n, r in ACTIVATIONS.items() if r.elementwise]
+    records = [get_activation(n) for n in names]
+    non_elementwise = [r.name for r in records if not r.elementwise]
+    if non_elementwise:
+        raise ValueError(
+            f"plot_activations draws elementwise activations; {non_elementwise} act along an axis."
+        )
+    cols = min(4, len(records))
+    rows = math.ceil(len(records) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
+    x = np.linspace(*x_range, 1001)
+    xj = jnp.asarray(x, jnp.float32)
+    for ax, rec in zip(axes.flat, records, strict=False):
+        ax.axhline(0, color="0.85", lw=0.8)
+        ax.axvline(0, color="0.85", lw=0.8)
+        ax.plot(x, np.asarray(rec.fn(xj)), color="C0", lw=1.8, label=r"$\phi(x)$")
+        ax.plot(x, np.asarray(rec.derivative(xj)), color="C3", lw=1.4, ls="--", label=r"$\phi'(x)$")
+        for x0, g in rec.kinks.items():
+            ax.plot([x0], [g], "o", color="C3", ms=4)
+        ax.set_title(f"{rec.name}   max|φ'| = {rec.max_slope:.3g}", fontsize=9)
+        ax.set_xlim(*x_range)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("x", fontsize=8)
+    for ax in list(axes.flat)[len(records) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(
+        "Activations (solid) and their closed-form derivatives (dashed); dots: gradient at kinks",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -1,0 +1,88 @@
+"""The package surface, the CLI, and import hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import jaxact
+from jaxact import cli
+
+
+def test_public_names_exist_and_are_documented():
+    for name in jaxact.__all__:
+        obj = getattr(jaxact, name)
+        if name.startswith("__") or not callable(obj):
+            continue
+        assert obj.__doc__, f"jaxact.{name} has no docstring"
+
+
+def _run(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return out.stdout
+
+
+def test_import_does_not_pull_in_matplotlib():
+    out = _run("import sys, jaxact; print('matplotlib' in sys.modules)")
+    assert out.strip() == "False"
+
+
+def test_works_with_default_float32_config():
+    # The suite enables float64; users usually do not. Check the default configuration.
+    code = (
+        "import jax, jax.numpy as jnp, jaxact\n"
+        "x = jnp.linspace(-90.0, 90.0, 7)\n"
+        "for name, rec in jaxact.ACTIVATIONS.items():\n"
+        "    y = rec.fn(x)\n"
+        "    assert y.dtype == jnp.float32, (name, y.dtype)\n"
+        "    if rec.elementwise:\n"
+        "        g = jax.vmap(jax.grad(jax.grad(rec.fn)))(x)\n"
+        "        assert bool(jnp.isfinite(g).all()), name\n"
+        "print(float(jaxact.sigmoid(-100.0)))\n"
+    )
+    out = _run(code)
+    assert float(out) == pytest.approx(3.7835e-44, rel=1e-3) or float(out) == 0.0
+
+
+def test_cli_activations_table(capsys):
+    assert cli.main(["activations"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "range", "max", "|phi'|", "phi'(0)", "saturating", "gain"]
+    rows = {line.split()[0]: line.split() for line in lines[2:] if line and line[0].isalpha()}
+    assert rows["sigmoid"][1:] == ["(0,", "1)", "0.25", "0.25", "yes", "1"]
+    assert rows["relu"][1:] == ["[0,", "inf)", "1", "0", "left", "1.414"]
+    assert set(jaxact.ACTIVATIONS) <= set(rows)
+
+
+def test_cli_activations_plot(tmp_path, capsys):
+    out = tmp_path / "sub" / "act.png"
+    assert cli.main(["activations", "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 50_000  # 18 panels of curves, not an empty canvas
+
+
+def test_cli_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    assert "activations" in capsys.readouterr().out
+    assert cli.main([]) == 2
+
+
+def test_cli_as_installed_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "jaxact", "activations"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and "gelu_tanh" in out.stdout
+
+
+def test_plot_rejects_output_functions(tmp_path):
+    from jaxact.plotting import plot_activations
+
+    with pytest.raises(ValueError, match="softmax"):
+        plot_activations(tmp_path / "x.png", ["relu", "softmax"])
