@@ -32,13 +32,37 @@ from jaxact.activations import (
     swish,
     tanh,
 )
+from jaxact.attenuation import (
+    AttenuationResult,
+    gradient_attenuation,
+    jacobian_norms,
+    layer_gradient_norms,
+    layer_jacobians,
+)
+from jaxact.initializers import INITIALIZERS, Initializer, get_initializer, init_weights
+from jaxact.mlp import MLPParams, MLPTrace, init_mlp, mlp_forward, mlp_trace, trace_statistics
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
     "ALIASES",
+    "INITIALIZERS",
     "Activation",
+    "AttenuationResult",
+    "Initializer",
+    "MLPParams",
+    "MLPTrace",
+    "gradient_attenuation",
+    "get_initializer",
+    "init_mlp",
+    "init_weights",
+    "jacobian_norms",
+    "layer_gradient_norms",
+    "layer_jacobians",
+    "mlp_forward",
+    "mlp_trace",
+    "trace_statistics",
     "Interval",
     "__version__",
     "celu",

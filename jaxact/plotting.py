@@ -80,3 +80,46 @@ def plot_activations(
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi: int = 110):
+    """Gradient norm against layer (log scale), one line per :class:`AttenuationResult`.
+
+    Norms are divided by the last layer's so every line starts at 1 at the output; the dotted
+    line beside each is its fitted geometric rate.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    for i, r in enumerate(results):
+        depth = r.depth
+        layers = np.arange(1, depth + 1)
+        rel = np.asarray(r.grad_norms) / r.grad_norms[-1]
+        shown = np.where(rel > 0, rel, np.nan)
+        ax.semilogy(layers, shown, "-", color=f"C{i}", lw=1.8, label=f"{r.activation}")
+        zero = np.nonzero(rel == 0)[0]
+        if zero.size:
+            last = int(zero[-1]) + 1  # layers at and below this one underflowed to exactly 0
+            ax.annotate(
+                f"{r.activation}: 0 (underflow) for l <= {last}",
+                xy=(last + 1, rel[last]),
+                xytext=(4, -12),
+                textcoords="offset points",
+                fontsize=7,
+                color=f"C{i}",
+            )
+        if np.isfinite(r.rate) and r.rate > 0:
+            fit = r.rate ** (depth - layers).astype(float)
+            ax.semilogy(
+                layers, fit, ":", color=f"C{i}", lw=1.2, label=f"  fit: x{r.rate:.3g}/layer"
+            )
+    ax.set_xlabel("hidden layer l (1 = next to the input)")
+    ax.set_ylabel("||dL/dh_l|| / ||dL/dh_depth||")
+    ax.set_title(title or "Gradient norm on the way back to the input")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

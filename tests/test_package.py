@@ -86,3 +86,22 @@ def test_plot_rejects_output_functions(tmp_path):
 
     with pytest.raises(ValueError, match="softmax"):
         plot_activations(tmp_path / "x.png", ["relu", "softmax"])
+
+
+def test_cli_attenuation_prints_rates_and_plots(tmp_path, capsys):
+    out = tmp_path / "att.png"
+    code = cli.main(
+        ["attenuation", "--activation", "sigmoid", "relu", "--depth", "20", "--width", "64",
+         "--batch", "16", "--plot", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[2:4]}
+    assert float(rows["sigmoid"][1]) < 0.36  # sqrt(2) x sup sigma' = 0.354 with He weights
+    assert 0.8 < float(rows["relu"][1]) < 1.2
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_attenuation_rejects_bad_names_before_compute(capsys):
+    with pytest.raises(ValueError, match="Did you mean 'sigmoid'"):
+        cli.main(["attenuation", "--activation", "sigmod"])

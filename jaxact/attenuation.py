@@ -1,0 +1,268 @@
+"""Gradient attenuation through depth: per-layer Jacobians and backward gradient norms.
+
+Two views of the same effect:
+
+* **Forward (Jacobians).** :func:`layer_jacobians` differentiates every hidden layer's output
+  ``a_l`` with respect to the network input ``x`` with one :func:`jax.jacfwd` through the scan:
+  ``J_l = d a_l / d x = D_l W_l^T ... D_1 W_1^T`` (``D_k = diag(phi'(h_k))``), shape
+  ``(depth, width, in_dim)`` per example. Its norms shrink geometrically where ``phi'`` is
+  small.
+* **Backward (gradients).** :func:`layer_gradient_norms` gets ``dLoss/dh_l`` for every layer
+  from one backward pass (zero perturbations added to each pre-activation inside the scan),
+  and ``dLoss/dW_l`` from the same pass. This is what training sees.
+
+:func:`gradient_attenuation` summarises the backward view as a geometric rate per layer — the
+factor by which the gradient norm is multiplied each time it passes one layer back towards the
+input — so "sigmoid attenuates by about 1/4 per layer" becomes a number with a fit behind it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxact.activations import Activation, get_activation
+from jaxact.mlp import MLPParams, _check_input, _input_layer, _readout, _scan
+
+__all__ = [
+    "AttenuationResult",
+    "gradient_attenuation",
+    "jacobian_norms",
+    "layer_gradient_norms",
+    "layer_jacobians",
+]
+
+
+def layer_jacobians(
+    params: MLPParams, x: ArrayLike, activation: str | Activation, *, residual: bool = False
+) -> jax.Array:
+    """Jacobian of every hidden layer's output with respect to the network input.
+
+    One ``jax.jacfwd`` through the scan (``in_dim`` tangents pushed forward together), vmapped
+    over any leading batch dimensions of ``x``.
+
+    Args:
+      params: MLP parameters.
+      x: input of shape ``(..., in_dim)``.
+      activation: hidden activation.
+      residual: as in :func:`~jaxact.mlp_forward`.
+
+    Returns:
+      ``J`` of shape ``(..., depth, width, in_dim)`` with ``J[..., l, i, j] = d a_l[i] / d x[j]``.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=5, width=16, in_dim=3)
+    >>> jaxact.layer_jacobians(p, jnp.ones((4, 3), jnp.float32), "tanh").shape
+    (4, 5, 16, 3)
+    """
+    x = _check_input(params, x, "layer_jacobians")
+    phi = get_activation(activation).fn
+
+    def hidden(v):
+        _, (_, post) = _scan(
+            params, _input_layer(params, v), phi, residual=residual, remat=False, collect=True
+        )
+        return post
+
+    jac = jax.jacfwd(hidden)
+    for _ in range(x.ndim - 1):
+        jac = jax.vmap(jac)
+    return jac(x)
+
+
+def jacobian_norms(jacobians: jax.Array) -> dict[str, jax.Array]:
+    """Frobenius norm, spectral norm and singular values of each layer's Jacobian.
+
+    Args:
+      jacobians: ``(..., depth, width, in_dim)`` from :func:`layer_jacobians`.
+
+    Returns:
+      dict with ``frobenius`` and ``spectral`` of shape ``(..., depth)`` and
+      ``singular_values`` of shape ``(..., depth, min(width, in_dim))`` (descending).
+    """
+    sv = jnp.linalg.svd(jacobians, compute_uv=False)
+    return {
+        "frobenius": jnp.sqrt(jnp.sum(jacobians**2, axis=(-2, -1))),
+        "spectral": sv[..., 0],
+        "singular_values": sv,
+    }
+
+
+def _default_loss(key: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    """``L(y) = mean over examples of <y, u>``, ``u`` a fixed random unit vector.
+
+    Linear in the output, so ``dL/dy`` is the same for every network and the measured norms
+    show only what the layers do to the gradient on its way back.
+    """
+
+    def loss(y):
+        u = jr.normal(key, (y.shape[-1],), y.dtype)
+        u = u / jnp.linalg.norm(u)
+        return jnp.mean(y @ u)
+
+    return loss
+
+
+def layer_gradient_norms(
+    params: MLPParams,
+    x: ArrayLike,
+    activation: str | Activation,
+    *,
+    loss: Callable[[jax.Array], jax.Array] | None = None,
+    residual: bool = False,
+    remat: bool = False,
+    loss_key: jax.Array | None = None,
+) -> dict[str, jax.Array]:
+    """Norms of ``dLoss/dh_l`` and ``dLoss/dW_l`` for every layer, from one backward pass.
+
+    Args:
+      params: MLP parameters.
+      x: a batch ``(..., in_dim)``.
+      activation: hidden activation.
+      loss: ``loss(y) -> scalar`` of the network output (before any head). Default: the mean
+        over examples of ``<y, u>`` with ``u`` a fixed random unit vector (``loss_key``,
+        default ``jax.random.key(0)``), which makes ``dL/dy`` identical for every network.
+      residual, remat: as in :func:`~jaxact.mlp_forward`.
+
+    Returns:
+      dict with ``pre`` (``(depth,)``: Frobenius norm of ``dL/dh_l`` over the whole batch),
+      ``weights`` (``(depth,)``: norm of ``dL/dW_l``) and ``loss`` (the scalar).
+    """
+    x = _check_input(params, x, "layer_gradient_norms")
+    phi = get_activation(activation).fn
+    loss = loss if loss is not None else _default_loss(loss_key or jr.key(0))
+    a0 = _input_layer(params, x)
+    deltas = jnp.zeros((params.depth, *a0.shape), a0.dtype)
+
+    def objective(p, d):
+        a, _ = _scan(p, _input_layer(p, x), phi, residual=residual, remat=remat, deltas=d)
+        return loss(_readout(p, a))
+
+    value, (g_params, g_pre) = jax.value_and_grad(objective, argnums=(0, 1))(params, deltas)
+    axes = tuple(range(1, g_pre.ndim))
+    return {
+        "pre": jnp.sqrt(jnp.sum(g_pre**2, axis=axes)),
+        "weights": jnp.sqrt(jnp.sum(g_params.weights**2, axis=(1, 2))),
+        "loss": value,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class AttenuationResult:
+    """Per-layer gradient norms and the geometric rate fitted to them.
+
+    Attributes:
+      activation: name of the hidden activation.
+      grad_norms: ``(depth,)`` norm of ``dLoss/dh_l``, layer 1 (next to the input) first.
+      weight_grad_norms: ``(depth,)`` norm of ``dLoss/dW_l``.
+      rate: the per-layer factor: fitting ``log ||g_l|| = c + (depth - l) log(rate)`` by least
+        squares; below 1 the gradient vanishes towards the input, above 1 it explodes.
+      total: ``||g_1|| / ||g_depth||``, the attenuation across the whole stack.
+      fit_rms: RMS residual of the log fit, in natural-log units (how geometric it is).
+    """
+
+    activation: str
+    grad_norms: np.ndarray
+    weight_grad_norms: np.ndarray
+    rate: float
+    total: float
+    fit_rms: float
+
+    @property
+    def depth(self) -> int:
+        return len(self.grad_norms)
+
+    def depth_to(self, k: float = 6.0) -> float:
+        """Layers back from the output for the gradient to fall by ``10**-k``, at the fitted rate.
+
+        ``inf`` when the rate is >= 1 (no attenuation).
+        """
+        if self.rate >= 1.0 or self.rate <= 0.0:
+            return math.inf
+        return k * math.log(10.0) / -math.log(self.rate)
+
+    def measured_depth_to(self, k: float = 6.0) -> int | None:
+        """The first number of layers back from the output at which the measured norm is below
+        ``10**-k`` of the last layer's; ``None`` if it never falls that far within the network."""
+        rel = self.grad_norms[::-1] / self.grad_norms[-1]
+        below = np.nonzero(rel < 10.0 ** (-k))[0]
+        return int(below[0]) if below.size else None
+
+    def __repr__(self) -> str:
+        d6 = self.depth_to(6.0)
+        d6s = "never" if math.isinf(d6) else f"{d6:.1f} layers"
+        return (
+            f"AttenuationResult({self.activation}, depth={self.depth}: gradient x{self.rate:.4g} "
+            f"per layer (fit rms {self.fit_rms:.2g} in log), x{self.total:.3g} over the stack, "
+            f"1e-6 after {d6s})"
+        )
+
+
+def fit_rate(norms: np.ndarray) -> tuple[float, float]:
+    """Least-squares geometric rate of ``norms`` (layer 1 first) going backwards, and the rms.
+
+    >>> round(fit_rate(np.array([1e-9, 1e-8, 1e-7, 1e-6]))[0], 12)
+    0.1
+    """
+    norms = np.asarray(norms, np.float64)
+    depth = norms.size
+    if depth < 2:
+        return math.nan, math.nan
+    with np.errstate(divide="ignore"):
+        y = np.log(norms)
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return 0.0 if np.all(norms[:-1] == 0) else math.nan, math.nan
+    steps_back = (depth - 1) - np.arange(depth)  # 0 at the last layer
+    slope, intercept = np.polyfit(steps_back[ok], y[ok], 1)
+    resid = y[ok] - (slope * steps_back[ok] + intercept)
+    return float(np.exp(slope)), float(np.sqrt(np.mean(resid**2)))
+
+
+def gradient_attenuation(
+    params: MLPParams,
+    x: ArrayLike,
+    activation: str | Activation,
+    *,
+    loss: Callable[[jax.Array], jax.Array] | None = None,
+    residual: bool = False,
+    remat: bool = False,
+) -> AttenuationResult:
+    """Measure how the gradient shrinks (or grows) layer by layer on the way back to the input.
+
+    Runs :func:`layer_gradient_norms` (one forward and one backward pass) and fits the
+    geometric rate.
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=30, width=128, init="lecun")
+    >>> x = jax.random.normal(jax.random.key(1), (64, 128), jax.numpy.float32)
+    >>> r = jaxact.gradient_attenuation(p, x, "sigmoid")
+    >>> r.rate < 0.25
+    True
+    """
+    rec = get_activation(activation)
+    out = layer_gradient_norms(params, x, rec, loss=loss, residual=residual, remat=remat)
+    norms = np.asarray(out["pre"], np.float64)
+    if not np.all(np.isfinite(norms)):
+        bad = int(np.nonzero(~np.isfinite(norms))[0][-1]) + 1
+        raise FloatingPointError(
+            f"gradient_attenuation: the gradient at hidden layer {bad} (of {norms.size}) is "
+            f"{norms[bad - 1]}; the network overflowed. Lower sigma_w2 or the depth."
+        )
+    rate, rms = fit_rate(norms)
+    total = float(norms[0] / norms[-1]) if norms[-1] > 0 else math.nan
+    return AttenuationResult(
+        activation=rec.name,
+        grad_norms=norms,
+        weight_grad_norms=np.asarray(out["weights"], np.float64),
+        rate=rate,
+        total=total,
+        fit_rms=rms,
+    )

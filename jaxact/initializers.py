@@ -1,0 +1,166 @@
+"""Weight initialisation schemes, each named by the variance it gives the weights.
+
+Mean-field theory (:mod:`jaxact.theory`) describes a layer ``h = phi(a) W + b`` with
+``W_ij ~ N(0, sigma_w2 / fan_in)`` and ``b_j ~ N(0, sigma_b2)``. Every scheme here states its
+``sigma_w2`` in those units, so a measurement can be put beside the theory's prediction:
+
+=============  ======================================  ==========================================
+name           weights                                 ``sigma_w2``
+=============  ======================================  ==========================================
+``gaussian``   ``N(0, sigma_w2 / fan_in)``             as given (required)
+``lecun``      ``N(0, 1 / fan_in)`` (LeCun 1998)       1
+``glorot``     ``N(0, 2 / (fan_in + fan_out))``        ``2 fan_in / (fan_in + fan_out)`` (1 if
+               (Glorot & Bengio 2010), alias xavier    square)
+``he``         ``N(0, 2 / fan_in)`` (He et al. 2015),  2
+               alias kaiming
+``orthogonal`` ``gain * Q``, ``Q`` Haar-orthogonal     ``gain**2`` (``sigma_w2`` sets it; default 1)
+               (Saxe et al. 2014)
+``standard``   ``N(0, 1)``: the naive choice that      ``fan_in``
+               made early deep nets fail
+=============  ======================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+
+__all__ = ["INITIALIZERS", "Initializer", "get_initializer", "init_weights"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Initializer:
+    """A weight scheme: ``sigma_w2(fan_in, fan_out)`` and a sampler.
+
+    Attributes:
+      name: registry name.
+      sigma_w2: ``(fan_in, fan_out, sigma_w2_arg) -> float``: the weights' variance times
+        ``fan_in``. ``sigma_w2_arg`` is the user's ``sigma_w2`` (only ``gaussian`` and
+        ``orthogonal`` take one).
+      orthogonal: whether weights are a scaled orthogonal matrix rather than i.i.d. Gaussian.
+      takes_sigma_w2: whether ``sigma_w2`` may be passed (required for ``gaussian``).
+      doc: one-line description with the reference.
+    """
+
+    name: str
+    sigma_w2: Callable[[int, int, float | None], float]
+    orthogonal: bool
+    takes_sigma_w2: bool
+    doc: str
+
+
+def _required(fan_in, fan_out, s):
+    if s is None:
+        raise ValueError("init='gaussian' needs sigma_w2 (W ~ N(0, sigma_w2 / fan_in)).")
+    return float(s)
+
+
+INITIALIZERS: Mapping[str, Initializer] = MappingProxyType(
+    {
+        "gaussian": Initializer(
+            "gaussian", _required, False, True, "N(0, sigma_w2 / fan_in), sigma_w2 given"
+        ),
+        "lecun": Initializer("lecun", lambda i, o, s: 1.0, False, False, "N(0, 1/fan_in)"),
+        "glorot": Initializer(
+            "glorot",
+            lambda i, o, s: 2.0 * i / (i + o),
+            False,
+            False,
+            "N(0, 2/(fan_in+fan_out)), Glorot & Bengio 2010",
+        ),
+        "he": Initializer("he", lambda i, o, s: 2.0, False, False, "N(0, 2/fan_in), He 2015"),
+        "orthogonal": Initializer(
+            "orthogonal",
+            lambda i, o, s: 1.0 if s is None else float(s),
+            True,
+            True,
+            "gain * orthogonal, gain**2 = sigma_w2 (default 1), Saxe et al. 2014",
+        ),
+        "standard": Initializer(
+            "standard", lambda i, o, s: float(i), False, False, "N(0, 1): unscaled"
+        ),
+    }
+)
+
+_ALIASES = MappingProxyType({"xavier": "glorot", "kaiming": "he", "normal": "gaussian"})
+
+
+def get_initializer(name: str | Initializer) -> Initializer:
+    """The :class:`Initializer` for a name or alias (``xavier``, ``kaiming``); records pass through.
+
+    >>> import jaxact
+    >>> jaxact.get_initializer("kaiming").sigma_w2(256, 256, None)
+    2.0
+    """
+    if isinstance(name, Initializer):
+        return name
+    key = _ALIASES.get(name, name) if isinstance(name, str) else name
+    if key in INITIALIZERS:
+        return INITIALIZERS[key]
+    valid = sorted([*INITIALIZERS, *_ALIASES])
+    close = difflib.get_close_matches(str(name), valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown init {name!r}.{hint} Valid inits: {', '.join(valid)}.")
+
+
+def resolve_sigma_w2(init: str | Initializer, fan_in: int, fan_out: int, sigma_w2=None) -> float:
+    """The ``sigma_w2`` that ``init`` gives a ``fan_in x fan_out`` layer (arguments checked)."""
+    rec = get_initializer(init)
+    if sigma_w2 is not None:
+        if not rec.takes_sigma_w2:
+            raise ValueError(
+                f"init={rec.name!r} fixes sigma_w2 ({rec.sigma_w2(fan_in, fan_out, None):g}); "
+                "pass init='gaussian' (or 'orthogonal') to choose sigma_w2 yourself."
+            )
+        if not (isinstance(sigma_w2, (int, float)) and math.isfinite(sigma_w2) and sigma_w2 > 0):
+            raise ValueError(f"sigma_w2 must be a finite number > 0, got {sigma_w2!r}.")
+    return rec.sigma_w2(fan_in, fan_out, sigma_w2)
+
+
+def init_weights(
+    key: jax.Array,
+    shape: tuple[int, ...],
+    init: str | Initializer = "he",
+    *,
+    sigma_w2: float | None = None,
+    dtype=jnp.float32,
+) -> jax.Array:
+    """Sample weights of shape ``(..., fan_in, fan_out)`` (leading axes: independent stacks).
+
+    Args:
+      key: PRNG key.
+      shape: ``(..., fan_in, fan_out)``; a layer computes ``a @ W``.
+      init: scheme name (see the module table) or :class:`Initializer`.
+      sigma_w2: for ``gaussian`` (required) and ``orthogonal`` (``gain**2``).
+      dtype: floating dtype of the result.
+
+    Returns:
+      Array of ``shape`` and ``dtype``.
+
+    >>> import jax, jaxact
+    >>> w = jaxact.init_weights(jax.random.key(0), (512, 512), "he")
+    >>> round(float(w.var() * 512), 1)
+    2.0
+    """
+    rec = get_initializer(init)
+    if len(shape) < 2:
+        raise ValueError(f"init_weights needs a shape (..., fan_in, fan_out), got {shape}.")
+    fan_in, fan_out = int(shape[-2]), int(shape[-1])
+    s2 = resolve_sigma_w2(rec, fan_in, fan_out, sigma_w2)
+    if rec.orthogonal:
+        # One independent orthogonal matrix per leading index (jax's initializer would treat
+        # the leading axes as extra rows of a single matrix).
+        lead = tuple(shape[:-2])
+        keys = jr.split(key, math.prod(lead)) if lead else key[None]
+        single = jax.nn.initializers.orthogonal(scale=1.0)
+        q = jax.vmap(lambda k: single(k, (fan_in, fan_out), dtype))(keys).reshape(shape)
+        # A square Q has entries of variance 1/n, so gain * Q has sigma_w2 = gain**2.
+        return (math.sqrt(s2) * q).astype(dtype)
+    return (math.sqrt(s2 / fan_in) * jr.normal(key, shape, dtype)).astype(dtype)

@@ -1,0 +1,292 @@
+"""Deep MLPs whose hidden layers are stacked and run with one ``jax.lax.scan``.
+
+The network, for ``l = 1 .. depth``::
+
+    a_0 = x                      (or x @ w_in + b_in, a linear projection, if in_dim != width)
+    h_l = a_{l-1} @ W_l + b_l    pre-activation, shape (..., width)
+    a_l = phi(h_l)               (residual=True: a_l = a_{l-1} + phi(h_l))
+    y   = a_depth @ w_out + b_out   (if out_dim was given), then head(y) if a head is given
+
+``W_l`` and ``b_l`` are stacked into arrays of shape ``(depth, width, width)`` and
+``(depth, width)``, so the compiled program contains one loop body whatever the depth: depth
+1000 compiles as fast as depth 10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jax.typing import ArrayLike
+
+from jaxact.activations import Activation, get_activation
+from jaxact.initializers import get_initializer, init_weights, resolve_sigma_w2
+
+__all__ = ["MLPParams", "MLPTrace", "init_mlp", "mlp_forward", "mlp_trace", "trace_statistics"]
+
+
+class MLPParams(NamedTuple):
+    """Parameters of a scan MLP (a pytree).
+
+    Attributes:
+      weights: ``(depth, width, width)`` hidden weights, ``h = a @ W + b``.
+      biases: ``(depth, width)``.
+      w_in, b_in: input projection ``(in_dim, width)``, ``(width,)``; ``None`` when the input
+        already has ``width`` features.
+      w_out, b_out: readout ``(width, out_dim)``, ``(out_dim,)``; ``None`` without ``out_dim``.
+    """
+
+    weights: jax.Array
+    biases: jax.Array
+    w_in: jax.Array | None = None
+    b_in: jax.Array | None = None
+    w_out: jax.Array | None = None
+    b_out: jax.Array | None = None
+
+    @property
+    def depth(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.weights.shape[-1])
+
+    @property
+    def in_dim(self) -> int:
+        return self.width if self.w_in is None else int(self.w_in.shape[0])
+
+    @property
+    def out_dim(self) -> int:
+        return self.width if self.w_out is None else int(self.w_out.shape[-1])
+
+    @property
+    def dtype(self):
+        return self.weights.dtype
+
+
+class MLPTrace(NamedTuple):
+    """Per-layer signals collected by :func:`mlp_trace`.
+
+    Attributes:
+      pre: pre-activations ``h_l``, shape ``(depth, ..., width)``.
+      post: activations ``a_l``, shape ``(depth, ..., width)``.
+      output: the network's output (as :func:`mlp_forward` returns it without a head).
+    """
+
+    pre: jax.Array
+    post: jax.Array
+    output: jax.Array
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return value
+
+
+def init_mlp(
+    key: jax.Array,
+    *,
+    depth: int,
+    width: int,
+    in_dim: int | None = None,
+    out_dim: int | None = None,
+    init: str = "he",
+    sigma_w2: float | None = None,
+    sigma_b2: float = 0.0,
+    dtype=jnp.float32,
+) -> MLPParams:
+    """Initialise a scan MLP: ``depth`` hidden layers of ``width`` units.
+
+    Hidden weights follow ``init`` (see :mod:`jaxact.initializers`); biases are
+    ``N(0, sigma_b2)`` (zero by default). Projections, when present, use LeCun scaling for the
+    input (so the first hidden pre-activations have the input's scale) and the same ``init`` for
+    the readout. The same key gives the same parameters, bit for bit.
+
+    Args:
+      key: PRNG key.
+      depth: number of hidden layers (>= 1).
+      width: units per hidden layer (>= 1).
+      in_dim: input features; a linear input projection is added if it differs from ``width``.
+      out_dim: output features; adds a linear readout ``(width, out_dim)``.
+      init: weight scheme name.
+      sigma_w2: weight variance times fan-in, for ``init="gaussian"`` (or ``orthogonal``).
+      sigma_b2: bias variance (>= 0).
+      dtype: floating dtype of every parameter.
+
+    Returns:
+      :class:`MLPParams`.
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=100, width=64, in_dim=2, out_dim=1)
+    >>> p.weights.shape, p.w_in.shape, p.w_out.shape
+    ((100, 64, 64), (2, 64), (64, 1))
+    """
+    depth = _check_positive_int("depth", depth)
+    width = _check_positive_int("width", width)
+    if in_dim is not None:
+        _check_positive_int("in_dim", in_dim)
+    if out_dim is not None:
+        _check_positive_int("out_dim", out_dim)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"init_mlp: dtype must be a floating dtype, got {jnp.dtype(dtype)}.")
+    if not (isinstance(sigma_b2, (int, float)) and sigma_b2 >= 0):
+        raise ValueError(f"sigma_b2 must be a number >= 0, got {sigma_b2!r}.")
+    rec = get_initializer(init)
+    resolve_sigma_w2(rec, width, width, sigma_w2)  # validates before any sampling
+    k_w, k_b, k_in, k_bin, k_out, k_bout = jr.split(key, 6)
+    weights = init_weights(k_w, (depth, width, width), rec, sigma_w2=sigma_w2, dtype=dtype)
+    sb = jnp.sqrt(jnp.asarray(sigma_b2, dtype))
+    biases = sb * jr.normal(k_b, (depth, width), dtype)
+    w_in = b_in = w_out = b_out = None
+    if in_dim is not None and in_dim != width:
+        w_in = init_weights(k_in, (in_dim, width), "lecun", dtype=dtype)
+        b_in = sb * jr.normal(k_bin, (width,), dtype)
+    if out_dim is not None:
+        w_out = init_weights(k_out, (width, out_dim), rec, sigma_w2=sigma_w2, dtype=dtype)
+        b_out = jnp.zeros((out_dim,), dtype)
+        del k_bout
+    return MLPParams(weights, biases, w_in, b_in, w_out, b_out)
+
+
+def _check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{name}: x must be floating-point, got dtype {x.dtype} with shape {x.shape}; "
+            f"cast it with x.astype({params.dtype})."
+        )
+    if x.dtype != params.dtype:
+        raise TypeError(
+            f"{name}: x has dtype {x.dtype} (shape {x.shape}) but the parameters are "
+            f"{params.dtype}; cast one to match."
+        )
+    if x.ndim < 1 or x.shape[-1] != params.in_dim:
+        raise ValueError(
+            f"{name}: x has shape {x.shape}; its last dimension must be in_dim = "
+            f"{params.in_dim} (weights {params.weights.shape}"
+            + (f", w_in {params.w_in.shape}" if params.w_in is not None else "")
+            + ")."
+        )
+    return x
+
+
+def _resolve_head(head) -> Callable[[jax.Array], jax.Array] | None:
+    if head is None or (callable(head) and not isinstance(head, str)):
+        return head
+    return get_activation(head).fn
+
+
+def _input_layer(params: MLPParams, x: jax.Array) -> jax.Array:
+    if params.w_in is None:
+        return x
+    return x @ params.w_in + params.b_in
+
+
+def _readout(params: MLPParams, a: jax.Array) -> jax.Array:
+    if params.w_out is None:
+        return a
+    return a @ params.w_out + params.b_out
+
+
+def _scan(params, a0, phi, *, residual, remat, deltas=None, collect=False):
+    """Run the hidden stack; returns ``(a_depth, (h, a) per layer if collect else None)``.
+
+    ``deltas`` (``(depth, ..., width)``), when given, are added to each ``h_l``: zero deltas are
+    how :mod:`jaxact.attenuation` reads ``dLoss/dh_l`` for every layer from one backward pass.
+    """
+
+    def step(a, xs):
+        h = a @ xs[0] + xs[1]
+        if deltas is not None:
+            h = h + xs[2]
+        out = phi(h)
+        a_new = a + out if residual else out
+        return a_new, ((h, a_new) if collect else None)
+
+    if remat:
+        step = jax.checkpoint(step)
+    xs = (params.weights, params.biases)
+    if deltas is not None:
+        xs = (*xs, deltas)
+    return jax.lax.scan(step, a0, xs)
+
+
+def mlp_forward(
+    params: MLPParams,
+    x: ArrayLike,
+    activation: str | Activation,
+    *,
+    head: str | Callable | None = None,
+    residual: bool = False,
+    remat: bool = False,
+) -> jax.Array:
+    """Run the MLP on ``x`` of shape ``(..., in_dim)``; returns ``(..., out_dim)``.
+
+    Args:
+      params: from :func:`init_mlp`.
+      x: input; any leading batch dimensions; dtype must match the parameters.
+      activation: registry name or :class:`~jaxact.Activation` for the hidden layers.
+      head: optional output function: a registry name (``"sigmoid"`` for binary tasks,
+        ``"softmax"`` for multi-class) or a callable.
+      residual: ``a_l = a_{l-1} + phi(h_l)`` (ResNet-style identity shortcuts).
+      remat: wrap each layer in :func:`jax.checkpoint`, so ``grad`` stores one activation per
+        layer instead of every intermediate (memory for very deep nets).
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=1000, width=32, in_dim=2, out_dim=1)
+    >>> jaxact.mlp_forward(p, jnp.ones((8, 2), jnp.float32), "relu", head="sigmoid").shape
+    (8, 1)
+    """
+    x = _check_input(params, x, "mlp_forward")
+    phi = get_activation(activation).fn
+    a, _ = _scan(params, _input_layer(params, x), phi, residual=residual, remat=remat)
+    y = _readout(params, a)
+    head_fn = _resolve_head(head)
+    return y if head_fn is None else head_fn(y)
+
+
+def mlp_trace(
+    params: MLPParams, x: ArrayLike, activation: str | Activation, *, residual: bool = False
+) -> MLPTrace:
+    """Per-layer pre-activations and activations from the same scan as :func:`mlp_forward`.
+
+    Returns:
+      :class:`MLPTrace` with ``pre`` and ``post`` of shape ``(depth, ..., width)``.
+    """
+    x = _check_input(params, x, "mlp_trace")
+    phi = get_activation(activation).fn
+    a, (pre, post) = _scan(
+        params, _input_layer(params, x), phi, residual=residual, remat=False, collect=True
+    )
+    return MLPTrace(pre, post, _readout(params, a))
+
+
+def trace_statistics(
+    trace: MLPTrace, activation: str | Activation, *, saturation: float = 0.05
+) -> dict[str, jax.Array]:
+    """Per-layer statistics of a trace, each of shape ``(depth,)``.
+
+    Returns a dict with ``pre_mean``, ``pre_var`` (over examples and units), ``post_mean``,
+    ``post_var``, ``saturated`` (fraction of units with ``|phi'(h)| < saturation * max|phi'|``,
+    i.e. on a flat part of a saturating curve; 0 for non-saturating sides where ``phi'`` is
+    exactly 0 — those count as ``dead``) and ``dead`` (fraction with ``phi'(h) == 0`` exactly in
+    the working dtype: ReLU's negative side, and also sigmoid where ``sigma'`` underflows,
+    ``|h| > ~88`` in float32 — such a unit passes no gradient either way).
+    """
+    rec = get_activation(activation)
+    axes = tuple(range(1, trace.pre.ndim))
+    d = jnp.abs(rec.derivative(trace.pre))
+    dead = d == 0
+    saturated = (d < saturation * rec.max_slope) & ~dead
+    return {
+        "pre_mean": trace.pre.mean(axes),
+        "pre_var": trace.pre.var(axes),
+        "post_mean": trace.post.mean(axes),
+        "post_var": trace.post.var(axes),
+        "saturated": saturated.mean(axes),
+        "dead": dead.mean(axes),
+    }

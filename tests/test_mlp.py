@@ -1,0 +1,200 @@
+"""The scan MLP: equality with an unrolled loop, shapes, determinism, remat, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxact
+from jaxact import ACTIVATIONS, init_mlp, mlp_forward, mlp_trace, trace_statistics
+
+SEVERAL = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity"]
+
+
+def unrolled_forward(params, x, activation, residual=False):
+    """Reference: a plain Python loop over the layers (never used by the library)."""
+    phi = ACTIVATIONS[activation].fn
+    a = x if params.w_in is None else x @ params.w_in + params.b_in
+    for w, b in zip(params.weights, params.biases, strict=True):
+        out = phi(a @ w + b)
+        a = a + out if residual else out
+    return a if params.w_out is None else a @ params.w_out + params.b_out
+
+
+@pytest.mark.parametrize("activation", SEVERAL)
+@pytest.mark.parametrize("residual", [False, True])
+def test_scan_equals_unrolled_loop_values_and_gradients(activation, residual):
+    p = init_mlp(
+        jax.random.key(0), depth=7, width=12, in_dim=3, out_dim=2, sigma_b2=0.1, init="lecun",
+        dtype=jnp.float64,
+    )  # fmt: skip
+    x = jax.random.normal(jax.random.key(1), (5, 3), jnp.float64)
+    y_scan = mlp_forward(p, x, activation, residual=residual)
+    y_loop = unrolled_forward(p, x, activation, residual)
+    # Same float64 operations in the same order: equal to a few ulp (XLA may fuse differently).
+    np.testing.assert_allclose(y_scan, y_loop, rtol=1e-12, atol=1e-13)
+
+    def loss(fn):
+        return lambda q: jnp.sum(fn(q) ** 2)
+
+    g_scan = jax.grad(loss(lambda q: mlp_forward(q, x, activation, residual=residual)))(p)
+    g_loop = jax.grad(loss(lambda q: unrolled_forward(q, x, activation, residual)))(p)
+    for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_loop), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_shapes_batch_dims_and_head():
+    p = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=4, out_dim=5)
+    x = jnp.ones((2, 3, 4), jnp.float32)
+    assert mlp_forward(p, x, "relu").shape == (2, 3, 5)
+    probs = mlp_forward(p, x, "relu", head="softmax")
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-6)  # 5 terms of float32 rounding
+    binary = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=4, out_dim=1)
+    pr = mlp_forward(binary, x, "relu", head="sigmoid")
+    assert bool(((pr > 0) & (pr < 1)).all())
+    assert mlp_forward(p, x[0, 0], "relu", head=jnp.tanh).shape == (5,)
+    # No projections: the input already has `width` features.
+    q = init_mlp(jax.random.key(0), depth=2, width=6)
+    assert q.w_in is None and q.w_out is None
+    assert mlp_forward(q, jnp.ones((6,), jnp.float32), "tanh").shape == (6,)
+
+
+def test_same_key_same_parameters_bit_for_bit():
+    a = init_mlp(jax.random.key(5), depth=4, width=8, in_dim=3, out_dim=2, sigma_b2=0.05)
+    b = init_mlp(jax.random.key(5), depth=4, width=8, in_dim=3, out_dim=2, sigma_b2=0.05)
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        assert np.array_equal(np.asarray(u), np.asarray(v))
+    c = init_mlp(jax.random.key(6), depth=4, width=8, in_dim=3, out_dim=2)
+    assert not np.array_equal(np.asarray(a.weights), np.asarray(c.weights))
+
+
+def test_remat_gives_the_same_gradient():
+    p = init_mlp(jax.random.key(0), depth=20, width=16, dtype=jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (4, 16), jnp.float64)
+
+    def loss(q, remat):
+        return jnp.sum(mlp_forward(q, x, "tanh", remat=remat) ** 2)
+
+    g1 = jax.grad(loss)(p, False)
+    g2 = jax.grad(loss)(p, True)
+    np.testing.assert_allclose(g1.weights, g2.weights, rtol=1e-12, atol=1e-14)
+
+
+def test_very_deep_network_runs_and_compiles_in_constant_time():
+    x = jnp.ones((2, 8), jnp.float32)
+    times = {}
+    for depth in (10, 10_000):
+        p = init_mlp(jax.random.key(0), depth=depth, width=8)
+        f = jax.jit(lambda q, v: mlp_forward(q, v, "relu"))
+        t = time.perf_counter()
+        f.lower(p, x).compile()
+        times[depth] = time.perf_counter() - t
+        assert bool(jnp.isfinite(f(p, x)).all())
+    # One loop body whatever the depth: compile time must not grow with depth (an unrolled
+    # network of 10,000 layers takes minutes). 3x leaves room for timer noise on a busy machine.
+    assert times[10_000] < 3 * times[10] + 0.5, times
+
+
+def test_trace_and_statistics():
+    p = init_mlp(jax.random.key(0), depth=6, width=32, in_dim=5)
+    x = jax.random.normal(jax.random.key(1), (64, 5), jnp.float32)
+    tr = mlp_trace(p, x, "relu")
+    assert tr.pre.shape == (6, 64, 32) and tr.post.shape == (6, 64, 32)
+    np.testing.assert_allclose(tr.post, jax.nn.relu(tr.pre))
+    np.testing.assert_allclose(tr.post[-1], mlp_forward(p, x, "relu"), rtol=1e-6)
+    st = trace_statistics(tr, "relu")
+    # ReLU: a unit is dead exactly where h <= 0, about half of them with zero-mean inputs.
+    np.testing.assert_allclose(st["dead"], (tr.pre <= 0).mean(axis=(1, 2)))
+    assert 0.3 < float(st["dead"].mean()) < 0.7
+    assert float(st["saturated"].max()) == 0.0
+    # Sigmoid with N(0, 1) weights at width 256: pre-activations have std ~ sqrt(256 * 0.3) ~ 9,
+    # so most units sit on the flat tails (|h| > 4.4, where sigma' < 5% of its maximum).
+    big = init_mlp(jax.random.key(0), depth=6, width=256, in_dim=5, init="standard")
+    st_sig = trace_statistics(mlp_trace(big, x, "sigmoid"), "sigmoid")
+    assert float(st_sig["saturated"][-1]) > 0.5
+    # Dead means phi'(h) == 0 exactly in the working dtype: for sigmoid only where sigma'
+    # underflows (|h| > ~88 in float32), a small fraction here.
+    assert float(st_sig["dead"].max()) < 0.01
+
+
+def test_identity_network_is_one_matrix():
+    p = init_mlp(
+        jax.random.key(0), depth=10, width=6, in_dim=3, out_dim=2, sigma_b2=0.3, dtype=jnp.float64
+    )
+    x = jax.random.normal(jax.random.key(1), (50, 3), jnp.float64)
+    y = mlp_forward(p, x, "identity")
+    m = p.w_in
+    c = p.b_in
+    for w, b in zip(p.weights, p.biases, strict=True):
+        m, c = m @ w, c @ w + b
+    m, c = m @ p.w_out, c @ p.w_out + p.b_out
+    np.testing.assert_allclose(y, x @ m + c, rtol=1e-10, atol=1e-12)
+
+
+def test_identity_network_cannot_fit_a_nonlinear_target_but_relu_can():
+    """Stacked linear layers are still linear: trained, they do no better than least squares."""
+    x = jax.random.uniform(jax.random.key(2), (256, 2), jnp.float32, minval=-1, maxval=1)
+    y = (x[:, :1] * x[:, 1:]) * 4  # x1 * x2 has no linear component on a symmetric square
+    design = np.c_[np.asarray(x), np.ones(256)]
+    coef, *_ = np.linalg.lstsq(design, np.asarray(y), rcond=None)
+    best_linear = float(np.mean((design @ coef - np.asarray(y)) ** 2))
+
+    def train(activation):
+        p = init_mlp(jax.random.key(0), depth=4, width=32, in_dim=2, out_dim=1, init="lecun")
+        opt = optax.adam(1e-2)
+        state = opt.init(p)
+
+        @jax.jit
+        def step(p, state):
+            loss, g = jax.value_and_grad(
+                lambda q: jnp.mean((mlp_forward(q, x, activation) - y) ** 2)
+            )(p)
+            upd, state = opt.update(g, state)
+            return optax.apply_updates(p, upd), state, loss
+
+        for _ in range(400):
+            p, state, loss = step(p, state)
+        return float(loss)
+
+    linear_loss = train("identity")
+    relu_loss = train("relu")
+    assert linear_loss >= best_linear * 0.999  # cannot beat the best linear map
+    assert linear_loss > 0.5 * float(np.var(np.asarray(y)))  # explains under half the variance
+    assert relu_loss < 0.1 * linear_loss
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="depth must be an integer >= 1, got 0"):
+        init_mlp(jax.random.key(0), depth=0, width=4)
+    with pytest.raises(ValueError, match="width must be an integer >= 1, got -3"):
+        init_mlp(jax.random.key(0), depth=2, width=-3)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        init_mlp(jax.random.key(0), depth=2, width=4, dtype=jnp.int32)
+    with pytest.raises(ValueError, match="sigma_b2 must be a number >= 0"):
+        init_mlp(jax.random.key(0), depth=2, width=4, sigma_b2=-1.0)
+    p = init_mlp(jax.random.key(0), depth=2, width=4, in_dim=3)
+    with pytest.raises(
+        ValueError, match=r"x has shape \(5, 4\); its last dimension must be in_dim = 3"
+    ):
+        mlp_forward(p, jnp.ones((5, 4), jnp.float32), "relu")
+    with pytest.raises(
+        TypeError, match=r"x must be floating-point, got dtype int32 with shape \(5, 3\)"
+    ):
+        mlp_forward(p, jnp.ones((5, 3), jnp.int32), "relu")
+    with pytest.raises(
+        TypeError, match=r"x has dtype float64 \(shape \(5, 3\)\) but the parameters are float32"
+    ):
+        mlp_forward(p, jnp.ones((5, 3), jnp.float64), "relu")
+    with pytest.raises(ValueError, match="Unknown activation 'rel'"):
+        mlp_forward(p, jnp.ones((5, 3), jnp.float32), "rel")
+
+
+def test_params_properties():
+    p = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=2, out_dim=4)
+    assert (p.depth, p.width, p.in_dim, p.out_dim) == (3, 8, 2, 4)
+    assert isinstance(p, jaxact.MLPParams)
