@@ -34,16 +34,16 @@ def test_scan_equals_unrolled_loop_values_and_gradients(activation, residual):
         dtype=jnp.float64,
     )  # fmt: skip
     x = jax.random.normal(jax.random.key(1), (5, 3), jnp.float64)
-    y_scan = mlp_forward(p, x, activation, residual=residual)
-    y_loop = unrolled_forward(p, x, activation, residual)
+    y_scan = jax.jit(lambda q: mlp_forward(q, x, activation, residual=residual))(p)
+    y_loop = jax.jit(lambda q: unrolled_forward(q, x, activation, residual))(p)
     # Same float64 operations in the same order: equal to a few ulp (XLA may fuse differently).
     np.testing.assert_allclose(y_scan, y_loop, rtol=1e-12, atol=1e-13)
 
     def loss(fn):
         return lambda q: jnp.sum(fn(q) ** 2)
 
-    g_scan = jax.grad(loss(lambda q: mlp_forward(q, x, activation, residual=residual)))(p)
-    g_loop = jax.grad(loss(lambda q: unrolled_forward(q, x, activation, residual)))(p)
+    g_scan = jax.jit(jax.grad(loss(lambda q: mlp_forward(q, x, activation, residual=residual))))(p)
+    g_loop = jax.jit(jax.grad(loss(lambda q: unrolled_forward(q, x, activation, residual))))(p)
     for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_loop), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 

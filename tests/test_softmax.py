@@ -22,8 +22,9 @@ def test_jacobian_and_hessian_match_closed_forms(name, axis):
     xm = jnp.moveaxis(x, axis, -1)
     flat = xm.reshape(-1, xm.shape[-1])
     fn = lambda v: rec.fn(v, axis=-1)  # noqa: E731
-    jac = jax.vmap(jax.jacfwd(fn))(flat).reshape((*xm.shape, xm.shape[-1]))
-    hess = jax.vmap(jax.jacfwd(jax.jacrev(fn)))(flat).reshape(xm.shape + (xm.shape[-1],) * 2)
+    jac = jax.jit(jax.vmap(jax.jacfwd(fn)))(flat).reshape((*xm.shape, xm.shape[-1]))
+    hess = jax.jit(jax.vmap(jax.jacfwd(jax.jacrev(fn))))(flat)
+    hess = hess.reshape(xm.shape + (xm.shape[-1],) * 2)
     # Closed forms and autodiff are both float64 evaluations of exact identities: 1e-14 absolute
     # (entries are O(1)) is a few ulp.
     np.testing.assert_allclose(rec.derivative(x, axis=axis), jac, rtol=0, atol=1e-14)
