@@ -4,6 +4,7 @@ The activation catalogue with closed-form derivatives lives in :mod:`jaxact.acti
 ``import jaxact`` stays light (it does not import matplotlib).
 """
 
+from jaxact import theory
 from jaxact.activations import (
     ACTIVATIONS,
     ALIASES,
@@ -87,4 +88,5 @@ __all__ = [
     "softsign",
     "swish",
     "tanh",
+    "theory",
 ]

@@ -1,4 +1,4 @@
-"""The ``jaxact`` command line: ``jaxact activations``, ``jaxact attenuation``."""
+"""The ``jaxact`` command line: ``activations``, ``attenuation`` and ``theory``."""
 
 from __future__ import annotations
 
@@ -111,6 +111,56 @@ def _cmd_attenuation(args: argparse.Namespace) -> int:
     return 0 if len(results) == len(args.activation) else 1
 
 
+def _cmd_theory(args: argparse.Namespace) -> int:
+    import math
+
+    from jaxact import theory
+    from jaxact.activations import get_activation
+
+    for name in args.activation:
+        get_activation(name)
+    print(f"sigma_b2 = {args.sigma_b2}, sigma_w2 = {args.sigma_w2} (mean-field, infinite width)")
+    head = (
+        f"{'activation':<12} {'critical sw2':>12} {'q*':>10} {'chi_1':>8} {'xi_q':>8} "
+        f"{'c*':>7} {'xi_c':>8}  phase"
+    )
+    print(head)
+
+    def fmt(v, spec):
+        return "inf" if math.isinf(v) else format(v, spec)
+
+    for name in args.activation:
+        try:
+            crit = theory.critical_sigma_w2(name, args.sigma_b2)
+        except ValueError:
+            crit = math.nan
+        d = theory.depth_scales(name, args.sigma_w2, args.sigma_b2)
+        c1 = d["chi1"]
+        phase = "ordered" if c1 < 1 - 1e-9 else ("chaotic" if c1 > 1 + 1e-9 else "critical")
+        print(
+            f"{name:<12} {crit:>12.6g} {fmt(d['q_star'], '10.5g'):>10} {fmt(c1, '8.4f'):>8} "
+            f"{fmt(d['xi_q'], '8.3g'):>8} {d['c_star']:>7.4f} {fmt(d['xi_c'], '8.3g'):>8}  {phase}"
+        )
+    print("chi_1: per-layer factor of the squared gradient norm; xi: depth scales in layers.")
+    if args.phase_diagram:
+        from jaxact.plotting import plot_phase_diagram
+
+        print(f"wrote {plot_phase_diagram(args.phase_diagram, args.activation)}")
+    if args.compare:
+        from jaxact.plotting import plot_theory_comparison
+
+        comps = []
+        for name in args.activation:
+            c = theory.compare(
+                name, sigma_w2=args.sigma_w2, sigma_b2=args.sigma_b2, depth=args.depth,
+                width=args.width, seeds=args.seeds,
+            )  # fmt: skip
+            print(c)
+            comps.append(c)
+        print(f"wrote {plot_theory_comparison(comps, args.compare)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxact",
@@ -145,6 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--seed", type=int, default=0)
     att.add_argument("--plot", metavar="OUT.png", help="draw gradient norm against layer")
     att.set_defaults(func=_cmd_attenuation)
+
+    th = sub.add_parser(
+        "theory",
+        help="mean-field predictions: q*, chi_1, depth scales, edge of chaos",
+        description="Mean-field theory of signal propagation (Schoenholz et al. 2017) for the "
+        "given activations, with an optional phase diagram and theory-vs-measurement figure.",
+    )
+    th.add_argument("--activation", nargs="+", default=["tanh", "relu", "sigmoid"])
+    th.add_argument("--sigma-w2", type=float, default=1.0)
+    th.add_argument("--sigma-b2", type=float, default=0.05)
+    th.add_argument("--phase-diagram", metavar="OUT.png", help="draw chi_1 = 1 lines")
+    th.add_argument(
+        "--compare", metavar="OUT.png", help="measure chi_1 on random nets and plot it vs theory"
+    )
+    th.add_argument("--depth", type=int, default=10, help="for --compare")
+    th.add_argument("--width", type=int, default=1000, help="for --compare")
+    th.add_argument("--seeds", type=int, default=4, help="for --compare")
+    th.set_defaults(func=_cmd_theory)
     return parser
 
 

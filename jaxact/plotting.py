@@ -123,3 +123,82 @@ def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def plot_phase_diagram(
+    path: str | Path,
+    activations: Sequence[str] = ("tanh", "relu", "gelu", "selu"),
+    *,
+    sigma_b2: Sequence[float] | None = None,
+    dpi: int = 110,
+) -> Path:
+    """The edge of chaos (``chi_1 = 1``) in the ``(sigma_w2, sigma_b2)`` plane, per activation.
+
+    Left of each line the network is ordered (gradients vanish), right of it chaotic (they
+    explode); the points ``sigma_b2`` where ``chi_1 = 1`` is not reached are skipped.
+    """
+    from jaxact import theory
+
+    plt = _pyplot()
+    sigma_b2 = list(np.linspace(0.0, 0.5, 11)) if sigma_b2 is None else list(sigma_b2)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    xmin, xmax = math.inf, 0.0
+    for i, name in enumerate(activations):
+        xs, ys = [], []
+        for b in sigma_b2:
+            try:
+                xs.append(theory.critical_sigma_w2(name, float(b)))
+                ys.append(float(b))
+            except ValueError:
+                continue
+        if xs:
+            xmin, xmax = min(xmin, min(xs)), max(xmax, max(xs))
+            ax.plot(xs, ys, "-o", color=f"C{i}", ms=3, lw=1.8, label=name)
+    ax.set_xlabel(r"$\sigma_w^2$ (weight variance $\times$ fan-in)")
+    ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
+    ax.set_title(r"Edge of chaos: $\chi_1 = 1$")
+    ax.set_xscale("log")  # sigmoid's edge of chaos lies ~50x further out than tanh's
+    if xmax:
+        ax.set_xlim(xmin / 1.6, xmax * 1.6)
+    ax.text(0.04, 0.92, "ordered\n(gradients vanish)", transform=ax.transAxes, fontsize=9,
+            va="top")  # fmt: skip
+    ax.text(0.96, 0.08, "chaotic\n(gradients explode)", transform=ax.transAxes, fontsize=9,
+            ha="right")  # fmt: skip
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="center left")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> Path:
+    """Predicted ``chi_1^(depth - l)`` (line) against measured squared gradient norms (points
+    with the spread over seeds), one colour per :class:`~jaxact.theory.TheoryComparison`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    for i, c in enumerate(comparisons):
+        layers = np.arange(1, c.depth + 1)
+        predicted = c.chi1 ** (c.depth - layers).astype(float)
+        ax.semilogy(layers, predicted, "-", color=f"C{i}", lw=1.5,
+                    label=f"{c.activation}: theory $\\chi_1$={c.chi1:.3g}")  # fmt: skip
+        sq = np.where(c.sq_norms > 0, c.sq_norms, np.nan)
+        med = np.nanmedian(sq, axis=0)
+        lo, hi = np.nanmin(sq, axis=0), np.nanmax(sq, axis=0)
+        ax.errorbar(layers, med, yerr=[med - lo, hi - med], fmt="o", ms=3, color=f"C{i}",
+                    elinewidth=0.8, capsize=1.5,
+                    label=f"  measured {np.mean(c.measured_chi1):.3g} "
+                    f"(width {c.width}, {len(c.measured_chi1)} seeds)")  # fmt: skip
+    ax.set_xlabel("hidden layer l (1 = next to the input)")
+    ax.set_ylabel(r"$\|dL/dh_l\|^2 / \|dL/dh_{depth}\|^2$")
+    ax.set_title("Gradient attenuation: mean-field theory against measurement")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

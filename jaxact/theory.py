@@ -1,0 +1,455 @@
+r"""Mean-field theory of signal propagation in wide random networks.
+
+For the network of :mod:`jaxact.mlp`, ``h_l = phi(h_{l-1}) W_l + b_l`` with
+``W ~ N(0, sigma_w2 / N)`` and ``b ~ N(0, sigma_b2)``, in the limit of infinite width
+(Poole et al. 2016; Schoenholz et al. 2017, "Deep Information Propagation"):
+
+* the **length map** ``q_l = sigma_w2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b2`` (``z ~ N(0, 1)``)
+  carries the pre-activation variance from layer to layer, towards its fixed point ``q*``;
+* ``chi_1 = sigma_w2 E[phi'(sqrt(q*) z)^2]`` multiplies the squared gradient norm at every layer
+  on the way back: ``chi_1 < 1`` vanishing (the ordered phase), ``> 1`` exploding (chaotic),
+  ``= 1`` the edge of chaos, where deep networks train (:func:`critical_sigma_w2`);
+* the depth scales ``xi_q = -1 / log(dq_l / dq_{l-1} at q*)`` and ``xi_c = -1 / log chi_c``
+  say over how many layers the length and the correlation of two inputs converge;
+* the spectrum of ``J J^T`` for the input-output Jacobian has mean ``chi_1^L`` and a variance that
+  depends on the weights' distribution (Pennington, Schoenholz & Ganguli 2017, "Resurrecting
+  the sigmoid in deep learning through dynamical isometry").
+
+Gaussian expectations are computed by composite Gauss-Legendre quadrature on ``[-12, 12]``
+(the truncated tails weigh below ``1e-32``), split at every kink of ``phi`` and ``phi'`` so the
+rule stays exact to double precision for ReLU-like functions; ``phi'`` is the registry's closed
+form, or ``jax.grad`` of a user's own function.
+
+All computations run in float64 (inside ``jax.enable_x64``) whatever the global JAX setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import optimize
+
+from jaxact.activations import Activation, get_activation
+
+__all__ = [
+    "TheoryComparison",
+    "chi1",
+    "compare",
+    "critical_sigma_w2",
+    "depth_scales",
+    "gaussian_expectation",
+    "jacobian_spectrum",
+    "q_fixed_point",
+    "q_map",
+]
+
+_Z_MAX = 12.0
+_PANELS = 24
+_NODES = 24
+_LEG_X, _LEG_W = np.polynomial.legendre.leggauss(_NODES)
+
+
+def _x64():
+    """Context manager enabling float64 in JAX (``jax.enable_x64`` or its older home)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # pragma: no cover - older JAX
+
+    return enable_x64()  # pragma: no cover
+
+
+@dataclasses.dataclass(frozen=True)
+class _Phi:
+    """``phi`` and ``phi'`` as float64 numpy callables, with the kinks to split integrals at."""
+
+    name: str
+    fn: Callable[[np.ndarray], np.ndarray]
+    d1: Callable[[np.ndarray], np.ndarray]
+    kinks: tuple[float, ...]
+
+
+def _resolve(activation) -> _Phi:
+    """A registry name / record, or a user's scalar function ``phi(x)`` (derivative by grad)."""
+    if isinstance(activation, (str, Activation)):
+        rec = get_activation(activation)
+        if not rec.elementwise:
+            raise ValueError(f"mean-field theory needs an elementwise activation, not {rec.name}.")
+
+        def fn(x):
+            with _x64():
+                return np.asarray(rec.fn(jnp.asarray(x, jnp.float64)))
+
+        def d1(x):
+            with _x64():
+                return np.asarray(rec.derivative(jnp.asarray(x, jnp.float64)))
+
+        kinks = tuple(sorted(set(rec.kinks) | set(rec.curvature_kinks)))
+        return _Phi(rec.name, fn, d1, kinks)
+    if callable(activation):
+        grad = jax.vmap(jax.grad(activation))
+
+        def ufn(x):
+            with _x64():
+                return np.asarray(activation(jnp.asarray(x, jnp.float64)))
+
+        def ud1(x):
+            with _x64():
+                return np.asarray(grad(jnp.asarray(x, jnp.float64).ravel())).reshape(np.shape(x))
+
+        name = getattr(activation, "__name__", "custom")
+        return _Phi(name, ufn, ud1, ())
+    raise TypeError(
+        f"activation must be a registry name, an Activation or a callable, got {activation!r}."
+    )
+
+
+def _nodes(breaks_z: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes and weights (including the Gaussian density) on [-Z, Z]."""
+    edges = set(np.linspace(-_Z_MAX, _Z_MAX, _PANELS + 1).tolist())
+    edges |= {float(b) for b in breaks_z if -_Z_MAX < b < _Z_MAX}
+    edges = np.array(sorted(edges))
+    a, b = edges[:-1, None], edges[1:, None]
+    z = (0.5 * (b - a) * _LEG_X[None, :] + 0.5 * (a + b)).ravel()
+    w = (0.5 * (b - a) * _LEG_W[None, :]).ravel()
+    w = w * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return z, w
+
+
+def gaussian_expectation(
+    f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, kinks: Sequence[float] = ()
+) -> float:
+    """``E[f(sqrt(q) z)]`` for ``z ~ N(0, 1)``, by composite Gauss-Legendre quadrature.
+
+    Args:
+      f: vectorised function of ``x = sqrt(q) z`` (numpy float64 in and out).
+      q: variance of the argument (>= 0).
+      kinks: points in ``x`` where ``f`` or its derivative jumps; the rule splits there.
+
+    >>> round(gaussian_expectation(lambda x: np.maximum(x, 0) ** 2, q=3.0), 14)
+    1.5
+    """
+    if q < 0 or not math.isfinite(q):
+        raise ValueError(f"q must be a finite number >= 0, got {q!r}.")
+    # q = 0 means the limit q -> 0+: at a kink x0 = 0 the two sides each get half the mass,
+    # which a vanishingly small q with the kink split reproduces (f(0) alone would not).
+    s = math.sqrt(q) if q > 0 else 1e-150
+    z, w = _nodes([k / s for k in kinks])
+    return float(np.sum(w * f(s * z)))
+
+
+def _check_sigmas(sigma_w2: float, sigma_b2: float) -> None:
+    if not (isinstance(sigma_w2, (int, float)) and math.isfinite(sigma_w2) and sigma_w2 > 0):
+        raise ValueError(f"sigma_w2 must be a finite number > 0, got {sigma_w2!r}.")
+    if not (isinstance(sigma_b2, (int, float)) and math.isfinite(sigma_b2) and sigma_b2 >= 0):
+        raise ValueError(f"sigma_b2 must be a finite number >= 0, got {sigma_b2!r}.")
+
+
+def _length(phi: _Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
+    return sigma_w2 * gaussian_expectation(lambda x: phi.fn(x) ** 2, q, phi.kinks) + sigma_b2
+
+
+def q_map(
+    activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0, depth: int = 10
+) -> np.ndarray:
+    """The length map iterated ``depth`` times from ``q0``: ``[q_0, q_1, ..., q_depth]``.
+
+    ``q_l = sigma_w2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b2`` is the variance of the
+    pre-activations at layer ``l`` of an infinitely wide network whose first pre-activations have
+    variance ``q_0``.
+
+    >>> import jaxact.theory as th
+    >>> th.q_map("relu", 2.0, 0.0, q0=3.0, depth=3).round(12).tolist()
+    [3.0, 3.0, 3.0, 3.0]
+    """
+    _check_sigmas(sigma_w2, sigma_b2)
+    phi = _resolve(activation)
+    qs = [float(q0)]
+    for _ in range(depth):
+        qs.append(_length(phi, sigma_w2, sigma_b2, qs[-1]))
+    return np.array(qs)
+
+
+def q_fixed_point(
+    activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0, rtol: float = 1e-13
+) -> float:
+    """The fixed point ``q*`` that the length map reaches from ``q0``.
+
+    The length map is increasing in ``q``, so iterating it from ``q0`` moves monotonically to
+    the nearest root of ``f(q) = q`` in the direction of ``f(q0) - q0``; we bracket that root and
+    solve for it directly (plain iteration is slow near criticality, where convergence becomes
+    algebraic), with Brent's method on the bracket. Returns ``inf`` if the variance grows
+    without bound (e.g. ReLU with ``sigma_w2 > 2``) and ``q0`` itself where every ``q`` is
+    fixed (ReLU at ``sigma_w2 = 2``, ``sigma_b2 = 0``).
+
+    >>> import jaxact.theory as th
+    >>> round(th.q_fixed_point("relu", 1.0, 0.5), 12)  # q = q/2 + 0.5
+    1.0
+    """
+    _check_sigmas(sigma_w2, sigma_b2)
+    phi = _resolve(activation)
+
+    def g(q):
+        return _length(phi, sigma_w2, sigma_b2, q) - q
+
+    g0 = g(q0)
+    if abs(g0) <= rtol * max(q0, 1e-300):
+        return float(q0)
+    if g0 > 0:  # the variance grows: the first root above q0, or infinity
+        lo, hi = q0, max(2 * q0, 1e-3)
+        while g(hi) > 0:
+            lo, hi = hi, hi * 4
+            if hi > 1e30:
+                return math.inf
+    else:  # the variance shrinks: the last root below q0, or 0
+        hi, lo = q0, q0 / 4
+        while g(lo) < 0:
+            hi, lo = lo, lo / 4
+            if lo < 1e-14 * q0:  # collapses to q* = 0 (to 14 digits of q0)
+                return 0.0
+    return float(optimize.brentq(g, lo, hi, xtol=1e-300, rtol=max(rtol, 1e-15)))
+
+
+def _chi1_at(phi: _Phi, sigma_w2: float, q: float) -> float:
+    return sigma_w2 * gaussian_expectation(lambda x: phi.d1(x) ** 2, q, phi.kinks)
+
+
+def chi1(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> float:
+    """``chi_1 = sigma_w2 E[phi'(sqrt(q*) z)^2]``: per-layer factor of the squared gradient norm.
+
+    Below 1 gradients vanish geometrically through depth, above 1 they explode (Schoenholz et
+    al. 2017, eq. 7). For ReLU ``chi_1 = sigma_w2 / 2`` whatever ``q*``. Where ``q* = inf``
+    (the variance grows without bound) this is the limit of ``sigma_w2 E[phi'(sqrt(q) z)^2]``
+    for ``q -> inf``.
+
+    >>> import jaxact.theory as th
+    >>> round(th.chi1("relu", 2.0, 0.0), 12)
+    1.0
+    """
+    phi = _resolve(activation)
+    q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
+    # Where the variance diverges (q* = inf, e.g. a linear net with sigma_w2 > 1) chi_1 is its
+    # limit for q -> inf, which is finite for the piecewise-linear activations that get there.
+    return _chi1_at(phi, sigma_w2, 1e200 if math.isinf(q) else q)
+
+
+def _length_slope(phi: _Phi, sigma_w2: float, q: float) -> float:
+    """``d q_l / d q_{l-1}`` at ``q``: ``sigma_w2 E[phi(x) phi'(x) z] / sqrt(q)``, ``x = sqrt(q)z``.
+
+    Equal to ``chi_1 + sigma_w2 E[phi phi'']`` by Gaussian integration by parts, without the
+    delta functions that ``phi''`` has at kinks.
+    """
+    if q == 0:  # d f / dq at 0+ = sigma_w2 E[phi'^2] at 0+ when phi(0) = 0 (by Stein)
+        return _chi1_at(phi, sigma_w2, 0.0)
+    s = math.sqrt(q)
+    return (
+        sigma_w2 * gaussian_expectation(lambda x: phi.fn(x) * phi.d1(x) * (x / s), q, phi.kinks) / s
+    )
+
+
+def _correlation_terms(phi: _Phi, q: float, c: float, f, g) -> float:
+    """``E[f(u1) g(u2)]`` for ``u1, u2`` jointly Gaussian, variance ``q``, correlation ``c``."""
+    s = math.sqrt(q)
+    z, w = _nodes([k / s for k in phi.kinks])
+    z1, z2 = np.meshgrid(z, z, indexing="ij")
+    w2 = np.outer(w, w)
+    u1 = s * z1
+    u2 = s * (c * z1 + math.sqrt(max(0.0, 1 - c * c)) * z2)
+    return float(np.sum(w2 * f(u1) * g(u2)))
+
+
+def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> dict:
+    """Depth scales of the length and correlation maps (Schoenholz et al. 2017, eqs. 5 and 9).
+
+    Returns a dict with ``q_star``, ``chi1``, ``xi_q = -1/log(dq_l/dq_{l-1})`` at ``q*``,
+    ``c_star`` (the fixed point of the correlation map: 1 in the ordered phase), ``chi_c`` (its
+    slope there) and ``xi_c = -1/log(chi_c)``; ``inf`` at the edge of chaos.
+    """
+    phi = _resolve(activation)
+    q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
+    if math.isinf(q):
+        return {"q_star": q, "chi1": math.inf, "xi_q": math.nan, "c_star": math.nan,
+                "chi_c": math.nan, "xi_c": math.nan}  # fmt: skip
+    c1 = _chi1_at(phi, sigma_w2, q)
+    slope = _length_slope(phi, sigma_w2, q)
+    xi_q = -1.0 / math.log(slope) if 0 < slope < 1 - 1e-12 else math.inf
+    if c1 <= 1.0 + 1e-12 or q == 0:  # ordered or critical (to quadrature precision)
+        c_star, chi_c = 1.0, min(c1, 1.0)
+    else:
+        # Chaotic phase: the correlation map c -> (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q
+        # has a stable fixed point c* < 1; iterate to it.
+        c = 0.5
+        for _ in range(500):
+            c_new = (sigma_w2 * _correlation_terms(phi, q, c, phi.fn, phi.fn) + sigma_b2) / q
+            c_new = min(max(c_new, -1.0), 1.0)
+            if abs(c_new - c) < 1e-13:
+                c = c_new
+                break
+            c = c_new
+        c_star = c
+        chi_c = sigma_w2 * _correlation_terms(phi, q, c_star, phi.d1, phi.d1)
+    xi_c = -1.0 / math.log(chi_c) if 0 < chi_c < 1 - 1e-12 else math.inf
+    return {"q_star": q, "chi1": c1, "xi_q": xi_q, "c_star": c_star, "chi_c": chi_c,
+            "xi_c": xi_c}  # fmt: skip
+
+
+def critical_sigma_w2(
+    activation, sigma_b2: float = 0.0, *, bounds: tuple[float, float] = (1e-3, 1e3)
+) -> float:
+    """The ``sigma_w2`` at which ``chi_1 = 1`` (the edge of chaos) for the given ``sigma_b2``.
+
+    Solved by Brent's method on ``log sigma_w2``. Raises ``ValueError`` if ``chi_1 - 1`` does not
+    change sign within ``bounds``.
+
+    >>> import jaxact.theory as th
+    >>> round(th.critical_sigma_w2("relu"), 10)
+    2.0
+    """
+    phi = _resolve(activation)
+
+    def h(log_s):
+        s = math.exp(log_s)
+        q = q_fixed_point(activation, s, sigma_b2)
+        return (math.inf if math.isinf(q) else _chi1_at(phi, s, q)) - 1.0
+
+    lo, hi = math.log(bounds[0]), math.log(bounds[1])
+    hlo, hhi = h(lo), h(hi)
+    if hlo > 0 or hhi < 0:
+        raise ValueError(
+            f"chi_1 = 1 is not crossed for {phi.name} with sigma_b2={sigma_b2} and sigma_w2 in "
+            f"{bounds} (chi_1 - 1 = {hlo:.3g} .. {hhi:.3g})."
+        )
+    return math.exp(optimize.brentq(h, lo, hi, xtol=1e-14, rtol=1e-15))
+
+
+def jacobian_spectrum(
+    activation,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    weights: str = "gaussian",
+    *,
+    q0: float = 1.0,
+) -> dict:
+    """Mean and variance of the eigenvalues of ``J J^T`` for the input-output Jacobian.
+
+    With ``mu_k = E[phi'(sqrt(q*) z)^{2k}]`` and ``s_1`` the first S-transform coefficient of
+    ``W W^T`` (``-1`` for Gaussian weights, ``0`` for orthogonal), in the wide limit (Pennington
+    et al. 2017, eqs. 14-17; normalised variances add under free multiplication):
+
+    ``mean = chi_1^L``,  ``variance = mean^2 L (mu_2 / mu_1^2 - 1 - s_1)``.
+
+    A linear network at criticality therefore has variance ``L`` with Gaussian weights and 0 with
+    orthogonal ones (dynamical isometry).
+
+    Returns:
+      dict with ``mean``, ``variance``, ``mu1``, ``mu2``, ``s1``, ``q_star``.
+    """
+    if weights not in ("gaussian", "orthogonal"):
+        raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}.")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
+    phi = _resolve(activation)
+    q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
+    mu1 = gaussian_expectation(lambda x: phi.d1(x) ** 2, q, phi.kinks)
+    mu2 = gaussian_expectation(lambda x: phi.d1(x) ** 4, q, phi.kinks)
+    s1 = -1.0 if weights == "gaussian" else 0.0
+    mean = (sigma_w2 * mu1) ** depth
+    variance = mean**2 * depth * (mu2 / mu1**2 - 1 - s1)
+    return {"mean": mean, "variance": variance, "mu1": mu1, "mu2": mu2, "s1": s1, "q_star": q}
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoryComparison:
+    """Measured per-layer gradient attenuation beside the mean-field prediction.
+
+    Attributes:
+      activation, sigma_w2, sigma_b2, width, depth: the setting.
+      q_star, chi1: the prediction.
+      measured_chi1: per seed, ``exp(mean over layers of log(||g_l||^2 / ||g_{l+1}||^2))``.
+      sq_norms: ``(seeds, depth)`` measured ``||dL/dh_l||^2``, normalised to 1 at the last layer.
+      relative_error: ``|mean(measured_chi1) / chi1 - 1|``.
+    """
+
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    width: int
+    depth: int
+    q_star: float
+    chi1: float
+    measured_chi1: np.ndarray
+    sq_norms: np.ndarray
+
+    @property
+    def relative_error(self) -> float:
+        return abs(float(np.mean(self.measured_chi1)) / self.chi1 - 1.0)
+
+    def __repr__(self) -> str:
+        m = self.measured_chi1
+        return (
+            f"TheoryComparison({self.activation}, sigma_w2={self.sigma_w2:g}, "
+            f"sigma_b2={self.sigma_b2:g}, width={self.width}, depth={self.depth}: chi_1 "
+            f"predicted {self.chi1:.4f}, measured {m.mean():.4f} +- {m.std():.4f} over "
+            f"{m.size} seeds, relative error {100 * self.relative_error:.2f}%)"
+        )
+
+
+def compare(
+    activation,
+    *,
+    sigma_w2: float,
+    sigma_b2: float = 0.0,
+    depth: int = 30,
+    width: int = 1000,
+    seeds: int | Sequence[int] = 4,
+    batch: int = 16,
+    dtype=jnp.float32,
+) -> TheoryComparison:
+    """Measure ``chi_1`` on random networks and put it beside the prediction.
+
+    The inputs are drawn at the fixed point (``x = phi(h0)``, ``h0 ~ N(0, q*)``), so every layer
+    sits at ``q*`` as the theory assumes; the gradient is that of the default linear loss of
+    :func:`~jaxact.attenuation.layer_gradient_norms`, whose squared norm theory says is
+    multiplied by ``chi_1`` per layer. Layers whose gradient has underflowed to 0 are left out
+    of the fit (use ``dtype=jnp.float64`` inside ``jax.enable_x64`` for strongly ordered nets).
+    """
+    from jaxact.attenuation import layer_gradient_norms
+    from jaxact.mlp import init_mlp
+
+    name = get_activation(activation).name
+    q = q_fixed_point(name, sigma_w2, sigma_b2)
+    if not (0 < q < math.inf):
+        raise ValueError(
+            f"compare needs a finite, positive fixed point q*; {name} with sigma_w2={sigma_w2}, "
+            f"sigma_b2={sigma_b2} has q* = {q}."
+        )
+    c1 = chi1(name, sigma_w2, sigma_b2)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    measured, curves = [], []
+    rec = get_activation(name)
+    for seed in seed_list:
+        kp, kx = jax.random.split(jax.random.key(seed))
+        params = init_mlp(
+            kp, depth=depth, width=width, init="gaussian", sigma_w2=sigma_w2,
+            sigma_b2=sigma_b2, dtype=dtype,
+        )  # fmt: skip
+        h0 = math.sqrt(q) * jax.random.normal(kx, (batch, width), dtype)
+        out = layer_gradient_norms(params, rec.fn(h0), name)
+        sq = np.asarray(out["pre"], np.float64) ** 2
+        usable = np.nonzero(sq > 0)[0]
+        if usable.size < 3 or usable[0] != depth - usable.size:
+            raise FloatingPointError(
+                f"compare: the gradient underflowed to 0 below layer {depth - usable.size + 1} "
+                f"of {depth} (chi_1 = {c1:.3g}); use fewer layers or float64."
+            )
+        ratios = sq[usable[:-1]] / sq[usable[1:]]
+        measured.append(float(np.exp(np.mean(np.log(ratios)))))
+        curves.append(sq / sq[-1])
+    return TheoryComparison(
+        name, sigma_w2, sigma_b2, width, depth, q, c1, np.array(measured), np.array(curves)
+    )
