@@ -1,4 +1,4 @@
-"""The ``jaxact`` command line: ``activations``, ``attenuation`` and ``theory``."""
+"""The ``jaxact`` command line: ``activations``, ``attenuation``, ``theory`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -213,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--width", type=int, default=1000, help="for --compare")
     th.add_argument("--seeds", type=int, default=4, help="for --compare")
     th.set_defaults(func=_cmd_theory)
+
+    from jaxact.bench.runner import add_arguments, run_cli
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: activations, MLP steps, compile time, attenuation, PyTorch",
+        description="Run the benchmarks; write benchmarks/results/<backend>-<device>.json, a "
+        "markdown table and plots.",
+    )
+    add_arguments(bench)
+    bench.set_defaults(func=run_cli)
     return parser
 
 

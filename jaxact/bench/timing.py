@@ -1,0 +1,113 @@
+"""Timing done right: compile excluded (and reported), warm-up, block_until_ready, repeats."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Seconds per call: median, min and max over ``repeats`` repeats; compile time apart.
+
+    Each repeat times ``number`` back-to-back calls (chosen so a repeat lasts at least
+    ``min_time``) and divides, so very short calls are not dominated by timer resolution.
+    """
+
+    median: float
+    min: float
+    max: float
+    repeats: int
+    number: int
+    compile_s: float
+
+    def as_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+def measure(
+    fn: Callable[..., Any],
+    *args: Any,
+    repeats: int = 7,
+    min_time: float = 0.05,
+    warmup: int = 2,
+) -> Timing:
+    """Time ``jax.jit(fn)(*args)``.
+
+    Compilation is timed separately (``lower(...).compile()``), then the compiled function is
+    called ``warmup`` times, then ``repeats`` timed repeats each of ``number`` calls, with
+    ``jax.block_until_ready`` on every result.
+    """
+    jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
+    t0 = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    for _ in range(warmup):
+        jax.block_until_ready(compiled(*args))
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    once = max(time.perf_counter() - t0, 1e-9)
+    number = max(1, int(min_time / once))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            out = compiled(*args)
+        jax.block_until_ready(out)
+        samples.append((time.perf_counter() - t0) / number)
+    return Timing(
+        median=statistics.median(samples),
+        min=min(samples),
+        max=max(samples),
+        repeats=repeats,
+        number=number,
+        compile_s=compile_s,
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_info() -> dict[str, Any]:
+    """Backend, device kind, versions, CPU count and date, for the results file.
+
+    On the CPU backend JAX's device kind is just ``cpu``; the CPU model is used instead.
+    """
+    import jaxlib
+
+    dev = jax.devices()[0]
+    backend = jax.default_backend()
+    return {
+        "backend": backend,
+        "device_kind": _cpu_model() if backend == "cpu" else dev.device_kind,
+        "device_count": jax.device_count(),
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def device_slug(info: dict[str, Any]) -> str:
+    """``<backend>-<device kind>`` with only filename-safe characters."""
+    raw = f"{info['backend']}-{info['device_kind']}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw).strip("_")

@@ -1,0 +1,75 @@
+"""Benchmark smoke test: the quick run completes, and its results file is complete and sane."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxact.bench.timing import device_info, device_slug, measure
+from jaxact.cli import main as cli_main
+
+
+def test_measure_excludes_compile_and_reports_spread():
+    x = jnp.ones((256, 256), jnp.float32)
+    t = measure(lambda v: v @ v, x, repeats=3, min_time=0.01)
+    assert t.compile_s > 0 and t.min <= t.median <= t.max
+    assert t.repeats == 3 and t.number >= 1
+
+
+def test_device_info_and_slug():
+    info = device_info()
+    assert info["backend"] == jax.default_backend()
+    assert info["jax"] == jax.__version__
+    slug = device_slug(info)
+    assert slug.startswith(info["backend"] + "-")
+    assert all(c.isalnum() or c in "-_." for c in slug)
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    assert cli_main(["bench", "--quick", "--out", str(out)]) == 0
+    files = sorted(out.iterdir())
+    (json_file,) = [f for f in files if f.suffix == ".json"]
+    return out, files, json.loads(json_file.read_text())
+
+
+def test_quick_bench_writes_json_markdown_and_plots(quick_results):
+    _, files, res = quick_results
+    suffixes = sorted(f.suffix for f in files)
+    assert suffixes == [".json", ".md", ".png", ".png"]
+    assert res["quick"] is True and res["command"] == "jaxact bench --quick"
+    for key in ("backend", "device_kind", "jax", "jaxlib", "cpu_count", "date"):
+        assert res["device"][key]
+    md = next(f for f in files if f.suffix == ".md").read_text()
+    assert "| relu |" in md and "Compile time" in md
+
+
+def test_quick_bench_numbers_are_sane(quick_results):
+    _, _, res = quick_results
+    acts = res["parts"]["activations"]["activations"]
+    from jaxact import ACTIVATIONS
+
+    assert set(acts) == set(ACTIVATIONS)
+    assert acts["relu"]["forward"]["resident_ratio_to_relu"] == pytest.approx(1.0)
+    for row in acts.values():
+        for mode in ("forward", "forward_grad"):
+            t = row[mode]["resident"]
+            assert 0 < t["min"] <= t["median"] <= t["max"]
+            assert row[mode]["memory_fraction_of_copy"] > 0
+    mlp = res["parts"]["mlp"]
+    assert mlp["matmul_peak"]["gflop_per_s"] > 0
+    for r in mlp["steps"]:
+        assert 0 < r["fraction_of_matmul_peak"]
+        assert r["timing"]["compile_s"] > 0
+    comp = mlp["compile"]
+    # Scan: compile time flat in depth (1000 vs 10 layers); generous 3x bound against noise.
+    assert comp["scan_ratio_deepest_to_shallowest"] < 3
+    assert comp["unrolled_over_scan_at_deepest_unrolled"] > 1
+    att = res["parts"]["attenuation"]
+    assert att["jacobians_over_wide_forward"] > 0
+    torch_part = res["parts"]["torch"]
+    assert "skipped" in torch_part or torch_part["steps"]["relu"]["jaxact_speedup"] > 0
