@@ -89,4 +89,9 @@ __all__ = [
     "swish",
     "tanh",
     "theory",
+    "Dataset",
+    "TrainResult",
+    "TrainingDiverged",
+    "train",
+    "two_spirals",
 ]

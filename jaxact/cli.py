@@ -1,4 +1,5 @@
-"""The ``jaxact`` command line: ``activations``, ``attenuation``, ``theory`` and ``bench``."""
+"""The ``jaxact`` command line: ``study`` (the main job), ``activations``, ``attenuation``,
+``theory`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -161,6 +162,24 @@ def _cmd_theory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    import time
+
+    from jaxact.study import run_study
+
+    mode = "quick" if args.quick else ("full" if args.full else "default")
+    t0 = time.perf_counter()
+    done = run_study(args.out, mode=mode, resume=args.resume, only=args.only, seed=args.seed,
+                     show_progress=not args.no_progress)  # fmt: skip
+    width = max(len(e.title) for e in done)
+    for i, e in enumerate(done, 1):
+        print(f"{i}. {e.title:<{width}}  {e.verdict}")
+        print(f"   {e.summary}")
+    print(f"\nwrote {args.out}/report.html, report.md, results.json and figures/ "
+          f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxact",
@@ -213,6 +232,22 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--width", type=int, default=1000, help="for --compare")
     th.add_argument("--seeds", type=int, default=4, help="for --compare")
     th.set_defaults(func=_cmd_theory)
+
+    st = sub.add_parser(
+        "study",
+        help="run the lesson's claims as experiments and write a report (the main job)",
+        description="Run the lesson's claims as experiments; write report.html, report.md, "
+        "figures/ and results.json into --out.",
+    )
+    size = st.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
+    size.add_argument("--full", action="store_true", help="bigger widths and depths (for a GPU)")
+    st.add_argument("--out", default="jaxact-study", help="output directory (default %(default)s)")
+    st.add_argument("--resume", action="store_true", help="skip experiments already done")
+    st.add_argument("--only", nargs="+", metavar="ID", help="run only these experiments")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--no-progress", action="store_true", help="no progress bars")
+    st.set_defaults(func=_cmd_study)
 
     from jaxact.bench.runner import add_arguments, run_cli
 

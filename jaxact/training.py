@@ -1,0 +1,291 @@
+"""Training MLPs with optax: data sets, a jit-compiled step, and what happens inside.
+
+Tasks and their losses (the output functions the lesson recommends):
+
+* ``binary``: one logit, sigmoid output, ``optax.sigmoid_binary_cross_entropy``;
+* ``multiclass``: one logit per class, softmax output, ``optax.softmax_cross_entropy``;
+* ``regression``: linear output, mean squared error.
+
+Every ``log_every`` steps the history records the loss, the accuracy, the per-layer gradient norm
+``||dL/dW_l||``, the fraction of dead units (never active on the batch: ``phi'(h) == 0`` for every
+example) and of saturated ones. A NaN or inf in the loss or in any layer's gradient stops
+training with :class:`TrainingDiverged`, naming the step and the first bad layer. Runs are
+deterministic: the same key gives the same run, bit for bit, on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+
+from jaxact.activations import Activation, get_activation
+from jaxact.mlp import MLPParams, init_mlp, mlp_forward, mlp_trace
+
+__all__ = [
+    "Dataset",
+    "TrainResult",
+    "TrainingDiverged",
+    "digits",
+    "teacher_student",
+    "train",
+    "two_spirals",
+]
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+class Dataset(NamedTuple):
+    """Inputs ``x`` ``(n, in_dim)``, targets ``y`` (``(n,)`` int labels or ``(n, out)`` floats)."""
+
+    x: jax.Array
+    y: jax.Array
+    task: str
+    name: str
+
+    @property
+    def out_dim(self) -> int:
+        if self.task == "binary":
+            return 1
+        if self.task == "multiclass":
+            return int(np.max(np.asarray(self.y))) + 1
+        return int(self.y.shape[-1])
+
+
+def two_spirals(key: jax.Array, n: int = 512, *, noise: float = 0.05, turns: float = 1.5,
+                dtype=jnp.float32) -> Dataset:  # fmt: skip
+    """Two interleaved spirals in the plane, labels 0 and 1: no linear model fits them.
+
+    >>> import jax, jaxact.training as tr
+    >>> d = tr.two_spirals(jax.random.key(0), 100)
+    >>> d.x.shape, d.y.shape, d.task
+    ((100, 2), (100,), 'binary')
+    """
+    if n < 2:
+        raise ValueError(f"two_spirals needs n >= 2 points, got {n}.")
+    k1, k2 = jr.split(key)
+    half = n // 2
+    t = jnp.sqrt(jr.uniform(k1, (half,), dtype)) * turns * 2 * jnp.pi
+    r = t / (turns * 2 * jnp.pi)
+    a = jnp.stack([r * jnp.cos(t), r * jnp.sin(t)], axis=1)
+    b = -a
+    x = jnp.concatenate([a, b]) + noise * jr.normal(k2, (2 * half, 2), dtype)
+    y = jnp.concatenate([jnp.zeros(half, jnp.int32), jnp.ones(half, jnp.int32)])
+    return Dataset(x.astype(dtype), y, "binary", "two spirals")
+
+
+def teacher_student(key: jax.Array, n: int = 512, *, in_dim: int = 8, out_dim: int = 1,
+                    depth: int = 2, width: int = 32, activation: str = "tanh",
+                    dtype=jnp.float32) -> Dataset:  # fmt: skip
+    """Regression on the outputs of a random teacher MLP (``depth`` x ``width``, ``activation``)."""
+    kt, kx = jr.split(key)
+    teacher = init_mlp(kt, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
+                       init="lecun", dtype=dtype)  # fmt: skip
+    x = jr.normal(kx, (n, in_dim), dtype)
+    y = mlp_forward(teacher, x, activation)
+    return Dataset(x, y, "regression", f"teacher-student ({activation} teacher)")
+
+
+def digits(dtype=jnp.float32) -> Dataset:
+    """scikit-learn's bundled 8x8 digits (1797 images, 10 classes), scaled to [0, 1].
+
+    Needs the optional extra ``pip install 'jaxact[data]'``; raises ImportError otherwise.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:  # pragma: no cover - depends on the extra
+        raise ImportError("digits() needs scikit-learn: pip install 'jaxact[data]'") from err
+    d = load_digits()
+    x = jnp.asarray(d.data / 16.0, dtype)
+    return Dataset(x, jnp.asarray(d.target, jnp.int32), "multiclass", "digits")
+
+
+class TrainingDiverged(FloatingPointError):
+    """A NaN or inf appeared during training; ``step`` and ``layer`` say where."""
+
+    def __init__(self, step: int, layer: str, what: str):
+        self.step, self.layer, self.what = step, layer, what
+        super().__init__(f"training diverged at step {step}: {what} is not finite in {layer}.")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """Final parameters and the logged history (lists, one entry per logged step).
+
+    ``history`` keys: ``step``, ``loss``, ``accuracy`` (NaN for regression), ``grad_norms``
+    (``(depth,)`` per entry), ``dead`` and ``saturated`` (``(depth,)`` fractions of units).
+    """
+
+    params: MLPParams
+    activation: str
+    task: str
+    history: dict[str, list]
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.history["loss"][-1])
+
+    @property
+    def final_accuracy(self) -> float:
+        return float(self.history["accuracy"][-1])
+
+
+def loss_fn(task: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """Mean loss of the network's output (logits) against targets for ``task``."""
+    if task == "binary":
+        return lambda out, y: optax.sigmoid_binary_cross_entropy(out[..., 0], y).mean()
+    if task == "multiclass":
+        return lambda out, y: optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
+    if task == "regression":
+        return lambda out, y: jnp.mean((out - y) ** 2)
+    raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
+
+
+def predict(params: MLPParams, x, activation, task: str) -> jax.Array:
+    """Probabilities (sigmoid for binary, softmax for multiclass) or regression outputs."""
+    head = {"binary": "sigmoid", "multiclass": "softmax", "regression": None}[task]
+    return mlp_forward(params, x, activation, head=head)
+
+
+def accuracy(out: jax.Array, y: jax.Array, task: str) -> jax.Array:
+    if task == "binary":
+        return jnp.mean((out[..., 0] > 0) == (y == 1))
+    if task == "multiclass":
+        return jnp.mean(jnp.argmax(out, -1) == y)
+    return jnp.asarray(jnp.nan)
+
+
+def _unit_fractions(rec: Activation, pre: jax.Array, saturation: float = 0.05):
+    """Per layer: fraction of units dead (phi' == 0 on every example) and saturated (|phi'| <
+    saturation * max slope, nonzero, on every example)."""
+    d = jnp.abs(rec.derivative(pre))  # (depth, batch, width)
+    dead = jnp.all(d == 0, axis=1).mean(-1)
+    sat = jnp.all((d < saturation * rec.max_slope) & (d > 0), axis=1).mean(-1)
+    return dead, sat
+
+
+def _layer_names(depth: int) -> list[str]:
+    return ["input projection", *[f"hidden layer {i}" for i in range(1, depth + 1)], "readout"]
+
+
+# One default optimizer object, so that runs using the default share compiled steps.
+DEFAULT_OPTIMIZER = optax.adam(1e-2)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(activation: str, task: str, optimizer: optax.GradientTransformation):
+    """The jitted training step and observation for one (activation, task, optimizer).
+
+    Cached so that runs that differ only in their parameters (another seed, another init)
+    reuse the compiled programs; ``optimizer`` is hashed by identity.
+    """
+    rec = get_activation(activation)
+    lf = loss_fn(task)
+
+    def objective(p, x, y):
+        return lf(mlp_forward(p, x, rec), y)
+
+    @jax.jit
+    def step(p, state, x, y):
+        loss, g = jax.value_and_grad(objective)(p, x, y)
+        # One flag per layer, in the order of _layer_names: input projection, hidden, readout.
+        hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
+        first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
+        last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
+        finite = jnp.concatenate([first[None], hidden, last[None]])
+        updates, state = optimizer.update(g, state, p)
+        return optax.apply_updates(p, updates), state, loss, finite, g
+
+    @jax.jit
+    def observe(p, g, x, y):
+        trace = mlp_trace(p, x, rec)  # one scan gives both the output and the pre-activations
+        out, pre = trace.output, trace.pre
+        dead, sat = _unit_fractions(rec, pre)
+        return {
+            "loss": lf(out, y),
+            "accuracy": accuracy(out, y, task),
+            "grad_norms": jnp.sqrt(jnp.sum(g.weights**2, axis=(1, 2))),
+            "dead": dead,
+            "saturated": sat,
+        }
+
+    return step, observe
+
+
+def train(
+    params: MLPParams,
+    data: Dataset,
+    activation: str | Activation,
+    *,
+    optimizer: optax.GradientTransformation | None = None,
+    steps: int = 500,
+    batch_size: int | None = None,
+    key: jax.Array | None = None,
+    log_every: int = 10,
+    progress: Callable[[int], Any] | None = None,
+) -> TrainResult:
+    """Train ``params`` on ``data`` with ``optimizer`` (default ``optax.adam(1e-2)``).
+
+    Args:
+      params: from :func:`~jaxact.init_mlp` with ``in_dim`` and ``out_dim`` matching the data.
+      data: a :class:`Dataset`.
+      activation: hidden activation.
+      optimizer: any optax optimizer.
+      steps: number of steps.
+      batch_size: minibatch size (default: full batch); batches drawn with ``key``.
+      key: PRNG key for minibatches (default ``jax.random.key(0)``).
+      log_every: record the history every ``log_every`` steps (and at the last step).
+      progress: called with the number of steps just done (for a progress bar).
+
+    Raises:
+      TrainingDiverged: a NaN or inf in the loss or a layer's gradient, with step and layer.
+    """
+    rec = get_activation(activation)
+    task = data.task
+    loss_fn(task)  # validates the task
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}.")
+    if params.out_dim != data.out_dim:
+        raise ValueError(
+            f"the network has out_dim {params.out_dim} but the {data.name} task needs "
+            f"{data.out_dim} output(s)."
+        )
+    optimizer = DEFAULT_OPTIMIZER if optimizer is None else optimizer
+    key = jr.key(0) if key is None else key
+    n = data.x.shape[0]
+    bs = n if batch_size is None else min(batch_size, n)
+    step, observe = _compiled(rec.name, task, optimizer)
+
+    state = optimizer.init(params)
+    history: dict[str, list] = {k: [] for k in ("step", "loss", "accuracy", "grad_norms",
+                                                 "dead", "saturated")}  # fmt: skip
+    names = _layer_names(params.depth)
+    for i in range(1, steps + 1):
+        if bs < n:
+            key, sub = jr.split(key)
+            idx = jr.choice(sub, n, (bs,), replace=False)
+            xb, yb = data.x[idx], data.y[idx]
+        else:
+            xb, yb = data.x, data.y
+        params, state, loss, finite, g = step(params, state, xb, yb)
+        finite = np.asarray(finite)
+        if not finite.all() or not math.isfinite(float(loss)):
+            bad = int(np.argmin(finite)) if not finite.all() else None
+            where = names[bad] if bad is not None else "the loss"
+            raise TrainingDiverged(i, where, "the gradient" if bad is not None else "the value")
+        if i % log_every == 0 or i == steps:
+            obs = jax.device_get(observe(params, g, data.x, data.y))
+            history["step"].append(i)
+            for k, v in obs.items():
+                history[k].append(np.asarray(v).tolist())
+        if progress is not None:
+            progress(1)
+    return TrainResult(params, rec.name, task, history)

@@ -1,0 +1,40 @@
+"""Every example runs in its small mode and produces what it says."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("[0-9][0-9]_*.py"))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_examples_exist():
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs_small(path, tmp_path, capsys):
+    module = _load(path)
+    argv = ["--small"]
+    if "--out" in path.read_text():
+        argv += ["--out", str(tmp_path / "fig.png")]
+    result = module.main(argv)
+    assert capsys.readouterr().out.strip()
+    if "--out" in argv:
+        assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+    if path.stem.startswith("01"):
+        # custom_jvp gradients are the closed forms: agreement to float32 rounding.
+        assert max(result.values()) < 1e-6
+    if path.stem.startswith("02"):
+        assert result["sigmoid"].rate < 0.5 and result["relu"].rate > 0.8
+    if path.stem.startswith("04"):
+        assert all(c.relative_error < 0.1 for c in result)  # width 128: ~1/sqrt(width) noise

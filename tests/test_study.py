@@ -1,0 +1,106 @@
+"""The study: the quick run end to end, its files, the HTML report, resume and atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from jaxact.cli import main as cli_main
+from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write
+
+VERDICTS = {"supported", "not supported", "supported with a caveat"}
+
+
+@pytest.fixture(scope="module")
+def quick_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    assert cli_main(["study", "--quick", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_quick_study_writes_every_output(quick_study):
+    out = quick_study
+    for name in ("report.html", "report.md", "results.json"):
+        assert (out / name).stat().st_size > 0
+    res = json.loads((out / "results.json").read_text())
+    assert [e["id"] for e in res["experiments"]] == [i for i, _ in EXPERIMENTS]
+    assert res["device"]["backend"] and res["device"]["jax"]
+    for e in res["experiments"]:
+        assert e["verdict"] in VERDICTS and e["summary"] and e["numbers"]
+        assert (out / "results" / f"{e['id']}.json").exists()
+        for fig in e["figures"]:
+            assert (out / "figures" / fig).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_quick_study_verdicts(quick_study):
+    res = json.loads((quick_study / "results.json").read_text())
+    by_id = {e["id"]: e for e in res["experiments"]}
+    # Claims whose outcome does not depend on training luck must come out supported.
+    for exp_id in ("linear", "ranges", "flat", "outputs"):
+        assert by_id[exp_id]["verdict"] == "supported", by_id[exp_id]["summary"]
+    assert by_id["vanishing"]["numbers"]["arithmetic_0.1^10"] == pytest.approx(1e-10)
+    rates = by_id["vanishing"]["numbers"]["per_activation"]
+    assert rates["sigmoid"]["measured_rate"] < 0.5 < rates["relu"]["measured_rate"]
+
+
+class _Collector(HTMLParser):
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.images, self.errors = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
+        else:
+            self.stack.pop()
+
+
+def test_html_report_is_well_formed_and_self_contained(quick_study):
+    html = (quick_study / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    p = _Collector()
+    p.feed(html)
+    assert not p.errors and not p.stack, (p.errors, p.stack)
+    assert p.images, "the report has figures"
+    for img in p.images:
+        src = img["src"]
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
+        assert img.get("alt")
+
+
+def test_resume_skips_finished_experiments(quick_study, capsys):
+    marker = quick_study / "results" / "flat.json"
+    before = marker.stat().st_mtime_ns
+    assert cli_main(["study", "--quick", "--out", str(quick_study), "--resume", "--no-progress",
+                     "--only", "flat", "ranges"]) == 0  # fmt: skip
+    assert marker.stat().st_mtime_ns == before
+    assert "Sigmoid and tanh are flat" in capsys.readouterr().out
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "r.json"
+    atomic_write(target, "old")
+
+    with pytest.raises(TypeError):
+        atomic_write(target, 123)  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert [f.name for f in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_bad_mode_and_unknown_experiment(tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        StudyConfig.for_mode("huge")
+    with pytest.raises(ValueError, match=r"unknown experiment\(s\) \['nope'\]"):
+        cli_main(["study", "--quick", "--out", str(tmp_path), "--only", "nope", "--no-progress"])
