@@ -22,7 +22,7 @@ def main(argv=None):
     depth, width = (12, 32) if args.small else (50, 256)
 
     print(f"0.1 ** 10 = {0.1**10:.0e}")
-    x = jax.random.normal(jax.random.key(1), (32, width))
+    x = jax.random.normal(jax.random.key(1), (32, width), jax.numpy.float32)
     results = {}
     for name, init in (("sigmoid", "glorot"), ("tanh", "glorot"), ("relu", "he")):
         params = jaxact.init_mlp(jax.random.key(0), depth=depth, width=width, init=init)

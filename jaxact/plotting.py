@@ -21,6 +21,17 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str | Path, dpi: int) -> Path:
+    """tight_layout, create the folder, save, close: the end of every figure here."""
+    plt = _pyplot()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def plot_activations(
     path: str | Path,
     names: Sequence[str] | None = None,
@@ -74,12 +85,7 @@ def plot_activations(
         "Activations (solid) and their closed-form derivatives (dashed); dots: gradient at kinks",
         fontsize=10,
     )
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
 
 
 def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi: int = 110):
@@ -117,12 +123,7 @@ def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi
     ax.set_title(title or "Gradient norm on the way back to the input")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
 
 
 def plot_phase_diagram(
@@ -166,12 +167,7 @@ def plot_phase_diagram(
             ha="right")  # fmt: skip
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)
 
 
 def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> Path:
@@ -196,9 +192,4 @@ def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> 
     ax.set_title("Gradient attenuation: mean-field theory against measurement")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi)

@@ -427,7 +427,7 @@ EXPERIMENTS: list[tuple[str, Callable[[Context], Experiment]]] = [
 
 
 def _plot_decisions(ctx: Context, data: Dataset, runs, name: str) -> str:
-    from jaxact.plotting import _pyplot
+    from jaxact.plotting import _pyplot, _save
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4))
@@ -443,14 +443,12 @@ def _plot_decisions(ctx: Context, data: Dataset, runs, name: str) -> str:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("Two spirals: predicted probability of class 1", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(ctx.figure(name), dpi=100)
-    plt.close(fig)
+    _save(fig, ctx.figure(name), 100)
     return name
 
 
 def _plot_depth(ctx: Context, rows) -> str:
-    from jaxact.plotting import _pyplot
+    from jaxact.plotting import _pyplot, _save
 
     plt = _pyplot()
     depths = list(ctx.config.depths)
@@ -460,6 +458,7 @@ def _plot_depth(ctx: Context, rows) -> str:
     ax.axhline(0.5, color="0.6", ls=":", lw=1)
     ax.text(depths[0], 0.52, "chance", fontsize=8, color="0.4")
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(depths, [str(d) for d in depths])
     ax.set_ylim(0.3, 1.02)
     ax.set_xlabel("hidden layers")
@@ -467,9 +466,7 @@ def _plot_depth(ctx: Context, rows) -> str:
     ax.set_title("Which deep networks learn")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(ctx.figure("depth.png"), dpi=100)
-    plt.close(fig)
+    _save(fig, ctx.figure("depth.png"), 100)
     return "depth.png"
 
 
@@ -546,7 +543,8 @@ def run_study(
         path = results_dir / f"{exp_id}.json"
         if resume and path.exists():
             saved = json.loads(path.read_text())
-            if saved.get("config") == dataclasses.asdict(config):
+            # Compare through JSON, as saved (tuples come back as lists).
+            if saved.get("config") == json.loads(json.dumps(_jsonable(dataclasses.asdict(config)))):
                 done.append(Experiment(**saved["experiment"]))
                 bar.set_postfix_str(f"{exp_id} (resumed)")
                 bar.update(1)
