@@ -102,8 +102,8 @@ def compile_times(depths, unrolled_depths, width: int = 64, batch: int = 32) -> 
 def run(*, quick: bool = False, progress=None) -> dict[str, Any]:
     peak = matmul_peak(repeats=3 if quick else 5)
     if quick:
-        acts, depths, widths, batch = ["sigmoid", "relu"], [10, 50], [256], 128
-        comp_depths, unrolled_depths = [10, 100, 1000], [10, 50]
+        acts, depths, widths, batch = ["sigmoid", "relu"], [10, 30], [256], 128
+        comp_depths, unrolled_depths = [10, 100, 1000], [10, 30]
     else:
         acts, depths, widths, batch = ["sigmoid", "tanh", "relu", "gelu"], [10, 50, 200], [
             256, 1024], 256  # fmt: skip
