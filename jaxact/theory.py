@@ -402,13 +402,14 @@ class TheoryComparison:
 def compare(
     activation,
     *,
-    sigma_w2: float,
+    sigma_w2: float | None = None,
     sigma_b2: float = 0.0,
     depth: int = 30,
     width: int = 1000,
     seeds: int | Sequence[int] = 4,
     batch: int = 16,
     dtype=jnp.float32,
+    params=None,
 ) -> TheoryComparison:
     """Measure ``chi_1`` on random networks and put it beside the prediction.
 
@@ -417,11 +418,23 @@ def compare(
     :func:`~jaxact.attenuation.layer_gradient_norms`, whose squared norm theory says is
     multiplied by ``chi_1`` per layer. Layers whose gradient has underflowed to 0 are left out
     of the fit (use ``dtype=jnp.float64`` inside ``jax.enable_x64`` for strongly ordered nets).
+
+    Either give the settings (``sigma_w2``, ``sigma_b2``, ``depth``, ``width``; one random net per
+    seed), or ``params`` of an existing network (from :func:`~jaxact.init_mlp`): then its own
+    weights are measured and the prediction uses the variances read off them,
+    ``sigma_w2 = width * var(W)`` and ``sigma_b2 = var(b)``.
     """
     from jaxact.attenuation import layer_gradient_norms
     from jaxact.mlp import init_mlp
 
     name = get_activation(activation).name
+    if params is not None:
+        depth, width = params.depth, params.width
+        sigma_w2 = float(jnp.var(params.weights) * width)
+        sigma_b2 = float(jnp.var(params.biases))
+        dtype = params.dtype
+    elif sigma_w2 is None:
+        raise ValueError("compare needs sigma_w2 (with the settings) or params.")
     q = q_fixed_point(name, sigma_w2, sigma_b2)
     if not (0 < q < math.inf):
         raise ValueError(
@@ -430,16 +443,18 @@ def compare(
         )
     c1 = chi1(name, sigma_w2, sigma_b2)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if params is not None:
+        seed_list = seed_list[:1]
     measured, curves = [], []
     rec = get_activation(name)
     for seed in seed_list:
         kp, kx = jax.random.split(jax.random.key(seed))
-        params = init_mlp(
+        net = params if params is not None else init_mlp(
             kp, depth=depth, width=width, init="gaussian", sigma_w2=sigma_w2,
             sigma_b2=sigma_b2, dtype=dtype,
         )  # fmt: skip
         h0 = math.sqrt(q) * jax.random.normal(kx, (batch, width), dtype)
-        out = layer_gradient_norms(params, rec.fn(h0), name)
+        out = layer_gradient_norms(net, rec.fn(h0), name)
         sq = np.asarray(out["pre"], np.float64) ** 2
         usable = np.nonzero(sq > 0)[0]
         if usable.size < 3 or usable[0] != depth - usable.size:

@@ -141,6 +141,19 @@ def test_measured_attenuation_agrees_with_chi1(activation, sigma_w2, sigma_b2):
     assert "relative error" in repr(c)
 
 
+def test_compare_with_an_existing_network():
+    p = init_mlp(jax.random.key(4), depth=10, width=1000, init="gaussian", sigma_w2=1.0,
+                 sigma_b2=0.05)  # fmt: skip
+    c = theory.compare("tanh", params=p)
+    # sigma_w2 and sigma_b2 are read off the weights: 1e6 and 1e4 samples, so within ~0.2% and
+    # ~2% of the values drawn; chi_1 then within the 3% finite-width tolerance used above.
+    assert c.sigma_w2 == pytest.approx(1.0, rel=0.01)
+    assert c.sigma_b2 == pytest.approx(0.05, rel=0.05)
+    assert c.measured_chi1.size == 1 and c.relative_error < 0.03, c
+    with pytest.raises(ValueError, match="needs sigma_w2"):
+        theory.compare("tanh")
+
+
 def test_compare_rejects_settings_without_a_finite_fixed_point():
     with pytest.raises(ValueError, match=r"q\* = inf"):
         theory.compare("relu", sigma_w2=3.0, sigma_b2=0.0, width=16, depth=3, seeds=1)

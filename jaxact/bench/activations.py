@@ -62,12 +62,13 @@ def run(*, quick: bool = False, names: list[str] | None = None, progress=None) -
     names = list(ACTIVATIONS) if names is None else names
     iters = 50 if quick else 200
     big = 2**24 if quick else 2**26  # 64 MiB / 256 MiB of float32, vs a 32 MiB L3 here
-    repeats = 3 if quick else 7
+    # Quick mode (the smoke test, under a minute in all): fewer, shorter repeats.
+    timing = {"repeats": 3, "min_time": 0.02, "warmup": 1} if quick else {"repeats": 7}
     key = jax.random.key(0)
     x_small = jax.random.normal(key, (RESIDENT_ELEMENTS // 128, 128), jnp.float32)
     x_big = jax.random.normal(key, (big // 128, 128), jnp.float32)
 
-    copy = measure(lambda v: 2.0 * v, x_big, repeats=repeats)
+    copy = measure(lambda v: 2.0 * v, x_big, **timing)
     copy_gbs = 2 * 4 * big / copy.median / 1e9
     out: dict[str, Any] = {
         "resident_elements": RESIDENT_ELEMENTS,
@@ -80,8 +81,8 @@ def run(*, quick: bool = False, names: list[str] | None = None, progress=None) -
         rec = ACTIVATIONS[name]
         row: dict[str, Any] = {}
         for mode, grad in (("forward", False), ("forward_grad", True)):
-            t_res = measure(resident_kernel(rec, iters, grad), x_small, repeats=repeats)
-            t_mem = measure(memory_kernel(rec, grad), x_big, repeats=repeats)
+            t_res = measure(resident_kernel(rec, iters, grad), x_small, **timing)
+            t_mem = measure(memory_kernel(rec, grad), x_big, **timing)
             traffic = (3 if grad else 2) * 4 * big  # read x, write phi (and phi')
             row[mode] = {
                 "resident": t_res.as_dict(),
