@@ -14,6 +14,9 @@ The network, for ``l = 1 .. depth``::
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -137,18 +140,52 @@ def init_mlp(
         raise ValueError(f"sigma_b2 must be a number >= 0, got {sigma_b2!r}.")
     rec = get_initializer(init)
     resolve_sigma_w2(rec, width, width, sigma_w2)  # validates before any sampling
-    k_w, k_b, k_in, k_bin, k_out, k_bout = jr.split(key, 6)
-    weights = init_weights(k_w, (depth, width, width), rec, sigma_w2=sigma_w2, dtype=dtype)
-    sb = jnp.sqrt(jnp.asarray(sigma_b2, dtype))
-    biases = sb * jr.normal(k_b, (depth, width), dtype)
-    w_in = b_in = w_out = b_out = None
-    if in_dim is not None and in_dim != width:
-        w_in = init_weights(k_in, (in_dim, width), "lecun", dtype=dtype)
-        b_in = sb * jr.normal(k_bin, (width,), dtype)
+    return _sample_mlp(key, jnp.asarray(sigma_b2, dtype), depth=depth, width=width,
+                       in_dim=in_dim, out_dim=out_dim, init=rec.name, sigma_w2=sigma_w2,
+                       dtype=jnp.dtype(dtype))  # fmt: skip
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("depth", "width", "in_dim", "out_dim", "init", "sigma_w2", "dtype"),
+)
+def _sample_mlp(key, sigma_b2, *, depth, width, in_dim, out_dim, init, sigma_w2, dtype):
+    """The sampling behind :func:`init_mlp`, compiled once per shape.
+
+    All Gaussian draws come from one ``jax.random.normal`` call, sliced into the parameters:
+    each separate call would be a separate threefry kernel for XLA to compile (about a second
+    for a new width on CPU, which made initialisation slower than training small nets).
+    """
+    rec = get_initializer(init)
+    proj_in = in_dim is not None and in_dim != width
+    shapes = {"weights": (depth, width, width), "biases": (depth, width)}
+    if proj_in:
+        shapes |= {"w_in": (in_dim, width), "b_in": (width,)}
     if out_dim is not None:
-        w_out = init_weights(k_out, (width, out_dim), rec, sigma_w2=sigma_w2, dtype=dtype)
+        shapes["w_out"] = (width, out_dim)
+    k_gauss, k_orth = jr.split(key)
+    sizes = [math.prod(v) for v in shapes.values()]
+    z = jr.normal(k_gauss, (sum(sizes),), dtype)
+    parts = dict(zip(shapes, jnp.split(z, list(itertools.accumulate(sizes))[:-1]), strict=True))
+    draws = {k: parts[k].reshape(v) for k, v in shapes.items()}
+    sb = jnp.sqrt(sigma_b2)
+
+    def scaled(name, fan_in, fan_out, scheme):
+        if get_initializer(scheme).orthogonal:
+            return init_weights(jr.fold_in(k_orth, len(name)), shapes[name], scheme,
+                                sigma_w2=sigma_w2, dtype=dtype)  # fmt: skip
+        s2 = resolve_sigma_w2(scheme, fan_in, fan_out, sigma_w2)
+        return math.sqrt(s2 / fan_in) * draws[name]
+
+    weights = scaled("weights", width, width, rec.name)
+    biases = sb * draws["biases"]
+    w_in = b_in = w_out = b_out = None
+    if proj_in:
+        w_in = math.sqrt(1.0 / in_dim) * draws["w_in"]  # LeCun: keeps the input's scale
+        b_in = sb * draws["b_in"]
+    if out_dim is not None:
+        w_out = scaled("w_out", width, out_dim, rec.name)
         b_out = jnp.zeros((out_dim,), dtype)
-        del k_bout
     return MLPParams(weights, biases, w_in, b_in, w_out, b_out)
 
 

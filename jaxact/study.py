@@ -58,7 +58,7 @@ class StudyConfig:
     @staticmethod
     def for_mode(mode: str, seed: int = 0) -> StudyConfig:
         sizes = {
-            "quick": dict(width=16, n_points=256, steps=150, depths=(12,), he_depth=12,
+            "quick": dict(width=16, n_points=256, steps=120, depths=(12,), he_depth=12,
                           att_depth=20, att_width=64, bench_elements=2**22),
             "default": dict(width=32, n_points=384, steps=300, depths=(5, 20, 50), he_depth=30,
                             att_depth=50, att_width=128, bench_elements=2**24),

@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import optimize
 
 from jaxact.activations import Activation, get_activation
 
@@ -211,6 +210,8 @@ def q_fixed_point(
             hi, lo = lo, lo / 4
             if lo < 1e-14 * q0:  # collapses to q* = 0 (to 14 digits of q0)
                 return 0.0
+    from scipy import optimize  # imported here: ``import jaxact`` stays light
+
     return float(optimize.brentq(g, lo, hi, xtol=1e-300, rtol=max(rtol, 1e-15)))
 
 
@@ -323,6 +324,8 @@ def critical_sigma_w2(
             f"chi_1 = 1 is not crossed for {phi.name} with sigma_b2={sigma_b2} and sigma_w2 in "
             f"{bounds} (chi_1 - 1 = {hlo:.3g} .. {hhi:.3g})."
         )
+    from scipy import optimize
+
     return math.exp(optimize.brentq(h, lo, hi, xtol=1e-14, rtol=1e-15))
 
 

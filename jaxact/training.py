@@ -71,15 +71,24 @@ def two_spirals(key: jax.Array, n: int = 512, *, noise: float = 0.05, turns: flo
     """
     if n < 2:
         raise ValueError(f"two_spirals needs n >= 2 points, got {n}.")
-    k1, k2 = jr.split(key)
+    x, y = _spirals(key, noise, n=n, turns=turns, dtype=jnp.dtype(dtype))
+    return Dataset(x, y, "binary", "two spirals")
+
+
+@functools.partial(jax.jit, static_argnames=("n", "turns", "dtype"))
+def _spirals(key, noise, *, n, turns, dtype):
     half = n // 2
-    t = jnp.sqrt(jr.uniform(k1, (half,), dtype)) * turns * 2 * jnp.pi
+    # One normal draw for both the positions and the noise (one PRNG kernel to compile);
+    # the positions use its Gaussian CDF, which is uniform on (0, 1).
+    z = jr.normal(key, (half + 2 * half * 2,), dtype)
+    u = jax.scipy.stats.norm.cdf(z[:half])
+    t = jnp.sqrt(u) * turns * 2 * jnp.pi
     r = t / (turns * 2 * jnp.pi)
     a = jnp.stack([r * jnp.cos(t), r * jnp.sin(t)], axis=1)
     b = -a
-    x = jnp.concatenate([a, b]) + noise * jr.normal(k2, (2 * half, 2), dtype)
+    x = jnp.concatenate([a, b]) + noise * z[half:].reshape(2 * half, 2)
     y = jnp.concatenate([jnp.zeros(half, jnp.int32), jnp.ones(half, jnp.int32)])
-    return Dataset(x.astype(dtype), y, "binary", "two spirals")
+    return x.astype(dtype), y
 
 
 def teacher_student(key: jax.Array, n: int = 512, *, in_dim: int = 8, out_dim: int = 1,
