@@ -42,6 +42,7 @@ from jaxact.attenuation import (
 )
 from jaxact.initializers import INITIALIZERS, Initializer, get_initializer, init_weights
 from jaxact.mlp import MLPParams, MLPTrace, init_mlp, mlp_forward, mlp_trace, trace_statistics
+from jaxact.sweeps import sweep
 from jaxact.training import Dataset, TrainingDiverged, TrainResult, train, two_spirals
 
 __version__ = "0.1.0"
@@ -95,4 +96,5 @@ __all__ = [
     "TrainingDiverged",
     "train",
     "two_spirals",
+    "sweep",
 ]
