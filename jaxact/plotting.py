@@ -193,3 +193,30 @@ def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> 
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, path, dpi)
+
+
+def plot_sweep(rows, path: str | Path, *, x: str = "depth", dpi: int = 110) -> Path:
+    """Per-layer rate against ``x`` (``depth`` or ``width``), one line per activation and init,
+    with a band from the smallest to the largest seed.
+
+    ``rows`` come from :func:`jaxact.sweeps.summarize`.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["activation"], r["init"]), []).append(r)
+    for i, ((act, init), rs) in enumerate(groups.items()):
+        rs = sorted(rs, key=lambda r: r[x])
+        xs = [r[x] for r in rs]
+        ax.plot(xs, [r["rate_mean"] for r in rs], "-o", ms=3, color=f"C{i}",
+                label=f"{act} ({init})")  # fmt: skip
+        ax.fill_between(xs, [r["rate_min"] for r in rs], [r["rate_max"] for r in rs],
+                        color=f"C{i}", alpha=0.2)  # fmt: skip
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax.set_xlabel(x)
+    ax.set_ylabel("gradient factor per layer (mean; band: min-max over seeds)")
+    ax.set_title("Attenuation sweep")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path, dpi)

@@ -30,7 +30,7 @@ from jaxact.attenuation import fit_rate, layer_gradient_norms
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import init_mlp
 
-__all__ = ["sweep"]
+__all__ = ["summarize", "sweep"]
 
 _CELL_KEYS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
 
@@ -102,6 +102,7 @@ def sweep(
     batch: int = 32,
     out: str | Path | None = None,
     resume: bool = False,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Measure gradient attenuation over a grid; one plain record per (cell, seed).
 
@@ -117,7 +118,10 @@ def sweep(
       batch: inputs per network.
       out: JSON-lines file; each cell's records are appended when it finishes.
       resume: skip cells already complete in ``out``.
+      progress: show a progress bar over grid cells.
     """
+    from tqdm.auto import tqdm
+
     names, depths, widths, seeds, inits = _validate(
         activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
     )
@@ -132,7 +136,8 @@ def sweep(
     seed_keys = jnp.stack([jr.key_data(jr.key(s)) for s in seeds + seeds[:1] * pad])
     sharded = jax.device_put(seed_keys, NamedSharding(mesh, PartitionSpec("seed")))
     records: list[dict[str, Any]] = []
-    for act, depth, width, init in itertools.product(names, depths, widths, inits):
+    grid = list(itertools.product(names, depths, widths, inits))
+    for act, depth, width, init in tqdm(grid, desc="grid cells", disable=not progress):
         cell = {"activation": act, "depth": depth, "width": width, "init": init,
                 "sigma_w2": sigma_w2, "sigma_b2": sigma_b2}  # fmt: skip
         previous = done.get(_cell_id(cell), [])
@@ -157,3 +162,25 @@ def sweep(
                 os.close(fd)
         records += cell_records
     return records
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and spread over seeds, one row per grid cell (in the order cells first appear).
+
+    Each row: the cell's coordinates, ``seeds`` (how many), ``rate_mean``, ``rate_std``,
+    ``rate_min``, ``rate_max`` and ``log10_total_mean`` (mean over seeds of log10 of the total
+    attenuation; ``-inf`` where a gradient underflowed to 0).
+    """
+    cells: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        cells.setdefault(_cell_id(r), []).append(r)
+    rows = []
+    for rs in cells.values():
+        rates = np.array([r["rate"] for r in rs], np.float64)
+        with np.errstate(divide="ignore"):
+            totals = np.log10(np.array([r["total"] for r in rs], np.float64))
+        rows.append({**{k: rs[0][k] for k in _CELL_KEYS}, "seeds": len(rs),
+                     "rate_mean": float(rates.mean()), "rate_std": float(rates.std()),
+                     "rate_min": float(rates.min()), "rate_max": float(rates.max()),
+                     "log10_total_mean": float(totals.mean())})  # fmt: skip
+    return rows

@@ -84,3 +84,24 @@ def test_bad_grids_fail_before_compute(change, message, monkeypatch):
     monkeypatch.setattr(jax, "jit", lambda *a, **k: pytest.fail("computed before validating"))
     with pytest.raises(ValueError, match=message):
         sweep(**{**GRID, **change})
+
+
+def test_summary_cli_and_plot(tmp_path, capsys):
+    from jaxact.cli import main
+    from jaxact.sweeps import summarize
+
+    recs = sweep(**GRID, batch=8)
+    rows = summarize(recs)
+    assert len(rows) == 2 and all(r["seeds"] == 3 for r in rows)
+    for row in rows:
+        rates = [r["rate"] for r in recs if r["activation"] == row["activation"]]
+        assert row["rate_mean"] == pytest.approx(np.mean(rates))
+        assert row["rate_min"] <= row["rate_mean"] <= row["rate_max"]
+    out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
+    assert main(["sweep", "--activation", "sigmoid", "relu", "--depth", "4", "8", "--width", "16",
+                 "--seeds", "2", "--batch", "8", "--out", str(out), "--plot", str(png),
+                 "--no-progress"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "sigmoid" in text and "rate mean" in text
+    assert len(out.read_text().splitlines()) == 2 * 2 * 2
+    assert png.read_bytes()[:4] == b"\x89PNG"
