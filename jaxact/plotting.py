@@ -215,7 +215,7 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", dpi: int = 110) -> P
                         color=f"C{i}", alpha=0.2)  # fmt: skip
     ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
     ax.set_xlabel(x)
-    ax.set_ylabel("gradient factor per layer (mean; band: min-max over seeds)")
+    ax.set_ylabel("gradient factor per layer (band: seed min-max)")
     ax.set_title("Attenuation sweep")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
