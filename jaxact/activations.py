@@ -344,14 +344,15 @@ def _gelu_tanh_sigmoids(x):
 
 
 def _gelu_tanh_value(x):
-    s, _, xc = _gelu_tanh_sigmoids(x)
-    # Negative x: x e / (1 + e) with e = exp(r) taken 2**64-scaled, so that the product stays
-    # accurate where e alone is subnormal (see _special.exp_scaled).
+    # x sigma(r) from one exponential e = exp(-|r|), taken 2**64-scaled (see _special.exp_scaled):
+    # x / (1 + e) for x >= 0, and x e / (1 + e) for x < 0, where the product stays accurate
+    # although e alone may be subnormal.
+    xc = jnp.clip(x, -_gelu_tanh_clamp(x.dtype), _gelu_tanh_clamp(x.dtype))
     r_hi, r_lo = _gelu_tanh_argument(xc)
-    e_scaled = _special.exp_scaled(r_hi, r_lo)
+    neg = r_hi < 0
+    e_scaled = _special.exp_scaled(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
     e = e_scaled * _special.UNSCALE
-    neg = (x * e_scaled / (1 + e)) * _special.UNSCALE
-    out = jnp.where(x < 0, neg, x * s)
+    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * _special.UNSCALE, x / (1 + e))
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
@@ -402,11 +403,12 @@ def _mish_value(x):
 
 
 def _silu_value(x):
-    # x < 0: x e / (1 + e), e = exp(x) taken 2**64-scaled (see _special.exp_scaled).
-    e_scaled = _special.exp_scaled(jnp.minimum(x, 0), jnp.zeros_like(x))
+    # x sigma(x) from one exponential e = exp(-|x|), taken 2**64-scaled (see _special.exp_scaled):
+    # x / (1 + e) for x >= 0, and x e / (1 + e) for x < 0 without losing a subnormal e.
+    # The floor keeps +-inf out of the double-word sum (inf - inf); e is 0 there either way.
+    e_scaled = _special.exp_scaled(jnp.maximum(-jnp.abs(x), -1e4), jnp.zeros_like(x))
     e = e_scaled * _special.UNSCALE
-    neg = (x * e_scaled / (1 + e)) * _special.UNSCALE
-    out = jnp.where(x < 0, neg, x / (1 + jnp.exp(-jnp.abs(x))))
+    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * _special.UNSCALE, x / (1 + e))
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
