@@ -181,26 +181,58 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from jaxact.sweeps import summarize, sweep
+    from jaxact.sweeps import plan, summarize, sweep
 
-    records = sweep(activations=args.activation, depths=args.depth, widths=args.width,
-                    seeds=args.seeds, inits=args.init, sigma_w2=args.sigma_w2,
-                    sigma_b2=args.sigma_b2, batch=args.batch, out=args.out,
-                    resume=args.resume, progress=not args.no_progress)  # fmt: skip
+    grid = {"activations": args.activation, "depths": args.depth, "widths": args.width,
+            "seeds": args.seeds, "inits": args.init, "sigma_w2": args.sigma_w2,
+            "sigma_b2": args.sigma_b2, "kind": args.kind, "batch": args.batch,
+            "optimizer": args.optimizer, "learning_rate": args.lr, "steps": args.steps,
+            "n_points": args.n_points, "max_memory": None}  # fmt: skip
+    if args.max_memory is not None:
+        grid["max_memory"] = int(args.max_memory * 2**20)
+    print(f"{jax_devices_line()}")
+    for g in plan(**grid):
+        print(f"program {g['activation']} depth {g['depth']} width {g['width']}: {g['cells']} "
+              f"cell(s) x seeds = {g['networks']} networks, chunk {g['chunk']} "
+              f"({g['chunks']} call(s); ~{g['bytes_per_network'] / 2**20:.1f} MiB per network, "
+              f"budget {g['budget_per_device'] / 2**20:.0f} MiB per device)")  # fmt: skip
+    if args.plan:
+        return 0
+    records = sweep(**grid, out=args.out, resume=args.resume, progress=not args.no_progress)
     rows = summarize(records)
-    print(f"{'activation':<12} {'init':<10} {'depth':>6} {'width':>6} {'seeds':>5} "
-          f"{'rate mean':>10} {'std':>8} {'min':>8} {'max':>8}")  # fmt: skip
+    metrics = ["rate"] if args.kind == "attenuation" else ["final_accuracy", "final_loss"]
+    head = f"{'activation':<12} {'init':<10} {'sigma_w2':>8} {'depth':>6} {'width':>6} {'seeds':>5}"
+    print(head + "".join(f" {m + ' mean':>20} {'std':>8} {'min':>8} {'max':>8}" for m in metrics)
+          + (f" {'diverged':>8}" if args.kind == "training" else ""))  # fmt: skip
     for r in rows:
-        print(f"{r['activation']:<12} {r['init']:<10} {r['depth']:>6} {r['width']:>6} "
-              f"{r['seeds']:>5} {r['rate_mean']:>10.4f} {r['rate_std']:>8.4f} "
-              f"{r['rate_min']:>8.4f} {r['rate_max']:>8.4f}")  # fmt: skip
+        line = (f"{r['activation']:<12} {r['init']:<10} {r['sigma_w2']:>8.3g} {r['depth']:>6} "
+                f"{r['width']:>6} {r['seeds']:>5}")  # fmt: skip
+        for m in metrics:
+            line += "".join(f" {r[f'{m}_{s}']:>{20 if s == 'mean' else 8}.4f}"
+                            for s in ("mean", "std", "min", "max"))  # fmt: skip
+        if args.kind == "training":
+            line += f" {r['diverged']:>8}"
+        print(line)
+    for rec in records:
+        if rec.get("diverged_step"):
+            print(f"diverged: {rec['activation']} depth {rec['depth']} init {rec['init']} "
+                  f"seed {rec['seed']} at step {rec['diverged_step']} in "
+                  f"{rec['diverged_layer']}")  # fmt: skip
     if args.out:
         print(f"records in {args.out}")
     if args.plot:
         from jaxact.plotting import plot_sweep
 
-        print(f"wrote {plot_sweep(rows, args.plot)}")
+        print(f"wrote {plot_sweep(rows, args.plot, x=args.x)}")
     return 0
+
+
+def jax_devices_line() -> str:
+    import jax
+
+    devs = jax.devices()
+    return (f"devices: {len(devs)} x {devs[0].device_kind} ({jax.default_backend()}), "
+            f"{jax.process_count()} process(es)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,21 +306,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser(
         "sweep",
-        help="attenuation over a grid of activations, depths, widths, inits and seeds",
-        description="Measure the per-layer gradient factor over a grid; seeds are vmapped and "
-        "sharded over every device.",
+        help="attenuation or training over a grid of activations, depths, widths, inits, seeds",
+        description="Measure the per-layer gradient factor (or train) over a grid; the networks "
+        "of cells that share shapes are vmapped and sharded over every device JAX sees.",
     )
     sw.add_argument("--activation", nargs="+", default=["sigmoid", "tanh", "relu", "gelu"])
     sw.add_argument("--depth", nargs="+", type=int, default=[10, 30, 100])
     sw.add_argument("--width", nargs="+", type=int, default=[256])
     sw.add_argument("--init", nargs="+", default=["he"])
     sw.add_argument("--seeds", type=int, default=8, help="number of seeds (0 .. N-1)")
-    sw.add_argument("--sigma-w2", type=float, default=None)
-    sw.add_argument("--sigma-b2", type=float, default=0.0)
-    sw.add_argument("--batch", type=int, default=32)
+    sw.add_argument("--sigma-w2", nargs="+", type=float, default=None,
+                    help="for gaussian/orthogonal init; several values: a grid axis")  # fmt: skip
+    sw.add_argument("--sigma-b2", nargs="+", type=float, default=[0.0])
+    sw.add_argument("--kind", choices=["attenuation", "training"], default="attenuation")
+    sw.add_argument("--batch", type=int, default=32, help="attenuation: inputs per network")
+    sw.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd",
+                    help="training")  # fmt: skip
+    sw.add_argument("--lr", type=float, default=0.1, help="training: learning rate")
+    sw.add_argument("--steps", type=int, default=200, help="training: full-batch steps")
+    sw.add_argument("--n-points", type=int, default=256, help="training: two-spirals points")
+    sw.add_argument("--max-memory", type=float, default=None, metavar="MiB",
+                    help="memory per device per program (default: half the free)")  # fmt: skip
+    sw.add_argument("--plan", action="store_true", help="print the programs and chunks; stop")
     sw.add_argument("--out", metavar="FILE.jsonl", help="stream records here (one per line)")
     sw.add_argument("--resume", action="store_true", help="skip cells already in --out")
-    sw.add_argument("--plot", metavar="OUT.png", help="rate against depth, bands over seeds")
+    sw.add_argument("--plot", metavar="OUT.png", help="metric against --x, bands over seeds")
+    sw.add_argument("--x", choices=["depth", "width", "sigma_w2", "sigma_b2"], default="depth")
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=_cmd_sweep)
 

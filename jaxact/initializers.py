@@ -124,6 +124,21 @@ def resolve_sigma_w2(init: str | Initializer, fan_in: int, fan_out: int, sigma_w
     return rec.sigma_w2(fan_in, fan_out, sigma_w2)
 
 
+def _haar(key: jax.Array, n_rows: int, n_cols: int, dtype) -> jax.Array:
+    """A Haar-distributed ``(n_rows, n_cols)`` matrix with orthonormal rows or columns.
+
+    QR of a standard Gaussian matrix, with the columns of ``Q`` multiplied by the signs of
+    ``R``'s diagonal (Mezzadri 2007) - the same values as ``jax.nn.initializers.orthogonal``.
+    The Gaussian matrix is drawn flat and reshaped (same numbers): under ``vmap``, random bits
+    of a 2-D shape take XLA:CPU seconds to compile, a flat draw a fraction of one.
+    """
+    n, m = max(n_rows, n_cols), min(n_rows, n_cols)
+    a = jr.normal(key, (n * m,), dtype).reshape(n, m)
+    q, r = jnp.linalg.qr(a)
+    q = q * jnp.sign(jnp.diagonal(r))
+    return q if n_rows >= n_cols else q.T
+
+
 def init_weights(
     key: jax.Array,
     shape: tuple[int, ...],
@@ -159,8 +174,7 @@ def init_weights(
         # the leading axes as extra rows of a single matrix).
         lead = tuple(shape[:-2])
         keys = jr.split(key, math.prod(lead)) if lead else key[None]
-        single = jax.nn.initializers.orthogonal(scale=1.0)
-        q = jax.vmap(lambda k: single(k, (fan_in, fan_out), dtype))(keys).reshape(shape)
+        q = jax.vmap(lambda k: _haar(k, fan_in, fan_out, dtype))(keys).reshape(shape)
         # A square Q has entries of variance 1/n, so gain * Q has sigma_w2 = gain**2.
         return (math.sqrt(s2) * q).astype(dtype)
     return (math.sqrt(s2 / fan_in) * jr.normal(key, shape, dtype)).astype(dtype)

@@ -140,23 +140,40 @@ def init_mlp(
         raise ValueError(f"sigma_b2 must be a number >= 0, got {sigma_b2!r}.")
     rec = get_initializer(init)
     resolve_sigma_w2(rec, width, width, sigma_w2)  # validates before any sampling
-    return _sample_mlp(key, jnp.asarray(sigma_b2, dtype), depth=depth, width=width,
-                       in_dim=in_dim, out_dim=out_dim, init=rec.name, sigma_w2=sigma_w2,
-                       dtype=jnp.dtype(dtype))  # fmt: skip
+    scales = jnp.asarray(mlp_scales(rec.name, width, out_dim, sigma_w2, sigma_b2), dtype)
+    return _sample_mlp(key, scales, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
+                       orthogonal=rec.orthogonal, dtype=jnp.dtype(dtype))  # fmt: skip
+
+
+def mlp_scales(init: str, width: int, out_dim: int | None, sigma_w2, sigma_b2) -> tuple:
+    """The three numbers that turn unit draws into :func:`init_mlp`'s parameters.
+
+    ``(hidden weight scale, readout weight scale, sigma_b2)``: weights are the scale times a
+    standard normal draw (Gaussian schemes, scale ``sqrt(sigma_w2 / fan_in)``) or times a
+    Haar-orthogonal matrix (``orthogonal``, scale ``gain = sqrt(sigma_w2)``); biases are
+    ``sqrt(sigma_b2)`` times a standard normal draw. Networks that differ only in these numbers
+    share one sampling program (the sweeps vmap over them).
+    """
+    rec = get_initializer(init)
+
+    def scale(fan_in, fan_out):
+        s2 = resolve_sigma_w2(rec, fan_in, fan_out, sigma_w2)
+        return math.sqrt(s2) if rec.orthogonal else math.sqrt(s2 / fan_in)
+
+    return scale(width, width), scale(width, out_dim or width), float(sigma_b2)
 
 
 @functools.partial(
-    jax.jit,
-    static_argnames=("depth", "width", "in_dim", "out_dim", "init", "sigma_w2", "dtype"),
+    jax.jit, static_argnames=("depth", "width", "in_dim", "out_dim", "orthogonal", "dtype")
 )
-def _sample_mlp(key, sigma_b2, *, depth, width, in_dim, out_dim, init, sigma_w2, dtype):
+def _sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype):
     """The sampling behind :func:`init_mlp`, compiled once per shape.
 
-    All Gaussian draws come from one ``jax.random.normal`` call, sliced into the parameters:
-    each separate call would be a separate threefry kernel for XLA to compile (about a second
-    for a new width on CPU, which made initialisation slower than training small nets).
+    ``scales`` is :func:`mlp_scales` as an array, so it may be traced (vmapped over). All
+    Gaussian draws come from one ``jax.random.normal`` call, sliced into the parameters: each
+    separate call would be a separate threefry kernel for XLA to compile (about a second for a
+    new width on CPU, which made initialisation slower than training small nets).
     """
-    rec = get_initializer(init)
     proj_in = in_dim is not None and in_dim != width
     shapes = {"weights": (depth, width, width), "biases": (depth, width)}
     if proj_in:
@@ -168,23 +185,22 @@ def _sample_mlp(key, sigma_b2, *, depth, width, in_dim, out_dim, init, sigma_w2,
     z = jr.normal(k_gauss, (sum(sizes),), dtype)
     parts = dict(zip(shapes, jnp.split(z, list(itertools.accumulate(sizes))[:-1]), strict=True))
     draws = {k: parts[k].reshape(v) for k, v in shapes.items()}
-    sb = jnp.sqrt(sigma_b2)
+    sb = jnp.sqrt(scales[2])
 
-    def scaled(name, fan_in, fan_out, scheme):
-        if get_initializer(scheme).orthogonal:
-            return init_weights(jr.fold_in(k_orth, len(name)), shapes[name], scheme,
-                                sigma_w2=sigma_w2, dtype=dtype)  # fmt: skip
-        s2 = resolve_sigma_w2(scheme, fan_in, fan_out, sigma_w2)
-        return math.sqrt(s2 / fan_in) * draws[name]
+    def unit(name):
+        if orthogonal:
+            return init_weights(jr.fold_in(k_orth, len(name)), shapes[name], "orthogonal",
+                                sigma_w2=1.0, dtype=dtype)  # fmt: skip
+        return draws[name]
 
-    weights = scaled("weights", width, width, rec.name)
+    weights = scales[0] * unit("weights")
     biases = sb * draws["biases"]
     w_in = b_in = w_out = b_out = None
     if proj_in:
         w_in = math.sqrt(1.0 / in_dim) * draws["w_in"]  # LeCun: keeps the input's scale
         b_in = sb * draws["b_in"]
     if out_dim is not None:
-        w_out = scaled("w_out", width, out_dim, rec.name)
+        w_out = scales[1] * unit("w_out")
         b_out = jnp.zeros((out_dim,), dtype)
     return MLPParams(weights, biases, w_in, b_in, w_out, b_out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -195,28 +196,54 @@ def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> 
     return _save(fig, path, dpi)
 
 
-def plot_sweep(rows, path: str | Path, *, x: str = "depth", dpi: int = 110) -> Path:
-    """Per-layer rate against ``x`` (``depth`` or ``width``), one line per activation and init,
-    with a band from the smallest to the largest seed.
+def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None,
+               dpi: int = 110) -> Path:  # fmt: skip
+    """A sweep's metric against one grid axis, one line per remaining cell, with seed bands.
 
-    ``rows`` come from :func:`jaxact.sweeps.summarize`.
+    ``rows`` come from :func:`jaxact.sweeps.summarize`. ``x`` is ``depth``, ``width``,
+    ``sigma_w2`` or ``sigma_b2``; ``y`` the metric (default ``rate`` for attenuation sweeps,
+    ``final_accuracy`` for training). Lines are told apart by the activation and by whichever
+    other grid axes vary; the band runs from the smallest to the largest seed's value.
     """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("plot_sweep: no rows to plot.")
+    axes_ = ("depth", "width", "init", "sigma_w2", "sigma_b2")
+    if x not in axes_ or x == "init":
+        raise ValueError(f"plot_sweep: x must be depth, width, sigma_w2 or sigma_b2; got {x!r}.")
+    kind = rows[0].get("kind", "attenuation")
+    y = y or ("rate" if kind == "attenuation" else "final_accuracy")
+    if f"{y}_mean" not in rows[0]:
+        raise ValueError(f"plot_sweep: no metric {y!r} in these rows.")
+    varying = [k for k in axes_ if k != x and len({json.dumps(r[k]) for r in rows}) > 1]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     groups: dict[tuple, list] = {}
     for r in rows:
-        groups.setdefault((r["activation"], r["init"]), []).append(r)
-    for i, ((act, init), rs) in enumerate(groups.items()):
+        groups.setdefault((r["activation"], *(r[k] for k in varying)), []).append(r)
+    for i, (key, rs) in enumerate(groups.items()):
         rs = sorted(rs, key=lambda r: r[x])
         xs = [r[x] for r in rs]
-        ax.plot(xs, [r["rate_mean"] for r in rs], "-o", ms=3, color=f"C{i}",
-                label=f"{act} ({init})")  # fmt: skip
-        ax.fill_between(xs, [r["rate_min"] for r in rs], [r["rate_max"] for r in rs],
-                        color=f"C{i}", alpha=0.2)  # fmt: skip
-    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        label = ", ".join([key[0], *(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in zip(varying, key[1:], strict=True))])  # fmt: skip
+        ax.plot(xs, [r[f"{y}_mean"] for r in rs], "-o", ms=3, color=f"C{i % 10}", label=label)
+        ax.fill_between(xs, [r[f"{y}_min"] for r in rs], [r[f"{y}_max"] for r in rs],
+                        color=f"C{i % 10}", alpha=0.2)  # fmt: skip
+    if y == "rate":
+        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        lo = min(r["rate_min"] for r in rows)
+        if lo > 0 and max(r["rate_max"] for r in rows) / lo > 20:
+            ax.set_yscale("log")
+    if x == "sigma_w2":
+        ticks = sorted({r[x] for r in rows})
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
     ax.set_xlabel(x)
-    ax.set_ylabel("gradient factor per layer (band: seed min-max)")
-    ax.set_title("Attenuation sweep")
+    names = {"rate": "gradient factor per layer", "final_accuracy": "final accuracy",
+             "final_loss": "final loss"}  # fmt: skip
+    ax.set_ylabel(f"{names.get(y, y)} (band: seed min-max)")
+    ax.set_title("Attenuation sweep" if kind == "attenuation" else "Training sweep")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return _save(fig, path, dpi)

@@ -1,92 +1,466 @@
-"""Sweeps over activations, depths, widths, initialisations and seeds (attenuation).
+"""Sweeps over activations, depths, widths, initialisations and seeds.
 
-Seeds are vmapped - one compiled program per grid cell, not one per seed - and the seed axis is
-sharded over every device JAX sees with :mod:`jax.sharding` (``Mesh``, ``NamedSharding``); with
-one device this is a plain vmap. Each grid cell's records are appended to a JSON-lines file as
-soon as the cell finishes (one ``write`` per cell on a file opened for appending), and
-``resume=True`` skips the cells already there.
+A grid cell is one ``(activation, depth, width, init, sigma_w2, sigma_b2)``; each cell is
+measured on every seed. Two kinds of measurement:
 
-Status: the attenuation sweep. Training sweeps, the summary table and plot, the CLI and the
-benchmark are still to come (issue 7).
+* ``kind="attenuation"``: the per-layer gradient norms ``||dL/dh_l||`` of a random network on a
+  random batch (:func:`~jaxact.layer_gradient_norms`) and the geometric rate fitted to them;
+* ``kind="training"``: full-batch training with optax (two spirals by default): the loss curve,
+  the final loss and accuracy, the per-layer gradient norms at the start and at the end, and
+  where training diverged if it did (the step and the layer, as :class:`~jaxact.TrainingDiverged`
+  would name them; a sweep records it instead of stopping).
+
+How it runs:
+
+* **One program per shape.** Cells with the same activation, depth and width have the same
+  shapes, so they run as one compiled program: the networks (every seed of every init variant
+  of the group: ``init``, ``sigma_w2``, ``sigma_b2`` only change three scale factors, see
+  :func:`jaxact.mlp.mlp_scales`) are one batch axis. Activations are not batched together:
+  under ``vmap`` a switch between activations would evaluate all of them.
+* **Vmapped.** On a device, the networks are measured ``vmap_width`` at a time
+  (``jax.lax.map`` with that ``batch_size``; ``None`` is a plain ``jax.vmap`` of the whole
+  share). The default (:func:`default_vmap_width`) vmaps everything on GPUs and TPUs and runs
+  one network at a time on CPUs, where that measured faster. Each network is drawn on its own
+  (vmapped threefry ran 2-3x slower than sequential on CPU).
+* **Sharded.** The network axis is split over every device JAX sees: the program is a
+  ``jax.shard_map`` over a :class:`~jax.sharding.Mesh` of ``jax.devices()``, its inputs placed
+  with :class:`~jax.sharding.NamedSharding` (padded to a multiple of the device count). One
+  device is the same code path. Several hosts too: call ``jax.distributed.initialize()`` on
+  each host first and run the same script; ``jax.devices()`` then lists every host's devices,
+  inputs are built with ``jax.make_array_from_callback``, results gathered with
+  ``process_allgather``, the cells to resume are those process 0 finds, and only process 0
+  writes the JSON-lines file.
+* **Chunked.** The memory one network needs is estimated (:func:`network_bytes`); when a group's
+  networks do not fit the per-device budget (half the free device memory, or ``max_memory``),
+  they run in chunks of equal size through the same compiled program. :func:`plan` reports the
+  groups and chunk sizes without computing anything.
+* **Streamed.** Each cell's records are appended to a JSON-lines file as soon as its last
+  network is done (one ``write`` on a file opened with ``O_APPEND``), and ``resume=True`` skips
+  the cells already complete there.
+
+>>> import jaxact
+>>> recs = jaxact.sweep(activations=["sigmoid", "relu"], depths=[8], widths=[16], seeds=2)
+>>> [(r["activation"], r["seed"], r["rate"] < 0.5) for r in recs]
+[('sigmoid', 0, True), ('sigmoid', 1, True), ('relu', 0, False), ('relu', 1, False)]
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import init_mlp
+from jaxact.mlp import _check_positive_int, _sample_mlp, mlp_forward, mlp_scales
+from jaxact.training import Dataset, _layer_names, accuracy, loss_fn, two_spirals
 
-__all__ = ["summarize", "sweep"]
+__all__ = ["KINDS", "default_vmap_width", "network_bytes", "plan", "summarize", "sweep"]
 
-_CELL_KEYS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
+KINDS = ("attenuation", "training")
+COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
+OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "momentum": lambda lr: optax.sgd(lr, 0.9)}
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _names(name: str, values, lookup) -> list[str]:
+    values = [values] if isinstance(values, str) else list(values)
+    if not values:
+        raise ValueError(f"sweep: {name} is empty; give at least one name.")
+    return list(dict.fromkeys(lookup(v).name for v in values))  # ValueError names a bad one
 
 
 def _positive_ints(name: str, values) -> list[int]:
-    values = list(values) if not isinstance(values, int) else [values]
+    values = [values] if isinstance(values, int) else list(values)
     if not values:
         raise ValueError(f"sweep: {name} is empty; give at least one value.")
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
-    if bad:
-        raise ValueError(f"sweep: {name} must be integers >= 1, got {bad}.")
+    return [_check_positive_int(f"sweep: every value in {name}", v) for v in values]
+
+
+def _numbers(name: str, values, *, low: float, strict: bool) -> list:
+    values = [values] if values is None or isinstance(values, (int, float)) else list(values)
+    if not values:
+        raise ValueError(f"sweep: {name} is empty; give a number or a list of numbers.")
+    for v in values:
+        if v is None:
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or v < low or (strict and v == low):
+            raise ValueError(f"sweep: {name} must be finite numbers {'>' if strict else '>='} "
+                             f"{low:g}, got {v!r}.")  # fmt: skip
     return values
 
 
-def _validate(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind):
-    if kind != "attenuation":
-        raise ValueError(f"sweep: kind {kind!r} is not available yet; use 'attenuation'.")
-    activations = [activations] if isinstance(activations, str) else list(activations)
-    if not activations:
-        raise ValueError("sweep: activations is empty; give at least one name.")
-    names = [get_activation(a).name for a in activations]  # ValueError names a bad one
-    inits = [inits] if isinstance(inits, str) else list(inits)
-    if not inits:
-        raise ValueError("sweep: inits is empty; give at least one name.")
-    inits = [get_initializer(i).name for i in inits]
-    depths = _positive_ints("depths", depths)
-    widths = _positive_ints("widths", widths)
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+def _seeds(seeds) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"sweep: seeds={seeds}; give a count >= 1 or a list of seeds.")
+        return list(range(seeds))
+    seeds = list(seeds)
     if not seeds:
         raise ValueError("sweep: seeds is empty.")
-    for init in inits:
-        resolve_sigma_w2(init, widths[0], widths[0], sigma_w2)
-    if sigma_b2 < 0:
-        raise ValueError(f"sweep: sigma_b2 must be >= 0, got {sigma_b2}.")
-    return names, depths, widths, seeds, inits
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+    if bad:
+        raise ValueError(f"sweep: seeds must be integers >= 0, got {bad}.")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"sweep: seeds has repeats: {seeds}.")
+    return seeds
 
 
-def _mesh_and_padding(n: int):
-    devices = jax.devices()
-    pad = (-n) % len(devices)
-    return Mesh(np.array(devices), ("seed",)), pad
+def _variants(inits, sigma_w2s, sigma_b2s, width, out_dim):
+    """(init, effective sigma_w2, sigma_b2, scales) for every init variant of a width."""
+    out = []
+    for init, s_w2, s_b2 in itertools.product(inits, sigma_w2s, sigma_b2s):
+        eff = resolve_sigma_w2(init, width, width, s_w2)  # raises for a bad combination
+        out.append((init, eff, float(s_b2), mlp_scales(init, width, out_dim, s_w2, s_b2)))
+    return out
 
 
-def _cell_program(activation, depth, width, init, sigma_w2, sigma_b2, batch):
-    def one(key):
-        kp, kx = jr.split(key)
-        params = init_mlp(kp, depth=depth, width=width, init=init, sigma_w2=sigma_w2,
-                          sigma_b2=sigma_b2)  # fmt: skip
-        x = jr.normal(kx, (batch, width), params.dtype)
-        return layer_gradient_norms(params, x, activation)["pre"]
+def _optimizer(optimizer, learning_rate) -> tuple[str, optax.GradientTransformation]:
+    if isinstance(optimizer, optax.GradientTransformation):
+        return "custom", optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"sweep: unknown optimizer {optimizer!r}; use one of "
+                         f"{sorted(OPTIMIZERS)} or an optax GradientTransformation.")  # fmt: skip
+    ok = isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate)
+    if not ok or learning_rate <= 0:
+        raise ValueError(f"sweep: learning_rate must be a finite number > 0, got "
+                         f"{learning_rate!r}.")  # fmt: skip
+    return optimizer, OPTIMIZERS[optimizer](learning_rate)
 
-    return jax.jit(jax.vmap(one))
+
+def _dataset(data, n_points: int, data_seed: int) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    if data == "spirals":
+        return two_spirals(jr.key(data_seed), _check_positive_int("sweep: n_points", n_points))
+    raise ValueError(f"sweep: data must be 'spirals' or a jaxact.training.Dataset, got {data!r}.")
 
 
-def _cell_id(rec: dict[str, Any]) -> tuple:
-    return tuple(rec[k] for k in _CELL_KEYS)
+# ----------------------------------------------------------------------------- memory
+
+
+def network_bytes(kind: str, *, depth: int, width: int, batch: int, in_dim: int = 0,
+                  out_dim: int = 0, itemsize: int = 4) -> int:  # fmt: skip
+    """An upper estimate of the device memory one network of a sweep needs, in bytes.
+
+    Weight-sized buffers (``depth width^2``): attenuation 6 (the flat normal draw, the random
+    bits behind it, the scaled weights, their gradient, backward temporaries), training 10 (the
+    same plus the optimizer's moments, the update and the new parameters). Activation-sized
+    buffers (``depth batch width``, ``batch`` being the training points for training): 6
+    (pre-activations, activations, the zero perturbations, their gradient, temporaries). Plus
+    ``64 batch + 1024`` elements of per-example scratch (losses, labels, small temporaries).
+    ``tests/test_sweeps.py`` checks it against XLA's ``memory_analysis`` of the compiled
+    programs: never below it, and within 3x of it.
+    """
+    weights = depth * width * width + (in_dim + out_dim + depth + 2) * width
+    acts = depth * batch * width + batch * (in_dim + out_dim)
+    n_weight = 6 if kind == "attenuation" else 10
+    return itemsize * (n_weight * weights + 6 * acts + 64 * batch + 1024)
+
+
+def _device_budget() -> int:
+    """Half the free memory of a device, in bytes (CPU devices share the host's memory)."""
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    try:
+        with open("/proc/meminfo") as f:
+            info = {ln.split(":")[0]: int(ln.split()[1]) * 1024 for ln in f if ":" in ln}
+        free = info.get("MemAvailable", info.get("MemFree"))
+    except (OSError, ValueError, IndexError):
+        free = None
+    if not free:
+        free = 8 * 2**30  # no way to ask: assume 8 GiB
+    return int(0.5 * free / jax.local_device_count())
+
+
+# ----------------------------------------------------------------------------- programs
+
+
+class _Cell(NamedTuple):
+    """A grid cell's computation in two parts: ``draw(key_data, scales)`` makes the random
+    network (and inputs); ``measure(drawn, *shared)`` measures it (``shared``: arrays every
+    network sees, e.g. the training data). ``one`` is both, for a single network."""
+
+    draw: Callable
+    measure: Callable
+    n_shared: int
+
+    def one(self, key_data, scales, *shared):
+        return self.measure(self.draw(key_data, scales), *shared)
+
+
+def _attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> _Cell:
+    rec = get_activation(act)
+
+    def draw(key_data, scales):
+        kp, kx = jr.split(jr.wrap_key_data(key_data))
+        params = _sample_mlp(kp, scales, depth=depth, width=width, in_dim=None, out_dim=None,
+                             orthogonal=orthogonal, dtype=dtype)  # fmt: skip
+        # A flat draw, reshaped: vmapped random bits of a 2-D shape take XLA:CPU seconds to
+        # compile (2.2 s against 0.2 s for (8, 12), jax 0.10); the values are the same.
+        return params, jr.normal(kx, (batch * width,), dtype).reshape(batch, width)
+
+    def measure(drawn):
+        params, x = drawn
+        return layer_gradient_norms(params, x, rec)["pre"]
+
+    return _Cell(draw, measure, 0)
+
+
+def _training_cell(act, depth, width, orthogonal, data: Dataset, optimizer, steps,
+                   dtype) -> _Cell:  # fmt: skip
+    rec = get_activation(act)
+    lf = loss_fn(data.task)
+    in_dim, out_dim = int(data.x.shape[-1]), data.out_dim
+
+    def draw(key_data, scales):
+        kp, _ = jr.split(jr.wrap_key_data(key_data))
+        return _sample_mlp(kp, scales, depth=depth, width=width, in_dim=in_dim,
+                           out_dim=out_dim, orthogonal=orthogonal, dtype=dtype)  # fmt: skip
+
+    def measure(params, x, y):
+        def objective(p):
+            return lf(mlp_forward(p, x, rec), y)
+
+        def layer_flags(g):
+            # One flag per layer, in the order of training._layer_names (as train() checks).
+            hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
+            first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
+            last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
+            return jnp.concatenate([first[None], hidden, last[None]])
+
+        def step(carry, i):
+            p, state, bad_step, bad_layer = carry
+            loss, g = jax.value_and_grad(objective)(p)
+            flags = layer_flags(g)
+            ok = flags.all() & jnp.isfinite(loss)
+            new_bad = (bad_step == 0) & ~ok
+            bad_step = jnp.where(new_bad, i, bad_step)
+            where = jnp.where(flags.all(), -1, jnp.argmin(flags)).astype(jnp.int32)  # -1: loss
+            bad_layer = jnp.where(new_bad, where, bad_layer)
+            updates, new_state = optimizer.update(g, state, p)
+            alive = bad_step == 0  # once diverged, the network stays where it was
+            keep = lambda new, old: jnp.where(alive, new, old)  # noqa: E731
+            p = jax.tree.map(keep, optax.apply_updates(p, updates), p)
+            state = jax.tree.map(keep, new_state, state)
+            gnorm = jnp.sqrt(jnp.sum(g.weights**2, axis=(1, 2)))
+            return (p, state, bad_step, bad_layer), (loss, gnorm)
+
+        carry = (params, optimizer.init(params), jnp.int32(0), jnp.int32(-1))
+        (p, _, bad_step, bad_layer), (losses, gnorms) = jax.lax.scan(
+            step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
+        )
+        out = mlp_forward(p, x, rec)
+        final_loss = lf(out, y)
+        # losses[i] is the loss before update i+1, i.e. after i updates: shift to "after".
+        after = jnp.concatenate([losses[1:], final_loss[None]])
+        _, g_final = jax.value_and_grad(objective)(p)
+        return {
+            "loss_after": after,
+            "final_accuracy": accuracy(out, y, data.task),
+            "grad_norms_init": gnorms[0],
+            "grad_norms_final": jnp.sqrt(jnp.sum(g_final.weights**2, axis=(1, 2))),
+            "bad_step": bad_step,
+            "bad_layer": bad_layer,
+        }
+
+    return _Cell(draw, measure, 2)
+
+
+def default_vmap_width() -> int | None:
+    """How many networks :func:`sweep` vectorizes at once on a device by default.
+
+    ``None`` (all of the device's share: a plain ``vmap``) on GPUs and TPUs, which need the
+    parallel work. 1 on CPUs: XLA already spreads one network's matmuls over the cores, and a
+    vmapped batch of separate weight matrices ran slower there (``jaxact bench --parts sweep``;
+    see the README's benchmark table).
+    """
+    return 1 if jax.default_backend() == "cpu" else None
+
+
+def _program(cell: _Cell, mesh: Mesh, vmap_width: int | None):
+    """One compiled program for a group: its networks sharded over the mesh, and on each
+    device drawn one after another (vmapped threefry is 2-3x slower than sequential on CPU)
+    then measured ``vmap_width`` at a time (``None``: all at once)."""
+
+    def per_device(keys, scales, *shared):
+        drawn = jax.lax.map(lambda a: cell.draw(*a), (keys, scales))
+        width = keys.shape[0] if vmap_width is None else min(vmap_width, keys.shape[0])
+        return jax.lax.map(lambda d: cell.measure(d, *shared), drawn, batch_size=width)
+
+    spec = PartitionSpec("networks")
+    in_specs = (spec, spec) + (PartitionSpec(),) * cell.n_shared
+    # check_vma=False: the per-network scans start from constants (zero counters, b_out) that
+    # are the same on every device; each device's computation is independent anyway.
+    return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=in_specs, out_specs=spec,
+                                 check_vma=False))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def _mesh() -> Mesh:
+    return Mesh(np.array(jax.devices()), ("networks",))
+
+
+def _put(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from a host array every process holds in full (one or many hosts)."""
+    return jax.make_array_from_callback(array.shape, sharding, lambda idx: array[idx])
+
+
+def _to_host(tree):
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def _agree_with_process_zero(mask: np.ndarray) -> np.ndarray:
+    """Every process skips the cells process 0 found complete (its file is the reference)."""
+    if jax.process_count() == 1:
+        return mask
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.broadcast_one_to_all(mask))
+
+
+def _append(path: Path, records: list[dict[str, Any]]) -> None:
+    if jax.process_index() != 0 or not records:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r) + "\n" for r in records).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, text)  # one write on an O_APPEND file: lines never interleave
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def _cell_id(rec: dict[str, Any], config_keys: Sequence[str]) -> tuple:
+    return tuple(json.dumps(rec.get(k)) for k in (*COORDS, "kind", *config_keys))
+
+
+def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind, batch,
+             optimizer, learning_rate, steps, log_every, data, n_points, data_seed, max_memory,
+             dtype, vmap_width):  # fmt: skip
+    """Validate everything and build the groups; no device computation."""
+    if kind not in KINDS:
+        raise ValueError(f"sweep: unknown kind {kind!r}; use one of {KINDS}.")
+    names = _names("activations", activations, get_activation)
+    inits = _names("inits", inits, get_initializer)
+    depths = _positive_ints("depths", depths)
+    widths = _positive_ints("widths", widths)
+    seeds = _seeds(seeds)
+    sigma_w2s = _numbers("sigma_w2", sigma_w2, low=0.0, strict=True)
+    sigma_b2s = _numbers("sigma_b2", sigma_b2, low=0.0, strict=False)
+    if None in sigma_b2s:
+        raise ValueError("sweep: sigma_b2 must be numbers >= 0, got None.")
+    if max_memory is not None and not (isinstance(max_memory, (int, float)) and max_memory > 0):
+        raise ValueError(f"sweep: max_memory must be a number of bytes > 0, got {max_memory!r}.")
+    dtype = jnp.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"sweep: dtype must be a floating dtype, got {dtype}.")
+    if vmap_width == "auto":
+        vmap_width = default_vmap_width()
+    elif vmap_width is not None:
+        vmap_width = _check_positive_int("sweep: vmap_width (or None, or 'auto')", vmap_width)
+    settings: dict[str, Any] = {"kind": kind, "dtype": dtype, "vmap_width": vmap_width}
+    if kind == "attenuation":
+        config = {"batch": _check_positive_int("sweep: batch", batch)}
+        in_dim = out_dim = 0
+        net_batch = batch
+    else:
+        opt_name, opt = _optimizer(optimizer, learning_rate)
+        ds = _dataset(data, n_points, data_seed)
+        steps = _check_positive_int("sweep: steps", steps)
+        log_every = _check_positive_int("sweep: log_every", log_every)
+        config = {"optimizer": opt_name,
+                  "learning_rate": None if opt_name == "custom" else learning_rate,
+                  "steps": steps, "data": ds.name, "n_points": int(ds.x.shape[0])}  # fmt: skip
+        settings |= {"optimizer": opt, "data": ds, "steps": steps, "log_every": log_every}
+        in_dim, out_dim = int(ds.x.shape[-1]), ds.out_dim
+        net_batch = int(ds.x.shape[0])
+    budget = int(max_memory) if max_memory is not None else _device_budget()
+    n_dev = jax.device_count()
+    groups = []
+    for act, depth, width in itertools.product(names, depths, widths):
+        variants = _variants(inits, sigma_w2s, sigma_b2s, width, out_dim or None)
+        for orthogonal in (False, True):
+            vs = [v for v in variants if get_initializer(v[0]).orthogonal == orthogonal]
+            if not vs:
+                continue
+            per_net = network_bytes(kind, depth=depth, width=width, batch=net_batch,
+                                    in_dim=in_dim, out_dim=out_dim,
+                                    itemsize=dtype.itemsize)  # fmt: skip
+            per_device = budget // per_net
+            if per_device < 1:
+                raise MemoryError(
+                    f"sweep: one {act} network of depth {depth} and width {width} needs about "
+                    f"{per_net / 2**20:.3g} MiB, more than the {budget / 2**20:.3g} MiB per "
+                    "device budget; lower batch/width/depth or raise max_memory."
+                )
+            cells = [{"activation": act, "depth": depth, "width": width, "init": init,
+                      "sigma_w2": eff, "sigma_b2": s_b2, "kind": kind, **config}
+                     for init, eff, s_b2, _ in vs]  # fmt: skip
+            n = len(vs) * len(seeds)
+            chunk = min(per_device * n_dev, -(-n // n_dev) * n_dev)
+            groups.append({"activation": act, "depth": depth, "width": width,
+                           "orthogonal": orthogonal, "cells": cells,
+                           "scales": [v[3] for v in vs], "networks": n, "chunk": chunk,
+                           "chunks": -(-n // chunk), "bytes_per_network": per_net,
+                           "budget_per_device": budget})  # fmt: skip
+    return seeds, list(config), settings, groups
+
+
+def plan(**grid) -> list[dict[str, Any]]:
+    """How :func:`sweep` would run a grid, without running it: one row per compiled program.
+
+    Takes :func:`sweep`'s arguments (``out``, ``resume`` and ``progress`` are ignored). Each row:
+    ``activation``, ``depth``, ``width``, ``orthogonal``, ``cells`` (how many grid cells share
+    the program), ``networks`` (cells x seeds), ``chunk`` (networks per call, a multiple of the
+    device count), ``chunks``, ``bytes_per_network`` (:func:`network_bytes`) and
+    ``budget_per_device``.
+
+    >>> from jaxact.sweeps import plan
+    >>> rows = plan(activations="tanh", depths=100, widths=64, seeds=8, max_memory=2**26)
+    >>> [(r["networks"], r["bytes_per_network"] // 2**20, r["chunk"]) for r in rows]
+    [(8, 14, 4)]
+    """
+    for k in ("out", "resume", "progress", "log"):
+        grid.pop(k, None)
+    _, _, _, groups = _prepare(**{**_DEFAULTS, **grid})
+    return [{**{k: g[k] for k in g if k not in ("cells", "scales")}, "cells": len(g["cells"])}
+            for g in groups]  # fmt: skip
+
+
+_DEFAULTS: dict[str, Any] = {
+    "inits": ("he",), "sigma_w2": None, "sigma_b2": 0.0, "kind": "attenuation", "batch": 32,
+    "optimizer": "sgd", "learning_rate": 0.1, "steps": 200, "log_every": 10, "data": "spirals",
+    "n_points": 256, "data_seed": 0, "max_memory": None, "dtype": jnp.float32,
+    "vmap_width": "auto",
+}  # fmt: skip
 
 
 def sweep(
@@ -96,91 +470,240 @@ def sweep(
     widths: Sequence[int] | int,
     seeds: Sequence[int] | int,
     inits: Sequence[str] | str = ("he",),
-    sigma_w2: float | None = None,
-    sigma_b2: float = 0.0,
+    sigma_w2: Sequence[float] | float | None = None,
+    sigma_b2: Sequence[float] | float = 0.0,
     kind: str = "attenuation",
     batch: int = 32,
+    optimizer: str | optax.GradientTransformation = "sgd",
+    learning_rate: float = 0.1,
+    steps: int = 200,
+    log_every: int = 10,
+    data: str | Dataset = "spirals",
+    n_points: int = 256,
+    data_seed: int = 0,
+    max_memory: int | None = None,
+    dtype=jnp.float32,
+    vmap_width: int | str | None = "auto",
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = False,
+    log: Callable[[str], Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure gradient attenuation over a grid; one plain record per (cell, seed).
+    """Measure every cell of a grid on every seed; one plain record per (cell, seed).
 
-    Each record holds the grid coordinates, the seed, ``rate`` (per-layer factor), ``total``,
-    ``fit_rms`` and ``grad_norms`` (a list): plain scalars and lists, so ``json`` and
+    The grid is the product of ``activations``, ``depths``, ``widths``, ``inits``, ``sigma_w2``
+    and ``sigma_b2``. Network ``seed`` of a cell is drawn as
+    ``init_mlp(jax.random.split(jax.random.key(seed))[0], ...)`` - the same network for every
+    kind and every device count - and the attenuation batch from the second half of that split.
+
+    Every record holds the cell (``activation``, ``depth``, ``width``, ``init``, ``sigma_w2`` -
+    the effective value: 2.0 for ``he`` -, ``sigma_b2``), ``kind``, the kind's settings and
+    ``seed``, and then:
+
+    * attenuation: ``rate`` (fitted per-layer factor), ``total`` (``g_1 / g_depth``),
+      ``fit_rms`` and ``grad_norms`` (list, layer 1 first);
+    * training: ``final_loss``, ``final_accuracy``, ``loss_curve`` (loss after each of
+      ``steps_logged`` updates), ``grad_norms_init`` and ``grad_norms_final`` (per hidden
+      layer ``||dL/dW_l||``), ``diverged_step`` and ``diverged_layer`` (``None``, or where the
+      first NaN/inf appeared; the run then stops updating and its final figures are NaN).
+
+    Only plain ``int``/``float``/``str``/``None`` and lists: ``json`` and
     ``pandas.DataFrame(records)`` take them as they are.
 
     Args:
-      activations, depths, widths, seeds, inits: the grid (``seeds`` an int means
-        ``range(seeds)``); bad values fail before any compute.
-      sigma_w2, sigma_b2: for ``init="gaussian"`` (and ``orthogonal``); biases.
-      kind: ``"attenuation"`` (``"training"`` is not implemented yet).
-      batch: inputs per network.
+      activations, depths, widths, inits: the grid axes (one value or a list).
+      seeds: a count (``range(seeds)``) or a list of distinct integers >= 0.
+      sigma_w2: for ``init="gaussian"`` (required) or ``"orthogonal"``; a list is a grid axis.
+      sigma_b2: bias variance; a list is a grid axis.
+      kind: ``"attenuation"`` or ``"training"``.
+      batch: attenuation: inputs per network.
+      optimizer, learning_rate: training: ``"sgd"``, ``"momentum"`` or ``"adam"`` with the
+        rate, or any optax transformation (recorded as ``"custom"``).
+      steps, log_every: training: full-batch steps; the loss curve keeps every
+        ``log_every``-th step and the last.
+      data, n_points, data_seed: training: ``"spirals"`` (:func:`~jaxact.training.two_spirals`
+        with ``n_points`` points drawn from ``data_seed``, the same for every network) or a
+        :class:`~jaxact.training.Dataset`.
+      max_memory: bytes per device a program may use (default: half the free memory).
+      dtype: floating dtype of the networks.
+      vmap_width: networks vectorized at once on a device: ``None`` for all of its share (a
+        plain ``vmap``), an int (``jax.lax.map`` with that ``batch_size``), or ``"auto"``
+        (:func:`default_vmap_width`). The results do not depend on it.
       out: JSON-lines file; each cell's records are appended when it finishes.
-      resume: skip cells already complete in ``out``.
-      progress: show a progress bar over grid cells.
+      resume: skip the cells already complete in ``out`` (their records are returned as read).
+      progress: a progress bar over grid cells.
+      log: called with a line for each chunked program (default: the ``jaxact.sweeps`` logger).
+
+    Raises:
+      ValueError: a bad grid or setting, before anything is computed.
+      MemoryError: one network alone exceeds the memory budget (before anything is computed).
     """
     from tqdm.auto import tqdm
 
-    names, depths, widths, seeds, inits = _validate(
-        activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
-    )
-    done: dict[tuple, list[dict]] = {}
+    seeds, config_keys, settings, groups = _prepare(
+        activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind, batch, optimizer,
+        learning_rate, steps, log_every, data, n_points, data_seed, max_memory, dtype,
+        vmap_width)  # fmt: skip
+    say = log if log is not None else log_info
     path = Path(out) if out is not None else None
-    if path is not None and resume and path.exists():
+    done = _read_done(path, config_keys) if path is not None and resume else {}
+    cells = [c for g in groups for c in g["cells"]]
+    complete = np.array([{r["seed"] for r in done.get(_cell_id(c, config_keys), [])}
+                         >= set(seeds) for c in cells], bool)  # fmt: skip
+    complete = _agree_with_process_zero(complete)
+    mesh = _mesh()
+    by_networks = NamedSharding(mesh, PartitionSpec("networks"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    records: list[dict[str, Any]] = []
+    bar = tqdm(total=len(cells), desc=f"{kind} sweep: grid cells", disable=not progress)
+    index = 0
+    for g in groups:
+        todo = []
+        for c, s in zip(g["cells"], g["scales"], strict=True):
+            if complete[index]:
+                records += [r for r in done[_cell_id(c, config_keys)] if r["seed"] in seeds]
+                bar.update(1)
+            else:
+                todo.append((c, s))
+            index += 1
+        if todo:
+            records += _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar,
+                                  say)  # fmt: skip
+    bar.close()
+    return records
+
+
+def log_info(message: str) -> None:
+    log.info(message)
+
+
+def _read_done(path: Path, config_keys) -> dict[tuple, list[dict]]:
+    done: dict[tuple, list[dict]] = {}
+    if path.exists():
         for line in path.read_text().splitlines():
             if line.strip():
                 rec = json.loads(line)
-                done.setdefault(_cell_id(rec), []).append(rec)
-    mesh, pad = _mesh_and_padding(len(seeds))
-    seed_keys = jnp.stack([jr.key_data(jr.key(s)) for s in seeds + seeds[:1] * pad])
-    sharded = jax.device_put(seed_keys, NamedSharding(mesh, PartitionSpec("seed")))
+                done.setdefault(_cell_id(rec, config_keys), []).append(rec)
+    return done
+
+
+def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say):
+    kind, dtype = settings["kind"], settings["dtype"]
+    n_seed = len(seeds)
+    n = len(todo) * n_seed
+    chunk = min(g["chunk"], -(-n // jax.device_count()) * jax.device_count())
+    n_chunks = -(-n // chunk)
+    if n_chunks > 1:
+        say(f"sweep: {g['activation']} depth {g['depth']} width {g['width']}: {n} networks in "
+            f"{n_chunks} chunks of {chunk} (about {g['bytes_per_network'] / 2**20:.1f} MiB per "
+            f"network, budget {g['budget_per_device'] / 2**20:.0f} MiB per device)")  # fmt: skip
+    bar.set_postfix_str(f"{g['activation']} d={g['depth']} w={g['width']} chunk={chunk}")
+    keys = np.stack([np.asarray(jr.key_data(jr.key(s))) for s in seeds])
+    item_keys = np.tile(keys, (len(todo), 1))
+    item_scales = np.repeat(np.asarray([s for _, s in todo], dtype), n_seed, axis=0)
+    pad = n_chunks * chunk - n
+    item_keys = np.concatenate([item_keys, np.repeat(item_keys[:1], pad, 0)])
+    item_scales = np.concatenate([item_scales, np.repeat(item_scales[:1], pad, 0)])
+    if kind == "attenuation":
+        cell = _attenuation_cell(g["activation"], g["depth"], g["width"], g["orthogonal"],
+                                 todo[0][0]["batch"], dtype)  # fmt: skip
+        shared: tuple = ()
+    else:
+        ds = settings["data"]
+        cell = _training_cell(g["activation"], g["depth"], g["width"], g["orthogonal"], ds,
+                              settings["optimizer"], settings["steps"], dtype)  # fmt: skip
+        y = np.asarray(ds.y, dtype if ds.task == "regression" else np.int32)
+        shared = (_put(np.asarray(ds.x, dtype), replicated), _put(y, replicated))
+    program = _program(cell, by_networks.mesh, settings["vmap_width"])
+    results: list[Any] = []
     records: list[dict[str, Any]] = []
-    grid = list(itertools.product(names, depths, widths, inits))
-    for act, depth, width, init in tqdm(grid, desc="grid cells", disable=not progress):
-        cell = {"activation": act, "depth": depth, "width": width, "init": init,
-                "sigma_w2": sigma_w2, "sigma_b2": sigma_b2}  # fmt: skip
-        previous = done.get(_cell_id(cell), [])
-        if {r["seed"] for r in previous} >= set(seeds):
-            records += [r for r in previous if r["seed"] in seeds]
-            continue
-        program = _cell_program(act, depth, width, init, sigma_w2, sigma_b2, batch)
-        norms = np.asarray(program(jr.wrap_key_data(sharded)), np.float64)[: len(seeds)]
-        cell_records = []
-        for seed, g in zip(seeds, norms, strict=True):
-            rate, rms = fit_rate(g)
-            total = float(g[0] / g[-1]) if g[-1] > 0 else float("nan")
-            cell_records.append({**cell, "seed": int(seed), "rate": rate, "total": total,
-                                 "fit_rms": rms, "grad_norms": g.tolist()})  # fmt: skip
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            text = "".join(json.dumps(r) + "\n" for r in cell_records).encode()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, text)
-            finally:
-                os.close(fd)
-        records += cell_records
+    written = 0
+    for c in range(n_chunks):
+        sl = slice(c * chunk, (c + 1) * chunk)
+        res = program(_put(item_keys[sl], by_networks), _put(item_scales[sl], by_networks),
+                      *shared)  # fmt: skip
+        results.append(_to_host(res))
+        ready = min(n, (c + 1) * chunk) // n_seed  # cells whose every seed is done
+        if ready > written:
+            merged = jax.tree.map(lambda *a: np.concatenate(a), *results)
+            new = []
+            for ci in range(written, ready):
+                cell = todo[ci][0]
+                for si, seed in enumerate(seeds):
+                    item = jax.tree.map(lambda a, i=ci * n_seed + si: np.asarray(a[i]), merged)
+                    new.append(_record(cell, seed, item, settings, g["depth"]))
+            if path is not None:
+                _append(path, new)
+            records += new
+            bar.update(ready - written)
+            written = ready
     return records
+
+
+def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
+    rec = {**cell, "seed": int(seed)}
+    if settings["kind"] == "attenuation":
+        gn = np.asarray(item, np.float64)
+        rate, rms = fit_rate(gn)
+        total = float(gn[0] / gn[-1]) if gn[-1] > 0 else float("nan")
+        return rec | {"rate": rate, "total": total, "fit_rms": rms, "grad_norms": gn.tolist()}
+    steps, every = settings["steps"], settings["log_every"]
+    logged = sorted({*range(every, steps + 1, every), steps})
+    after = np.asarray(item["loss_after"], np.float64)
+    bad = int(item["bad_step"])
+    curve = [float(after[s - 1]) if not bad or s < bad else float("nan") for s in logged]
+    nan = float("nan")
+    layer = None
+    if bad:
+        li = int(item["bad_layer"])
+        layer = "the loss" if li < 0 else _layer_names(depth)[li]
+    return rec | {
+        "final_loss": nan if bad else float(after[-1]),
+        "final_accuracy": nan if bad else float(item["final_accuracy"]),
+        "steps_logged": logged,
+        "loss_curve": curve,
+        "grad_norms_init": np.asarray(item["grad_norms_init"], np.float64).tolist(),
+        "grad_norms_final": np.asarray(item["grad_norms_final"], np.float64).tolist(),
+        "diverged_step": bad or None,
+        "diverged_layer": layer,
+    }
+
+
+# ----------------------------------------------------------------------------- summary
+
+_STATS = ("mean", "std", "min", "max")
+METRICS = {"attenuation": ("rate",), "training": ("final_loss", "final_accuracy")}
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and spread over seeds, one row per grid cell (in the order cells first appear).
 
-    Each row: the cell's coordinates, ``seeds`` (how many), ``rate_mean``, ``rate_std``,
-    ``rate_min``, ``rate_max`` and ``log10_total_mean`` (mean over seeds of log10 of the total
-    attenuation; ``-inf`` where a gradient underflowed to 0).
+    Each row: the cell's coordinates and ``kind``, ``seeds`` (how many), and for each metric
+    (attenuation: ``rate``; training: ``final_loss`` and ``final_accuracy``) ``<m>_mean``,
+    ``<m>_std``, ``<m>_min``, ``<m>_max``. Attenuation rows add ``log10_total_mean`` (``-inf``
+    where a gradient underflowed to 0); training rows add ``diverged`` (how many seeds
+    diverged; the statistics are over the others, NaN if none is left).
     """
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
-        cells.setdefault(_cell_id(r), []).append(r)
+        cells.setdefault(tuple(json.dumps(r.get(k)) for k in (*COORDS, "kind", *_SETTINGS)),
+                         []).append(r)  # fmt: skip
     rows = []
     for rs in cells.values():
-        rates = np.array([r["rate"] for r in rs], np.float64)
-        with np.errstate(divide="ignore"):
-            totals = np.log10(np.array([r["total"] for r in rs], np.float64))
-        rows.append({**{k: rs[0][k] for k in _CELL_KEYS}, "seeds": len(rs),
-                     "rate_mean": float(rates.mean()), "rate_std": float(rates.std()),
-                     "rate_min": float(rates.min()), "rate_max": float(rates.max()),
-                     "log10_total_mean": float(totals.mean())})  # fmt: skip
+        kind = rs[0].get("kind", "attenuation")
+        row = {k: rs[0][k] for k in (*COORDS, "kind") if k in rs[0]} | {"seeds": len(rs)}
+        alive = [r for r in rs if not r.get("diverged_step")]
+        for m in METRICS[kind]:
+            v = np.array([r[m] for r in alive], np.float64)
+            stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (np.nan,) * 4
+            row |= {f"{m}_{s}": float(x) for s, x in zip(_STATS, stats, strict=True)}
+        if kind == "attenuation":
+            with np.errstate(divide="ignore"):
+                row["log10_total_mean"] = float(np.mean(np.log10([r["total"] for r in rs])))
+        else:
+            row["diverged"] = len(rs) - len(alive)
+        rows.append(row)
     return rows
+
+
+_SETTINGS = ("batch", "optimizer", "learning_rate", "steps", "data", "n_points")

@@ -45,7 +45,7 @@ def test_quick_bench_writes_json_markdown_and_plots(quick_results):
     for key in ("backend", "device_kind", "jax", "jaxlib", "cpu_count", "date"):
         assert res["device"][key]
     md = next(f for f in files if f.suffix == ".md").read_text()
-    assert "| relu |" in md and "Compile time" in md
+    assert "| relu |" in md and "Compile time" in md and "Whole grid: vmapped" in md
 
 
 def test_quick_bench_numbers_are_sane(quick_results):
@@ -71,5 +71,16 @@ def test_quick_bench_numbers_are_sane(quick_results):
     assert comp["unrolled_over_scan_at_deepest_unrolled"] > 1
     att = res["parts"]["attenuation"]
     assert att["jacobians_over_wide_forward"] > 0
+    sw = res["parts"]["sweep"]
+    assert len(sw["cells"]) == len(sw["activations"]) * len(sw["depths"])
+    for c in sw["cells"]:
+        assert c["vmapped"]["compile_s"] > 0 and c["loop"]["compile_s"] > 0
+        assert 0 < c["vmapped"]["min"] <= c["vmapped"]["median"] <= c["vmapped"]["max"]
+        assert c["speedup"] == pytest.approx(c["loop"]["median"] / c["vmapped"]["median"])
+        assert c["speedup_mapped"] == pytest.approx(c["loop"]["median"] / c["mapped"]["median"])
+        # The vmapped and looped programs compute the same float32 numbers up to reduction
+        # order: 1e-5 relative.
+        assert c["max_rel_diff"] < 1e-5
+    assert sw["sweep_end_to_end_s"] is None  # the end-to-end sweep runs in full mode only
     torch_part = res["parts"]["torch"]
     assert "skipped" in torch_part or torch_part["steps"]["relu"]["jaxact_speedup"] > 0

@@ -1,59 +1,133 @@
-"""Sweeps: vmapped equals looped, 1 device equals 4, JSON-lines streaming and resume, bad grids."""
+"""Sweeps: vmapped equals looped, 1 device equals 4 equals 2 processes, streaming and resume,
+chunking, training sweeps against train(), memory estimates, bad grids, summary, CLI, plot."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
 import subprocess
 import sys
-import textwrap
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 import pytest
 
 from jaxact import init_mlp, layer_gradient_norms
-from jaxact.sweeps import sweep
+from jaxact.sweeps import network_bytes, plan, summarize, sweep
+from jaxact.training import TrainingDiverged, train, two_spirals
 
 GRID = {"activations": ["sigmoid", "relu"], "depths": [6], "widths": [16], "seeds": [0, 1, 2]}
+# Every init family and a sigma_b2 axis: these cells share one program per activation.
+VARIANTS = {"activations": ["tanh"], "depths": [5], "widths": [12], "seeds": [3, 0],
+            "inits": ["gaussian", "orthogonal"], "sigma_w2": [0.5, 2.0],
+            "sigma_b2": [0.0, 0.1]}  # fmt: skip
+TRAIN = {"activations": ["tanh", "relu"], "depths": [3], "widths": [16], "seeds": [0, 4],
+         "inits": ["he", "glorot"], "kind": "training", "steps": 25, "learning_rate": 0.3,
+         "log_every": 10, "n_points": 128}  # fmt: skip
+COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2", "seed")
 
 
-def test_vmapped_equals_looped():
-    recs = sweep(**GRID, batch=8)
-    assert len(recs) == 2 * 3
+@functools.cache
+def _reference(activation):
+    """The plain per-network measurement, jitted once per activation (eager scans recompile)."""
+    return jax.jit(lambda p, x: layer_gradient_norms(p, x, activation)["pre"])
+
+
+def _network(r, **extra):
+    """The network a record says it measured, built the plain way."""
+    kp, kx = jr.split(jr.key(r["seed"]))
+    sigma = r["sigma_w2"] if r["init"] in ("gaussian", "orthogonal") else None
+    p = init_mlp(kp, depth=r["depth"], width=r["width"], init=r["init"], sigma_w2=sigma,
+                 sigma_b2=r["sigma_b2"], **extra)  # fmt: skip
+    return p, kx
+
+
+@pytest.mark.parametrize("grid", [GRID, VARIANTS], ids=["activations", "init-variants"])
+def test_vmapped_equals_looped(grid):
+    recs = sweep(**grid, batch=8)
+    n_cells = len(recs) // len(grid["seeds"])
+    assert n_cells == (2 if grid is GRID else 2 * 2 * 2)
     for r in recs:
-        kp, kx = jr.split(jr.key(r["seed"]))
-        p = init_mlp(kp, depth=r["depth"], width=r["width"], init=r["init"])
+        p, kx = _network(r)
         x = jr.normal(kx, (8, r["width"]), jnp.float32)
-        g = np.asarray(layer_gradient_norms(p, x, r["activation"])["pre"])
-        # Same float32 computation batched or not; vmap may reorder reductions: 1e-5 relative.
+        g = np.asarray(_reference(r["activation"])(p, x))
+        # The same float32 computation batched or not; vmap may reorder reductions: 1e-5
+        # relative (about 100 float32 ulps, far below seed-to-seed differences of ~10%).
         np.testing.assert_allclose(r["grad_norms"], g, rtol=1e-5)
     assert json.loads(json.dumps(recs)) == recs  # plain data
+    assert {r["sigma_w2"] for r in sweep(**GRID, batch=8)} == {2.0}  # he's effective value
 
 
-def test_one_device_equals_four(tmp_path):
-    code = textwrap.dedent(f"""
-        import json, jax
-        from jaxact.sweeps import sweep
-        recs = sweep(**{GRID!r}, batch=8)
-        print(json.dumps({{"devices": jax.device_count(), "records": recs}}))
-    """)
-    outs = []
-    for n in (1, 4):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
-        res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, timeout=300, check=True)  # fmt: skip
-        outs.append(json.loads(res.stdout.strip().splitlines()[-1]))
-    assert [o["devices"] for o in outs] == [1, 4]
-    for a, b in zip(outs[0]["records"], outs[1]["records"], strict=True):
-        coords = ("activation", "depth", "width", "init", "seed", "sigma_w2", "sigma_b2")
-        assert [a[k] for k in coords] == [b[k] for k in coords]
-        # Sharding splits the seed axis across devices; each seed's arithmetic is unchanged
-        # up to reduction order: 1e-5 relative in float32.
-        np.testing.assert_allclose(a["grad_norms"], b["grad_norms"], rtol=1e-5)
-        assert a["rate"] == pytest.approx(b["rate"], rel=1e-5)
+def _compare(a_recs, b_recs):
+    assert len(a_recs) == len(b_recs)
+    for a, b in zip(a_recs, b_recs, strict=True):
+        assert [a[k] for k in COORDS] == [b[k] for k in COORDS]
+        # Sharding splits the network axis across devices; each network's arithmetic is
+        # unchanged up to reduction order: 1e-5 relative in float32 (training: 1e-4, since 25
+        # SGD steps can amplify a rounding difference a little).
+        if a["kind"] == "attenuation":
+            np.testing.assert_allclose(a["grad_norms"], b["grad_norms"], rtol=1e-5)
+            assert a["rate"] == pytest.approx(b["rate"], rel=1e-5)
+        else:
+            np.testing.assert_allclose(a["loss_curve"], b["loss_curve"], rtol=1e-4)
+
+
+SCRIPT = f"""
+import json, sys, jax
+if len(sys.argv) > 1:  # multi-process: coordinator port, process id
+    jax.distributed.initialize(f"localhost:{{sys.argv[1]}}", num_processes=2,
+                               process_id=int(sys.argv[2]))
+from jaxact.sweeps import sweep
+out = sys.argv[3] if len(sys.argv) > 3 else None
+att = sweep(**{VARIANTS!r}, batch=8, out=out)
+tr = sweep(**{TRAIN!r})
+print(json.dumps({{"devices": jax.device_count(), "processes": jax.process_count(),
+                  "records": att + tr}}))
+"""
+
+
+def _run(n_devices, *args):
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _result(proc):
+    out, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_one_device_four_devices_and_two_processes_agree(tmp_path):
+    one, four = _result(_run(1)), _result(_run(4))
+    assert (one["devices"], four["devices"]) == (1, 4)
+    _compare(one["records"], four["records"])
+    with socket.socket() as s:  # a free port for the coordinator
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "mp.jsonl"
+    procs = [_run(2, port, pid, out) for pid in (0, 1)]
+    two = [_result(p) for p in procs]
+    assert [(t["devices"], t["processes"]) for t in two] == [(4, 2), (4, 2)]
+    _compare(one["records"], two[0]["records"])
+    assert two[0]["records"] == two[1]["records"]  # every process gets every record
+    n_att = len([r for r in one["records"] if r["kind"] == "attenuation"])
+    assert len(out.read_text().splitlines()) == n_att  # written once, by process 0
+
+
+def test_vmap_width_does_not_change_results():
+    from jaxact.sweeps import default_vmap_width
+
+    assert default_vmap_width() == (1 if jax.default_backend() == "cpu" else None)
+    grid = {**VARIANTS, "sigma_b2": 0.0, "seeds": 3}  # 6 networks per program
+    base = sweep(**grid, batch=8, vmap_width=None)
+    for width in (1, 4):  # 4 leaves a remainder of 2, vmapped apart by lax.map
+        _compare(base, sweep(**grid, batch=8, vmap_width=width))
 
 
 def test_streams_to_jsonl_and_resumes(tmp_path):
@@ -66,6 +140,130 @@ def test_streams_to_jsonl_and_resumes(tmp_path):
     assert out.read_text().splitlines() == lines  # nothing recomputed or appended
     more = sweep(**{**GRID, "depths": [6, 8]}, batch=8, out=out, resume=True)
     assert len(more) == 12 and len(out.read_text().splitlines()) == 12
+    # Another batch size is another measurement: recomputed, not mixed with the old one.
+    other = sweep(**GRID, batch=4, out=out, resume=True)
+    assert len(out.read_text().splitlines()) == 18 and {r["batch"] for r in other} == {4}
+
+
+def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path, monkeypatch):
+    import jaxact.sweeps as sw
+
+    out = tmp_path / "sweep.jsonl"
+    full = sweep(**GRID, batch=8)
+    calls = []
+    real = sw._run_group
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(g, *args):
+        calls.append(g["activation"])
+        if g["activation"] == "relu" and len(calls) == 2:
+            raise Interrupted
+        return real(g, *args)
+
+    monkeypatch.setattr(sw, "_run_group", interrupted)
+    with pytest.raises(Interrupted):
+        sweep(**GRID, batch=8, out=out)
+    assert {json.loads(x)["activation"] for x in out.read_text().splitlines()} == {"sigmoid"}
+    calls.clear()
+    resumed = sweep(**GRID, batch=8, out=out, resume=True)
+    assert calls == ["relu"]  # sigmoid came from the file
+    _compare(full, resumed)
+
+
+def test_chunked_equals_unchunked_and_reports_chunks(tmp_path):
+    grid = {**VARIANTS, "seeds": 3}
+    whole = sweep(**grid, batch=8)
+    per_net = network_bytes("attenuation", depth=5, width=12, batch=8)
+    rows = plan(**grid, batch=8, max_memory=2 * per_net)
+    assert [(r["networks"], r["chunk"], r["chunks"], r["cells"]) for r in rows] == [
+        (12, 2, 6, 4), (12, 2, 6, 4)]  # gaussian and orthogonal variants: two programs  # fmt: skip
+    messages = []
+    out = tmp_path / "chunked.jsonl"
+    chunked = sweep(**grid, batch=8, max_memory=2 * per_net, log=messages.append, out=out)
+    _compare(whole, chunked)
+    assert len(messages) == 2 and "12 networks in 6 chunks of 2" in messages[0]
+    assert len(out.read_text().splitlines()) == len(whole)
+
+
+def test_one_network_too_big_fails_before_compute(monkeypatch):
+    monkeypatch.setattr(jax, "jit", lambda *a, **k: pytest.fail("computed before the check"))
+    with pytest.raises(MemoryError, match=r"depth 6 and width 16 needs about .* MiB"):
+        sweep(**GRID, max_memory=1000)
+
+
+@pytest.mark.parametrize(
+    ("kind", "depth", "width", "batch", "optimizer"),
+    [("attenuation", 10, 64, 32, None), ("attenuation", 20, 128, 256, None),
+     ("attenuation", 1, 8, 1, None), ("attenuation", 3, 512, 4, None),
+     ("training", 10, 64, 256, "sgd"), ("training", 4, 256, 128, "adam"),
+     ("training", 2, 16, 1024, "adam")],
+)  # fmt: skip
+def test_memory_estimate_bounds_xla(kind, depth, width, batch, optimizer):
+    from jaxact.sweeps import _attenuation_cell, _training_cell
+
+    keys, scales = jnp.zeros((1, 2), jnp.uint32), jnp.ones((1, 3), jnp.float32)
+    if kind == "attenuation":
+        fn = jax.vmap(_attenuation_cell("tanh", depth, width, False, batch, jnp.float32).one)
+        args, est = (keys, scales), network_bytes(kind, depth=depth, width=width, batch=batch)
+    else:
+        data = two_spirals(jr.key(0), batch)
+        opt = optax.sgd(0.1) if optimizer == "sgd" else optax.adam(0.01)
+        cell = _training_cell("relu", depth, width, False, data, opt, 5, jnp.float32)
+        fn = jax.vmap(cell.one, in_axes=(0, 0, None, None))
+        args = (keys, scales, data.x, data.y)
+        est = network_bytes(kind, depth=depth, width=width, batch=batch, in_dim=2, out_dim=1)
+    m = jax.jit(fn).lower(*args).compile().memory_analysis()
+    xla = m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes
+    # Chunking must never under-estimate (or it would run out of memory), and should not waste
+    # much more than the budget: within 3x of what XLA says it allocates.
+    assert xla <= est <= 3 * xla
+
+
+def test_training_sweep_equals_train_loop():
+    recs = sweep(**{**TRAIN, "activations": ["tanh"], "inits": ["glorot", "orthogonal"]})
+    data = two_spirals(jr.key(0), 128)
+    sgd = optax.sgd(0.3)  # one object: train() caches its compiled step per optimizer
+    for r in recs:
+        p, _ = _network(r, in_dim=2, out_dim=1)
+        t = train(p, data, r["activation"], optimizer=sgd, steps=25, log_every=10)
+        assert r["steps_logged"] == t.history["step"] == [10, 20, 25]
+        # A scan of 25 SGD steps against a Python loop of 25 jitted steps: the same float32
+        # arithmetic up to fusion and reduction order, amplified a little by training: 1e-4.
+        np.testing.assert_allclose(r["loss_curve"], t.history["loss"], rtol=1e-4)
+        assert r["final_loss"] == pytest.approx(t.final_loss, rel=1e-4)
+        # A point within rounding of the decision boundary may flip: at most 2 of 128.
+        assert abs(r["final_accuracy"] - t.final_accuracy) <= 2 / 128
+        assert len(r["grad_norms_init"]) == len(r["grad_norms_final"]) == r["depth"]
+        assert r["diverged_step"] is None and r["diverged_layer"] is None
+
+
+@pytest.mark.parametrize("lr", [1e2, 1e4])
+def test_training_sweep_reports_divergence_where_train_raises(lr):
+    grid = {"activations": "relu", "depths": 10, "widths": 32, "seeds": [0, 1], "steps": 30,
+            "inits": "gaussian", "sigma_w2": 4.0, "kind": "training",
+            "learning_rate": lr}  # fmt: skip
+    recs = sweep(**grid)
+    data, sgd = two_spirals(jr.key(0), 256), optax.sgd(lr)
+    for r in recs:
+        p, _ = _network(r, in_dim=2, out_dim=1)
+        with pytest.raises(TrainingDiverged) as err:
+            train(p, data, "relu", optimizer=sgd, steps=30)
+        assert (r["diverged_step"], r["diverged_layer"]) == (err.value.step, err.value.layer)
+        assert np.isnan(r["final_loss"]) and np.isnan(r["loss_curve"][-1])
+    rows = summarize(recs)
+    assert rows[0]["diverged"] == 2 and np.isnan(rows[0]["final_loss_mean"])
+
+
+def test_relu_rate_follows_sigma_w2():
+    # Mean-field theory: for ReLU the gradient norm changes by sqrt(chi_1) = sqrt(sigma_w2 / 2)
+    # per layer. Width 128, 8 seeds, depth 10: finite-width spread of the fitted rate is a few
+    # percent per seed (measured std 2-6% at width 32), so the mean is held to 5%.
+    recs = sweep(activations="relu", depths=10, widths=128, seeds=8, inits="gaussian",
+                 sigma_w2=[1.0, 2.0, 4.0], batch=16)  # fmt: skip
+    for row in summarize(recs):
+        assert row["rate_mean"] == pytest.approx(np.sqrt(row["sigma_w2"] / 2), rel=0.05)
 
 
 @pytest.mark.parametrize(
@@ -73,11 +271,26 @@ def test_streams_to_jsonl_and_resumes(tmp_path):
     [
         ({"activations": []}, "activations is empty"),
         ({"activations": ["rleu"]}, "Unknown activation 'rleu'"),
-        ({"depths": [0]}, r"depths must be integers >= 1, got \[0\]"),
+        ({"depths": [0]}, "every value in depths must be an integer >= 1, got 0"),
+        ({"depths": [4, 2.5]}, r"every value in depths must be an integer >= 1, got 2\.5"),
         ({"widths": []}, "widths is empty"),
         ({"seeds": []}, "seeds is empty"),
+        ({"seeds": 0}, "seeds=0"),
+        ({"seeds": [1, 1]}, "seeds has repeats"),
+        ({"seeds": [-1]}, r"seeds must be integers >= 0, got \[-1\]"),
         ({"inits": ["hee"]}, "Unknown init 'hee'"),
-        ({"kind": "training"}, "not available yet"),
+        ({"sigma_w2": 2.0}, "init='he' fixes sigma_w2"),
+        ({"inits": "gaussian"}, "needs sigma_w2"),
+        ({"inits": "gaussian", "sigma_w2": [1.0, -1.0]}, r"sigma_w2 must be .* > 0, got -1\.0"),
+        ({"sigma_b2": [0.0, float("nan")]}, r"sigma_b2 must be .* >= 0, got nan"),
+        ({"kind": "trainign"}, "unknown kind 'trainign'"),
+        ({"kind": "training", "optimizer": "adamw"}, "unknown optimizer 'adamw'"),
+        ({"kind": "training", "learning_rate": 0.0}, "learning_rate must be .* > 0, got 0.0"),
+        ({"kind": "training", "steps": 0}, "steps must be an integer >= 1, got 0"),
+        ({"kind": "training", "data": "mnist"}, "data must be 'spirals'"),
+        ({"batch": 0}, "batch must be an integer >= 1, got 0"),
+        ({"max_memory": -5}, "max_memory must be a number of bytes > 0, got -5"),
+        ({"vmap_width": 0}, r"vmap_width \(or None, or 'auto'\) must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_grids_fail_before_compute(change, message, monkeypatch):
@@ -88,7 +301,7 @@ def test_bad_grids_fail_before_compute(change, message, monkeypatch):
 
 def test_summary_cli_and_plot(tmp_path, capsys):
     from jaxact.cli import main
-    from jaxact.sweeps import summarize
+    from jaxact.plotting import plot_sweep
 
     recs = sweep(**GRID, batch=8)
     rows = summarize(recs)
@@ -96,12 +309,26 @@ def test_summary_cli_and_plot(tmp_path, capsys):
     for row in rows:
         rates = [r["rate"] for r in recs if r["activation"] == row["activation"]]
         assert row["rate_mean"] == pytest.approx(np.mean(rates))
+        assert row["rate_std"] == pytest.approx(np.std(rates))
         assert row["rate_min"] <= row["rate_mean"] <= row["rate_max"]
     out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
     assert main(["sweep", "--activation", "sigmoid", "relu", "--depth", "4", "8", "--width", "16",
                  "--seeds", "2", "--batch", "8", "--out", str(out), "--plot", str(png),
                  "--no-progress"]) == 0  # fmt: skip
     text = capsys.readouterr().out
-    assert "sigmoid" in text and "rate mean" in text
+    assert "sigmoid" in text and "rate mean" in text and "program relu depth 8" in text
     assert len(out.read_text().splitlines()) == 2 * 2 * 2
     assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["sweep", "--activation", "tanh", "--depth", "3", "--width", "8", "--seeds", "2",
+                 "--kind", "training", "--steps", "5", "--init", "gaussian", "--sigma-w2", "1",
+                 "2", "--plot", str(png), "--x", "sigma_w2", "--no-progress"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "final_accuracy mean" in text and "diverged" in text
+    assert main(["sweep", "--activation", "relu", "--depth", "50", "--width", "64", "--plan",
+                 "--max-memory", "15"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "8 networks, chunk 2 (4 call(s)" in text and "rate mean" not in text  # nothing run
+    with pytest.raises(ValueError, match="x must be depth, width, sigma_w2 or sigma_b2"):
+        plot_sweep(rows, png, x="init")
+    with pytest.raises(ValueError, match="no metric 'final_loss'"):
+        plot_sweep(rows, png, y="final_loss")

@@ -111,3 +111,20 @@ def device_slug(info: dict[str, Any]) -> str:
     """``<backend>-<device kind>`` with only filename-safe characters."""
     raw = f"{info['backend']}-{info['device_kind']}"
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw).strip("_")
+
+
+def measure_python(fn: Callable[[], Any], *, repeats: int = 7, warmup: int = 2) -> Timing:
+    """Time a Python callable that dispatches compiled programs itself (e.g. a loop of calls).
+
+    ``fn()`` must already be compiled (call it once first, or time the compile apart);
+    ``warmup`` calls, then ``repeats`` timed calls, each ending with ``block_until_ready`` on
+    what ``fn`` returns. ``compile_s`` is 0: report the compile time measured elsewhere.
+    """
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        samples.append(time.perf_counter() - t0)
+    return Timing(statistics.median(samples), min(samples), max(samples), repeats, 1, 0.0)
