@@ -201,9 +201,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     records = sweep(**grid, out=args.out, resume=args.resume, progress=not args.no_progress)
     rows = summarize(records)
     metrics = ["rate"] if args.kind == "attenuation" else ["final_accuracy", "final_loss"]
+    theory = args.theory and args.kind == "attenuation"
+    if theory:
+        from jaxact.sweeps import theory_rate
     head = f"{'activation':<12} {'init':<10} {'sigma_w2':>8} {'depth':>6} {'width':>6} {'seeds':>5}"
     print(head + "".join(f" {m + ' mean':>20} {'std':>8} {'min':>8} {'max':>8}" for m in metrics)
-          + (f" {'diverged':>8}" if args.kind == "training" else ""))  # fmt: skip
+          + (f" {'diverged':>8}" if args.kind == "training" else "")
+          + (f" {'theory':>8}" if theory else ""))  # fmt: skip
     for r in rows:
         line = (f"{r['activation']:<12} {r['init']:<10} {r['sigma_w2']:>8.3g} {r['depth']:>6} "
                 f"{r['width']:>6} {r['seeds']:>5}")  # fmt: skip
@@ -212,6 +216,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                             for s in ("mean", "std", "min", "max"))  # fmt: skip
         if args.kind == "training":
             line += f" {r['diverged']:>8}"
+        if theory:
+            pred = theory_rate(r["activation"], r["sigma_w2"], r["sigma_b2"], r["depth"])
+            line += f" {pred:>8.4f}"
         print(line)
     for rec in records:
         if rec.get("diverged_step"):
@@ -223,7 +230,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.plot:
         from jaxact.plotting import plot_sweep
 
-        print(f"wrote {plot_sweep(rows, args.plot, x=args.x)}")
+        print(f"wrote {plot_sweep(rows, args.plot, x=args.x, theory=args.theory)}")
     return 0
 
 
@@ -332,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="skip cells already in --out")
     sw.add_argument("--plot", metavar="OUT.png", help="metric against --x, bands over seeds")
     sw.add_argument("--x", choices=["depth", "width", "sigma_w2", "sigma_b2"], default="depth")
+    sw.add_argument("--theory", action="store_true",
+                    help="print (and --plot: draw) the mean-field rate prediction")  # fmt: skip
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=_cmd_sweep)
 

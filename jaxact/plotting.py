@@ -197,13 +197,15 @@ def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> 
 
 
 def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None,
-               dpi: int = 110) -> Path:  # fmt: skip
+               theory: bool = False, dpi: int = 110) -> Path:  # fmt: skip
     """A sweep's metric against one grid axis, one line per remaining cell, with seed bands.
 
     ``rows`` come from :func:`jaxact.sweeps.summarize`. ``x`` is ``depth``, ``width``,
     ``sigma_w2`` or ``sigma_b2``; ``y`` the metric (default ``rate`` for attenuation sweeps,
     ``final_accuracy`` for training). Lines are told apart by the activation and by whichever
     other grid axes vary; the band runs from the smallest to the largest seed's value.
+    ``theory=True`` (attenuation rates only) adds the mean-field prediction at each cell's
+    depth (:func:`jaxact.sweeps.theory_rate`) as a dashed line of the same colour.
     """
     rows = list(rows)
     if not rows:
@@ -215,6 +217,8 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     y = y or ("rate" if kind == "attenuation" else "final_accuracy")
     if f"{y}_mean" not in rows[0]:
         raise ValueError(f"plot_sweep: no metric {y!r} in these rows.")
+    if theory and y != "rate":
+        raise ValueError(f"plot_sweep: theory=True predicts attenuation rates, not {y!r}.")
     varying = [k for k in axes_ if k != x and len({json.dumps(r[k]) for r in rows}) > 1]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -229,13 +233,20 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
         ax.plot(xs, [r[f"{y}_mean"] for r in rs], "-o", ms=3, color=f"C{i % 10}", label=label)
         ax.fill_between(xs, [r[f"{y}_min"] for r in rs], [r[f"{y}_max"] for r in rs],
                         color=f"C{i % 10}", alpha=0.2)  # fmt: skip
+        if theory:
+            from jaxact.sweeps import theory_rate
+
+            pred = [theory_rate(r["activation"], r["sigma_w2"], r["sigma_b2"], r["depth"])
+                    for r in rs]  # fmt: skip
+            ax.plot(xs, pred, "--", lw=1, color=f"C{i % 10}",
+                    label="mean-field theory" if i == 0 else None)  # fmt: skip
     if y == "rate":
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
         lo = min(r["rate_min"] for r in rows)
         if lo > 0 and max(r["rate_max"] for r in rows) / lo > 20:
             ax.set_yscale("log")
-    if x == "sigma_w2":
-        ticks = sorted({r[x] for r in rows})
+    ticks = sorted({r[x] for r in rows})
+    if ticks[0] > 0 and (x == "sigma_w2" or ticks[-1] / ticks[0] >= 10):
         ax.set_xscale("log")
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()

@@ -17,11 +17,10 @@ How it runs:
   of the group: ``init``, ``sigma_w2``, ``sigma_b2`` only change three scale factors, see
   :func:`jaxact.mlp.mlp_scales`) are one batch axis. Activations are not batched together:
   under ``vmap`` a switch between activations would evaluate all of them.
-* **Vmapped.** On a device, the networks are measured ``vmap_width`` at a time
-  (``jax.lax.map`` with that ``batch_size``; ``None`` is a plain ``jax.vmap`` of the whole
-  share). The default (:func:`default_vmap_width`) vmaps everything on GPUs and TPUs and runs
-  one network at a time on CPUs, where that measured faster. Each network is drawn on its own
-  (vmapped threefry ran 2-3x slower than sequential on CPU).
+* **Vmapped.** On a device, the networks are measured with one ``jax.vmap`` (or
+  ``vmap_width`` at a time: ``jax.lax.map`` with that ``batch_size``). Each network's
+  parameters are drawn on their own, one after another inside the program (``jax.lax.map``):
+  vmapped threefry ran 2-3x slower than sequential draws on CPU.
 * **Sharded.** The network axis is split over every device JAX sees: the program is a
   ``jax.shard_map`` over a :class:`~jax.sharding.Mesh` of ``jax.devices()``, its inputs placed
   with :class:`~jax.sharding.NamedSharding` (padded to a multiple of the device count). One
@@ -46,6 +45,7 @@ How it runs:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -68,7 +68,7 @@ from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import _check_positive_int, _sample_mlp, mlp_forward, mlp_scales
 from jaxact.training import Dataset, _layer_names, accuracy, loss_fn, two_spirals
 
-__all__ = ["KINDS", "default_vmap_width", "network_bytes", "plan", "summarize", "sweep"]
+__all__ = ["KINDS", "network_bytes", "plan", "summarize", "sweep", "theory_rate"]
 
 KINDS = ("attenuation", "training")
 COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
@@ -142,7 +142,13 @@ def _optimizer(optimizer, learning_rate) -> tuple[str, optax.GradientTransformat
     if not ok or learning_rate <= 0:
         raise ValueError(f"sweep: learning_rate must be a finite number > 0, got "
                          f"{learning_rate!r}.")  # fmt: skip
-    return optimizer, OPTIMIZERS[optimizer](learning_rate)
+    return optimizer, _named_optimizer(optimizer, float(learning_rate))
+
+
+@functools.lru_cache(maxsize=32)
+def _named_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
+    """One object per (name, rate): the compiled programs are cached by optimizer identity."""
+    return OPTIMIZERS[name](learning_rate)
 
 
 def _dataset(data, n_points: int, data_seed: int) -> Dataset:
@@ -225,11 +231,10 @@ def _attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> _Cell:
     return _Cell(draw, measure, 0)
 
 
-def _training_cell(act, depth, width, orthogonal, data: Dataset, optimizer, steps,
+def _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer, steps,
                    dtype) -> _Cell:  # fmt: skip
     rec = get_activation(act)
-    lf = loss_fn(data.task)
-    in_dim, out_dim = int(data.x.shape[-1]), data.out_dim
+    lf = loss_fn(task)
 
     def draw(key_data, scales):
         kp, _ = jr.split(jr.wrap_key_data(key_data))
@@ -275,7 +280,7 @@ def _training_cell(act, depth, width, orthogonal, data: Dataset, optimizer, step
         _, g_final = jax.value_and_grad(objective)(p)
         return {
             "loss_after": after,
-            "final_accuracy": accuracy(out, y, data.task),
+            "final_accuracy": accuracy(out, y, task),
             "grad_norms_init": gnorms[0],
             "grad_norms_final": jnp.sqrt(jnp.sum(g_final.weights**2, axis=(1, 2))),
             "bad_step": bad_step,
@@ -285,15 +290,17 @@ def _training_cell(act, depth, width, orthogonal, data: Dataset, optimizer, step
     return _Cell(draw, measure, 2)
 
 
-def default_vmap_width() -> int | None:
-    """How many networks :func:`sweep` vectorizes at once on a device by default.
-
-    ``None`` (all of the device's share: a plain ``vmap``) on GPUs and TPUs, which need the
-    parallel work. 1 on CPUs: XLA already spreads one network's matmuls over the cores, and a
-    vmapped batch of separate weight matrices ran slower there (``jaxact bench --parts sweep``;
-    see the README's benchmark table).
-    """
-    return 1 if jax.default_backend() == "cpu" else None
+@functools.lru_cache(maxsize=32)
+def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, devices, *, batch=None,
+                   task=None, in_dim=None, out_dim=None, optimizer=None, steps=None):  # fmt: skip
+    """A group's compiled program, cached: sweeping the same shapes again (a resumed or
+    repeated sweep in one session) does not compile again."""
+    if kind == "attenuation":
+        cell = _attenuation_cell(act, depth, width, orthogonal, batch, dtype)
+    else:
+        cell = _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer,
+                              steps, dtype)  # fmt: skip
+    return _program(cell, Mesh(np.array(devices), ("networks",)), vmap_width)
 
 
 def _program(cell: _Cell, mesh: Mesh, vmap_width: int | None):
@@ -382,10 +389,8 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
     dtype = jnp.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"sweep: dtype must be a floating dtype, got {dtype}.")
-    if vmap_width == "auto":
-        vmap_width = default_vmap_width()
-    elif vmap_width is not None:
-        vmap_width = _check_positive_int("sweep: vmap_width (or None, or 'auto')", vmap_width)
+    if vmap_width is not None:
+        vmap_width = _check_positive_int("sweep: vmap_width (or None)", vmap_width)
     settings: dict[str, Any] = {"kind": kind, "dtype": dtype, "vmap_width": vmap_width}
     if kind == "attenuation":
         config = {"batch": _check_positive_int("sweep: batch", batch)}
@@ -459,7 +464,7 @@ _DEFAULTS: dict[str, Any] = {
     "inits": ("he",), "sigma_w2": None, "sigma_b2": 0.0, "kind": "attenuation", "batch": 32,
     "optimizer": "sgd", "learning_rate": 0.1, "steps": 200, "log_every": 10, "data": "spirals",
     "n_points": 256, "data_seed": 0, "max_memory": None, "dtype": jnp.float32,
-    "vmap_width": "auto",
+    "vmap_width": None,
 }  # fmt: skip
 
 
@@ -483,7 +488,7 @@ def sweep(
     data_seed: int = 0,
     max_memory: int | None = None,
     dtype=jnp.float32,
-    vmap_width: int | str | None = "auto",
+    vmap_width: int | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = False,
@@ -526,9 +531,9 @@ def sweep(
         :class:`~jaxact.training.Dataset`.
       max_memory: bytes per device a program may use (default: half the free memory).
       dtype: floating dtype of the networks.
-      vmap_width: networks vectorized at once on a device: ``None`` for all of its share (a
-        plain ``vmap``), an int (``jax.lax.map`` with that ``batch_size``), or ``"auto"``
-        (:func:`default_vmap_width`). The results do not depend on it.
+      vmap_width: networks vectorized at once on a device: ``None`` (default) for all of its
+        share, a plain ``vmap``; an int for ``jax.lax.map`` with that ``batch_size`` (less
+        memory for activations). The results do not depend on it.
       out: JSON-lines file; each cell's records are appended when it finishes.
       resume: skip the cells already complete in ``out`` (their records are returned as read).
       progress: a progress bar over grid cells.
@@ -604,17 +609,18 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
     pad = n_chunks * chunk - n
     item_keys = np.concatenate([item_keys, np.repeat(item_keys[:1], pad, 0)])
     item_scales = np.concatenate([item_scales, np.repeat(item_scales[:1], pad, 0)])
+    common = (kind, g["activation"], g["depth"], g["width"], g["orthogonal"], dtype,
+              settings["vmap_width"], tuple(by_networks.mesh.devices.flat))  # fmt: skip
     if kind == "attenuation":
-        cell = _attenuation_cell(g["activation"], g["depth"], g["width"], g["orthogonal"],
-                                 todo[0][0]["batch"], dtype)  # fmt: skip
+        program = _group_program(*common, batch=todo[0][0]["batch"])
         shared: tuple = ()
     else:
         ds = settings["data"]
-        cell = _training_cell(g["activation"], g["depth"], g["width"], g["orthogonal"], ds,
-                              settings["optimizer"], settings["steps"], dtype)  # fmt: skip
+        program = _group_program(*common, task=ds.task, in_dim=int(ds.x.shape[-1]),
+                                 out_dim=ds.out_dim, optimizer=settings["optimizer"],
+                                 steps=settings["steps"])  # fmt: skip
         y = np.asarray(ds.y, dtype if ds.task == "regression" else np.int32)
         shared = (_put(np.asarray(ds.x, dtype), replicated), _put(y, replicated))
-    program = _program(cell, by_networks.mesh, settings["vmap_width"])
     results: list[Any] = []
     records: list[dict[str, Any]] = []
     written = 0
@@ -707,3 +713,37 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _SETTINGS = ("batch", "optimizer", "learning_rate", "steps", "data", "n_points")
+
+
+def theory_rate(activation: str, sigma_w2: float, sigma_b2: float,
+                depth: int | None = None) -> float:  # fmt: skip
+    """Mean-field prediction of an attenuation sweep's ``rate``.
+
+    Backwards through layer ``l`` the gradient norm changes by ``sqrt(chi(q_l))``, with
+    ``chi(q) = sigma_w2 E[phi'(sqrt(q) z)^2]`` and ``q_l`` the pre-activation variance of an
+    infinitely wide network (:mod:`jaxact.theory`).
+
+    * ``depth=None``: at the fixed point ``q*``, ``sqrt(chi_1)``; what a very deep network
+      approaches.
+    * ``depth``: what this sweep measures at that depth. The variances start from
+      ``q_1 = sigma_w2 + sigma_b2`` (the sweep's inputs are standard normal), follow the length
+      map, and the predicted per-layer norms get the same least-squares fit as the measured
+      ones (:func:`~jaxact.attenuation.fit_rate`). Near a critical point, where ``q_l``
+      approaches ``q*`` slowly, the two differ at finite depth.
+
+    >>> round(theory_rate("relu", 1.0, 0.0), 6)   # sqrt(sigma_w2 / 2)
+    0.707107
+    >>> round(theory_rate("tanh", 1.0, 0.0), 4), round(theory_rate("tanh", 1.0, 0.0, depth=30), 4)
+    (1.0, 0.9533)
+    """
+    from jaxact import theory
+
+    if depth is None:
+        return math.sqrt(theory.chi1(activation, sigma_w2, sigma_b2))
+    depth = _check_positive_int("theory_rate: depth", depth)
+    phi = theory._resolve(activation)
+    qs = theory.q_map(activation, sigma_w2, sigma_b2, q0=sigma_w2 + sigma_b2, depth=depth - 1)
+    factors = np.sqrt([theory._chi1_at(phi, sigma_w2, q) for q in qs])  # layer 1 first
+    # g_depth = 1 and g_l = g_{l+1} sqrt(chi(q_l)): the norms, layer 1 first.
+    norms = np.append(np.cumprod(factors[:-1][::-1])[::-1], 1.0)
+    return fit_rate(norms)[0]

@@ -142,7 +142,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"seeds, width {w['width']}, batch {w['batch']}, He init, {w['devices']} device(s). "
             "Per cell: draw each network, one forward and backward pass, per-layer gradient "
             "norms. *vmapped*: the sweep's program, all seeds in one `vmap`; *mapped*: the same "
-            "program with `vmap_width=1` (`lax.map`, seeds one after another, the CPU default); "
+            "program with `vmap_width=1` (`lax.map`, seeds one after another); "
             "*loop*: `jit(one)` called once per seed from Python. Speed-up = loop / program.",
             "",
             "| activation | depth | vmapped ms | mapped ms | loop ms | vmapped speed-up | "

@@ -4,9 +4,9 @@ For every (activation, depth) cell of the grid, the measured function is the one
 :func:`jaxact.sweep` compiles for an attenuation cell - draw a network and a batch from the
 seed, one forward and backward pass, per-layer gradient norms - run on all seeds three ways:
 
-* ``vmapped``: the sweep's program with ``vmap_width=None`` (all seeds in one ``vmap``);
+* ``vmapped``: the sweep's program as it runs by default (all seeds in one ``vmap``);
 * ``mapped``: the same program with ``vmap_width=1`` (``jax.lax.map``, one seed after another
-  inside the one program; the CPU default);
+  inside the one program);
 * ``loop``: ``jax.jit(one)`` called once per seed from Python.
 
 All are compiled before timing (compile times reported apart) and their results checked equal.
@@ -30,7 +30,7 @@ from jaxact.sweeps import _attenuation_cell, _mesh, _program, sweep
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     acts = ["sigmoid"] if quick else ["sigmoid", "tanh", "relu", "gelu"]
-    depths = [5, 20] if quick else [10, 30, 100]
+    depths = [8] if quick else [10, 30, 100]
     width, seeds, batch = (32, 4, 8) if quick else (256, 8, 32)
     repeats = 3 if quick else 5
     keys = jnp.stack([jr.key_data(jr.key(s)) for s in range(seeds)])
