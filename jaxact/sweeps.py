@@ -66,7 +66,14 @@ from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import _check_positive_int, _sample_mlp, mlp_forward, mlp_scales
-from jaxact.training import Dataset, _layer_names, accuracy, loss_fn, two_spirals
+from jaxact.training import (
+    Dataset,
+    _layer_finite,
+    _layer_names,
+    accuracy,
+    loss_fn,
+    two_spirals,
+)
 
 __all__ = ["KINDS", "network_bytes", "plan", "summarize", "sweep", "theory_rate"]
 
@@ -245,17 +252,10 @@ def _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimiz
         def objective(p):
             return lf(mlp_forward(p, x, rec), y)
 
-        def layer_flags(g):
-            # One flag per layer, in the order of training._layer_names (as train() checks).
-            hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
-            first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
-            last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
-            return jnp.concatenate([first[None], hidden, last[None]])
-
         def step(carry, i):
             p, state, bad_step, bad_layer = carry
             loss, g = jax.value_and_grad(objective)(p)
-            flags = layer_flags(g)
+            flags = _layer_finite(g)  # the same check train() makes
             ok = flags.all() & jnp.isfinite(loss)
             new_bad = (bad_step == 0) & ~ok
             bad_step = jnp.where(new_bad, i, bad_step)

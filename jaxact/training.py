@@ -185,6 +185,15 @@ def _layer_names(depth: int) -> list[str]:
     return ["input projection", *[f"hidden layer {i}" for i in range(1, depth + 1)], "readout"]
 
 
+def _layer_finite(g: MLPParams) -> jax.Array:
+    """One flag per layer of a gradient, in the order of :func:`_layer_names` (input
+    projection, hidden layers, readout): are all its entries finite?"""
+    hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
+    first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
+    last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
+    return jnp.concatenate([first[None], hidden, last[None]])
+
+
 # One default optimizer object, so that runs using the default share compiled steps.
 DEFAULT_OPTIMIZER = optax.adam(1e-2)
 
@@ -205,11 +214,7 @@ def _compiled(activation: str, task: str, optimizer: optax.GradientTransformatio
     @jax.jit
     def step(p, state, x, y):
         loss, g = jax.value_and_grad(objective)(p, x, y)
-        # One flag per layer, in the order of _layer_names: input projection, hidden, readout.
-        hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
-        first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
-        last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
-        finite = jnp.concatenate([first[None], hidden, last[None]])
+        finite = _layer_finite(g)
         updates, state = optimizer.update(g, state, p)
         return optax.apply_updates(p, updates), state, loss, finite, g
 

@@ -35,6 +35,13 @@ MP_ATT = {**VARIANTS, "inits": ["gaussian"], "seeds": [3, 0, 5]}
 MP_TRAIN = {**TRAIN, "activations": ["tanh"]}
 
 
+def _plain(v) -> bool:
+    """Python scalars, strings, None, or lists of them: what json and pandas take as is."""
+    if isinstance(v, list):
+        return all(_plain(x) for x in v)
+    return v is None or type(v) in (int, float, str, bool)
+
+
 @functools.cache
 def _reference(activation):
     """The plain per-network measurement, jitted once per activation (eager scans recompile)."""
@@ -63,6 +70,7 @@ def test_vmapped_equals_looped(grid):
         # relative (about 100 float32 ulps, far below seed-to-seed differences of ~10%).
         np.testing.assert_allclose(r["grad_norms"], g, rtol=1e-5)
     assert json.loads(json.dumps(recs)) == recs  # plain data
+    assert all(_plain(v) for r in recs for v in r.values())  # no numpy or jax types
     assert {r["sigma_w2"] for r in sweep(**GRID, batch=8)} == {2.0}  # he's effective value
 
 
@@ -130,9 +138,11 @@ def test_vmap_width_does_not_change_results():
         _compare(base, sweep(**grid, batch=8, vmap_width=width))
 
 
-def test_streams_to_jsonl_and_resumes(tmp_path):
+def test_streams_to_jsonl_and_resumes(tmp_path, capsys):
     out = tmp_path / "sweep.jsonl"
-    first = sweep(**GRID, batch=8, out=out)
+    first = sweep(**GRID, batch=8, out=out, progress=True)
+    bar = capsys.readouterr().err
+    assert "attenuation sweep: grid cells" in bar and "2/2" in bar  # a bar over the 2 cells
     lines = out.read_text().splitlines()
     assert [json.loads(x) for x in lines] == first
     again = sweep(**GRID, batch=8, out=out, resume=True)
@@ -237,6 +247,7 @@ def test_training_sweep_equals_train_loop():
         assert abs(r["final_accuracy"] - t.final_accuracy) <= 2 / 128
         assert len(r["grad_norms_init"]) == len(r["grad_norms_final"]) == r["depth"]
         assert r["diverged_step"] is None and r["diverged_layer"] is None
+        assert all(_plain(v) for v in r.values())
 
 
 @pytest.mark.parametrize("lr", [1e2, 1e4])
