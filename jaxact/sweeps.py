@@ -46,6 +46,7 @@ How it runs:
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import json
 import logging
@@ -369,6 +370,11 @@ def _cell_id(rec: dict[str, Any], config_keys: Sequence[str]) -> tuple:
     return tuple(json.dumps(rec.get(k)) for k in (*COORDS, "kind", *config_keys))
 
 
+_PREPARE_ARGS = ("inits", "sigma_w2", "sigma_b2", "kind", "batch", "optimizer", "learning_rate",
+                 "steps", "log_every", "data", "n_points", "data_seed", "max_memory", "dtype",
+                 "vmap_width")  # fmt: skip
+
+
 def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind, batch,
              optimizer, learning_rate, steps, log_every, data, n_points, data_seed, max_memory,
              dtype, vmap_width):  # fmt: skip
@@ -455,17 +461,11 @@ def plan(**grid) -> list[dict[str, Any]]:
     """
     for k in ("out", "resume", "progress", "log"):
         grid.pop(k, None)
-    _, _, _, groups = _prepare(**{**_DEFAULTS, **grid})
+    defaults = {k: p.default for k, p in inspect.signature(sweep).parameters.items()
+                if p.default is not inspect.Parameter.empty and k in _PREPARE_ARGS}  # fmt: skip
+    _, _, _, groups = _prepare(**{**defaults, **grid})
     return [{**{k: g[k] for k in g if k not in ("cells", "scales")}, "cells": len(g["cells"])}
             for g in groups]  # fmt: skip
-
-
-_DEFAULTS: dict[str, Any] = {
-    "inits": ("he",), "sigma_w2": None, "sigma_b2": 0.0, "kind": "attenuation", "batch": 32,
-    "optimizer": "sgd", "learning_rate": 0.1, "steps": 200, "log_every": 10, "data": "spirals",
-    "n_points": 256, "data_seed": 0, "max_memory": None, "dtype": jnp.float32,
-    "vmap_width": None,
-}  # fmt: skip
 
 
 def sweep(
@@ -549,12 +549,12 @@ def sweep(
         activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind, batch, optimizer,
         learning_rate, steps, log_every, data, n_points, data_seed, max_memory, dtype,
         vmap_width)  # fmt: skip
-    say = log if log is not None else log_info
+    say = log if log is not None else _log_info
     path = Path(out) if out is not None else None
     done = _read_done(path, config_keys) if path is not None and resume else {}
     cells = [c for g in groups for c in g["cells"]]
-    complete = np.array([{r["seed"] for r in done.get(_cell_id(c, config_keys), [])}
-                         >= set(seeds) for c in cells], bool)  # fmt: skip
+    complete = np.array([set(done.get(_cell_id(c, config_keys), {})) >= set(seeds)
+                         for c in cells], bool)  # fmt: skip
     complete = _agree_with_process_zero(complete)
     mesh = _mesh()
     by_networks = NamedSharding(mesh, PartitionSpec("networks"))
@@ -566,7 +566,9 @@ def sweep(
         todo = []
         for c, s in zip(g["cells"], g["scales"], strict=True):
             if complete[index]:
-                records += [r for r in done[_cell_id(c, config_keys)] if r["seed"] in seeds]
+                # (Another process's file may lack a cell process 0 has: no records then.)
+                known = done.get(_cell_id(c, config_keys), {})
+                records += [known[seed] for seed in seeds if seed in known]
                 bar.update(1)
             else:
                 todo.append((c, s))
@@ -578,17 +580,19 @@ def sweep(
     return records
 
 
-def log_info(message: str) -> None:
+def _log_info(message: str) -> None:
     log.info(message)
 
 
-def _read_done(path: Path, config_keys) -> dict[tuple, list[dict]]:
-    done: dict[tuple, list[dict]] = {}
+def _read_done(path: Path, config_keys) -> dict[tuple, dict[int, dict]]:
+    """The records in ``path`` by cell and seed; a later line for the same seed wins (a cell
+    recomputed with more seeds appends its old seeds again)."""
+    done: dict[tuple, dict[int, dict]] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             if line.strip():
                 rec = json.loads(line)
-                done.setdefault(_cell_id(rec, config_keys), []).append(rec)
+                done.setdefault(_cell_id(rec, config_keys), {})[rec["seed"]] = rec
     return done
 
 
