@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import inspect
 import math
 import types
 from collections.abc import Callable, Mapping
@@ -488,6 +489,10 @@ def _check_finite(name: str, param: str, value) -> None:
         raise ValueError(f"{name}: {param} must be finite, got {value!r}.")
 
 
+def _is_default(name: str, value, defaults: Mapping[str, Any]) -> bool:
+    return type(value) in (int, float) and name in defaults and value == defaults[name]
+
+
 def _elementwise(value, first, second, *, validate=None):
     """Build the public function and its closed-form derivative functions from three formulas.
 
@@ -500,12 +505,17 @@ def _elementwise(value, first, second, *, validate=None):
     first_w = jax.jit(_nan_passthrough(_widened(first)))
     second_w = jax.jit(_nan_passthrough(_widened(second)))
     no_params = _with_closed_form_jvp(value_w, first_w, second_w, {})
+    # The parameters' defaults are those of ``validate``. A parameter passed at its default is
+    # dropped, so that the call takes the prebuilt parameter-free path.
+    defaults = {} if validate is None else {
+        k: p.default for k, p in inspect.signature(validate).parameters.items()}  # fmt: skip
 
     def checked(fn_name, kind):
         def run(x, **params):
             arr = _as_float_array(x, fn_name)
             if validate is not None:
                 validate(**params)
+            params = {k: v for k, v in params.items() if not _is_default(k, v, defaults)}
             if kind == "value":
                 if not params:
                     return no_params(arr)
@@ -697,7 +707,7 @@ def leaky_relu(x: ArrayLike, *, negative_slope: float = 0.01) -> jax.Array:
     >>> jaxact.leaky_relu(jnp.array([-2.0, 3.0], dtype=jnp.float32))
     Array([-0.02,  3.  ], dtype=float32)
     """
-    return _leaky(x, negative_slope=negative_slope) if negative_slope != 0.01 else _leaky(x)
+    return _leaky(x, negative_slope=negative_slope)
 
 
 # elu ----------------------------------------------------------------------------------------
@@ -739,7 +749,7 @@ def elu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
     >>> jaxact.elu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
     Array([-0.63212055,  2.        ], dtype=float32)
     """
-    return _elu(x, alpha=alpha) if alpha != 1.0 else _elu(x)
+    return _elu(x, alpha=alpha)
 
 
 # selu ---------------------------------------------------------------------------------------
@@ -797,7 +807,7 @@ def celu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
     >>> jaxact.celu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
     Array([-0.63212055,  2.        ], dtype=float32)
     """
-    return _celu(x, alpha=alpha) if alpha != 1.0 else _celu(x)
+    return _celu(x, alpha=alpha)
 
 
 # gelu ---------------------------------------------------------------------------------------

@@ -524,3 +524,19 @@ def test_integer_input_is_a_type_error(name, bad):
     if rec.elementwise:
         with pytest.raises(TypeError, match="floating-point"):
             rec.derivative(bad)
+
+
+@pytest.mark.parametrize(("name", "param", "default"),
+                         [("leaky_relu", "negative_slope", 0.01), ("elu", "alpha", 1.0),
+                          ("celu", "alpha", 1.0)])  # fmt: skip
+def test_default_parameter_takes_the_parameter_free_path(name, param, default):
+    fn = getattr(jaxact, name)
+    x = jnp.linspace(-3, 3, 61, dtype=jnp.float32)
+    plain = np.asarray(fn(x))
+    np.testing.assert_array_equal(fn(x, **{param: default}), plain)
+    # A default given as an array scalar is kept as a parameter: the other path, where the
+    # parameter is a traced float64 (tests run with x64) rather than a weak-typed constant, so
+    # the product may round differently: within 2 float32 ulps.
+    np.testing.assert_allclose(fn(x, **{param: np.float64(default)}), plain, rtol=2.4e-7)
+    g = jax.grad(lambda v: fn(v, **{param: default}).sum())(x)
+    np.testing.assert_array_equal(g, jax.grad(lambda v: fn(v).sum())(x))
