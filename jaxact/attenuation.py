@@ -29,7 +29,14 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact.activations import Activation, get_activation
-from jaxact.mlp import MLPParams, _check_input, _input_layer, _readout, _scan
+from jaxact.mlp import (
+    MLPParams,
+    _check_input,
+    _hidden_grad_norms,
+    _input_layer,
+    _readout,
+    _scan,
+)
 
 __all__ = [
     "AttenuationResult",
@@ -149,7 +156,7 @@ def layer_gradient_norms(
     axes = tuple(range(1, g_pre.ndim))
     return {
         "pre": jnp.sqrt(jnp.sum(g_pre**2, axis=axes)),
-        "weights": jnp.sqrt(jnp.sum(g_params.weights**2, axis=(1, 2))),
+        "weights": _hidden_grad_norms(g_params),
         "loss": value,
     }
 

@@ -26,7 +26,7 @@ import jax.random as jr
 from jax.typing import ArrayLike
 
 from jaxact.activations import Activation, get_activation
-from jaxact.initializers import get_initializer, init_weights, resolve_sigma_w2
+from jaxact.initializers import check_variance, get_initializer, init_weights, resolve_sigma_w2
 
 __all__ = ["MLPParams", "MLPTrace", "init_mlp", "mlp_forward", "mlp_trace", "trace_statistics"]
 
@@ -160,7 +160,8 @@ def mlp_scales(init: str, width: int, out_dim: int | None, sigma_w2, sigma_b2) -
         s2 = resolve_sigma_w2(rec, fan_in, fan_out, sigma_w2)
         return math.sqrt(s2) if rec.orthogonal else math.sqrt(s2 / fan_in)
 
-    return scale(width, width), scale(width, out_dim or width), float(sigma_b2)
+    return (scale(width, width), scale(width, out_dim or width),
+            check_variance("sigma_b2", sigma_b2, positive=False))  # fmt: skip
 
 
 @functools.partial(
@@ -203,6 +204,11 @@ def _sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype
         w_out = scales[1] * unit("w_out")
         b_out = jnp.zeros((out_dim,), dtype)
     return MLPParams(weights, biases, w_in, b_in, w_out, b_out)
+
+
+def _hidden_grad_norms(g: MLPParams) -> jax.Array:
+    """``||dL/dW_l||`` (Frobenius) for every hidden layer of a gradient: ``(depth,)``."""
+    return jnp.sqrt(jnp.sum(g.weights**2, axis=(1, 2)))
 
 
 def _check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:

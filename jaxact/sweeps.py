@@ -66,7 +66,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import _check_positive_int, _sample_mlp, mlp_forward, mlp_scales
+from jaxact.mlp import (
+    _check_positive_int,
+    _hidden_grad_norms,
+    _sample_mlp,
+    mlp_forward,
+    mlp_scales,
+)
 from jaxact.training import (
     Dataset,
     _layer_finite,
@@ -101,17 +107,11 @@ def _positive_ints(name: str, values) -> list[int]:
     return [_check_positive_int(f"sweep: every value in {name}", v) for v in values]
 
 
-def _numbers(name: str, values, *, low: float, strict: bool) -> list:
+def _values(name: str, values) -> list:
+    """One value or a list of them (checked where they are used: ``_variants``)."""
     values = [values] if values is None or isinstance(values, (int, float)) else list(values)
     if not values:
         raise ValueError(f"sweep: {name} is empty; give a number or a list of numbers.")
-    for v in values:
-        if v is None:
-            continue
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        if not ok or v < low or (strict and v == low):
-            raise ValueError(f"sweep: {name} must be finite numbers {'>' if strict else '>='} "
-                             f"{low:g}, got {v!r}.")  # fmt: skip
     return values
 
 
@@ -132,11 +132,12 @@ def _seeds(seeds) -> list[int]:
 
 
 def _variants(inits, sigma_w2s, sigma_b2s, width, out_dim):
-    """(init, effective sigma_w2, sigma_b2, scales) for every init variant of a width."""
+    """(init, effective sigma_w2, sigma_b2, scales) for every init variant of a width; the
+    checks of ``resolve_sigma_w2`` and ``mlp_scales`` refuse a bad value or combination."""
     out = []
     for init, s_w2, s_b2 in itertools.product(inits, sigma_w2s, sigma_b2s):
-        eff = resolve_sigma_w2(init, width, width, s_w2)  # raises for a bad combination
-        out.append((init, eff, float(s_b2), mlp_scales(init, width, out_dim, s_w2, s_b2)))
+        scales = mlp_scales(init, width, out_dim, s_w2, s_b2)
+        out.append((init, resolve_sigma_w2(init, width, width, s_w2), scales[2], scales))
     return out
 
 
@@ -251,11 +252,14 @@ def _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimiz
 
     def measure(params, x, y):
         def objective(p):
-            return lf(mlp_forward(p, x, rec), y)
+            out = mlp_forward(p, x, rec)
+            return lf(out, y), out
+
+        loss_and_grad = jax.value_and_grad(objective, has_aux=True)
 
         def step(carry, i):
             p, state, bad_step, bad_layer = carry
-            loss, g = jax.value_and_grad(objective)(p)
+            (loss, _), g = loss_and_grad(p)
             flags = _layer_finite(g)  # the same check train() makes
             ok = flags.all() & jnp.isfinite(loss)
             new_bad = (bad_step == 0) & ~ok
@@ -267,23 +271,21 @@ def _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimiz
             keep = lambda new, old: jnp.where(alive, new, old)  # noqa: E731
             p = jax.tree.map(keep, optax.apply_updates(p, updates), p)
             state = jax.tree.map(keep, new_state, state)
-            gnorm = jnp.sqrt(jnp.sum(g.weights**2, axis=(1, 2)))
-            return (p, state, bad_step, bad_layer), (loss, gnorm)
+            return (p, state, bad_step, bad_layer), (loss, _hidden_grad_norms(g))
 
         carry = (params, optimizer.init(params), jnp.int32(0), jnp.int32(-1))
         (p, _, bad_step, bad_layer), (losses, gnorms) = jax.lax.scan(
             step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
         )
-        out = mlp_forward(p, x, rec)
-        final_loss = lf(out, y)
+        # The final loss, output and gradient from one forward and backward pass.
+        (final_loss, out), g_final = loss_and_grad(p)
         # losses[i] is the loss before update i+1, i.e. after i updates: shift to "after".
         after = jnp.concatenate([losses[1:], final_loss[None]])
-        _, g_final = jax.value_and_grad(objective)(p)
         return {
             "loss_after": after,
             "final_accuracy": accuracy(out, y, task),
             "grad_norms_init": gnorms[0],
-            "grad_norms_final": jnp.sqrt(jnp.sum(g_final.weights**2, axis=(1, 2))),
+            "grad_norms_final": _hidden_grad_norms(g_final),
             "bad_step": bad_step,
             "bad_layer": bad_layer,
         }
@@ -292,7 +294,7 @@ def _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimiz
 
 
 @functools.lru_cache(maxsize=32)
-def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, devices, *, batch=None,
+def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, mesh, *, batch=None,
                    task=None, in_dim=None, out_dim=None, optimizer=None, steps=None):  # fmt: skip
     """A group's compiled program, cached: sweeping the same shapes again (a resumed or
     repeated sweep in one session) does not compile again."""
@@ -301,7 +303,7 @@ def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, devic
     else:
         cell = _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer,
                               steps, dtype)  # fmt: skip
-    return _program(cell, Mesh(np.array(devices), ("networks",)), vmap_width)
+    return _program(cell, mesh, vmap_width)
 
 
 def _program(cell: _Cell, mesh: Mesh, vmap_width: int | None):
@@ -386,10 +388,8 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
     depths = _positive_ints("depths", depths)
     widths = _positive_ints("widths", widths)
     seeds = _seeds(seeds)
-    sigma_w2s = _numbers("sigma_w2", sigma_w2, low=0.0, strict=True)
-    sigma_b2s = _numbers("sigma_b2", sigma_b2, low=0.0, strict=False)
-    if None in sigma_b2s:
-        raise ValueError("sweep: sigma_b2 must be numbers >= 0, got None.")
+    sigma_w2s = _values("sigma_w2", sigma_w2)
+    sigma_b2s = _values("sigma_b2", sigma_b2)
     if max_memory is not None and not (isinstance(max_memory, (int, float)) and max_memory > 0):
         raise ValueError(f"sweep: max_memory must be a number of bytes > 0, got {max_memory!r}.")
     dtype = jnp.dtype(dtype)
@@ -416,22 +416,22 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
     budget = int(max_memory) if max_memory is not None else _device_budget()
     n_dev = jax.device_count()
     groups = []
+    variants = {w: _variants(inits, sigma_w2s, sigma_b2s, w, out_dim or None) for w in widths}
     for act, depth, width in itertools.product(names, depths, widths):
-        variants = _variants(inits, sigma_w2s, sigma_b2s, width, out_dim or None)
+        per_net = network_bytes(kind, depth=depth, width=width, batch=net_batch,
+                                in_dim=in_dim, out_dim=out_dim,
+                                itemsize=dtype.itemsize)  # fmt: skip
+        per_device = budget // per_net
+        if per_device < 1:
+            raise MemoryError(
+                f"sweep: one {act} network of depth {depth} and width {width} needs about "
+                f"{per_net / 2**20:.3g} MiB, more than the {budget / 2**20:.3g} MiB per "
+                "device budget; lower batch/width/depth or raise max_memory."
+            )
         for orthogonal in (False, True):
-            vs = [v for v in variants if get_initializer(v[0]).orthogonal == orthogonal]
+            vs = [v for v in variants[width] if get_initializer(v[0]).orthogonal == orthogonal]
             if not vs:
                 continue
-            per_net = network_bytes(kind, depth=depth, width=width, batch=net_batch,
-                                    in_dim=in_dim, out_dim=out_dim,
-                                    itemsize=dtype.itemsize)  # fmt: skip
-            per_device = budget // per_net
-            if per_device < 1:
-                raise MemoryError(
-                    f"sweep: one {act} network of depth {depth} and width {width} needs about "
-                    f"{per_net / 2**20:.3g} MiB, more than the {budget / 2**20:.3g} MiB per "
-                    "device budget; lower batch/width/depth or raise max_memory."
-                )
             cells = [{"activation": act, "depth": depth, "width": width, "init": init,
                       "sigma_w2": eff, "sigma_b2": s_b2, "kind": kind, **config}
                      for init, eff, s_b2, _ in vs]  # fmt: skip
@@ -614,7 +614,7 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
     item_keys = np.concatenate([item_keys, np.repeat(item_keys[:1], pad, 0)])
     item_scales = np.concatenate([item_scales, np.repeat(item_scales[:1], pad, 0)])
     common = (kind, g["activation"], g["depth"], g["width"], g["orthogonal"], dtype,
-              settings["vmap_width"], tuple(by_networks.mesh.devices.flat))  # fmt: skip
+              settings["vmap_width"], by_networks.mesh)  # fmt: skip
     if kind == "attenuation":
         program = _group_program(*common, batch=todo[0][0]["batch"])
         shared: tuple = ()
@@ -625,23 +625,18 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
                                  steps=settings["steps"])  # fmt: skip
         y = np.asarray(ds.y, dtype if ds.task == "regression" else np.int32)
         shared = (_put(np.asarray(ds.x, dtype), replicated), _put(y, replicated))
-    results: list[Any] = []
+    items: list[Any] = []  # one result per network, in item order
     records: list[dict[str, Any]] = []
     written = 0
     for c in range(n_chunks):
         sl = slice(c * chunk, (c + 1) * chunk)
-        res = program(_put(item_keys[sl], by_networks), _put(item_scales[sl], by_networks),
-                      *shared)  # fmt: skip
-        results.append(_to_host(res))
-        ready = min(n, (c + 1) * chunk) // n_seed  # cells whose every seed is done
+        res = _to_host(program(_put(item_keys[sl], by_networks),
+                               _put(item_scales[sl], by_networks), *shared))  # fmt: skip
+        items += [jax.tree.map(lambda a, i=i: a[i], res) for i in range(chunk)]
+        ready = min(n, len(items)) // n_seed  # cells whose every seed is done
         if ready > written:
-            merged = jax.tree.map(lambda *a: np.concatenate(a), *results)
-            new = []
-            for ci in range(written, ready):
-                cell = todo[ci][0]
-                for si, seed in enumerate(seeds):
-                    item = jax.tree.map(lambda a, i=ci * n_seed + si: np.asarray(a[i]), merged)
-                    new.append(_record(cell, seed, item, settings, g["depth"]))
+            new = [_record(todo[ci][0], seed, items[ci * n_seed + si], settings, g["depth"])
+                   for ci in range(written, ready) for si, seed in enumerate(seeds)]  # fmt: skip
             if path is not None:
                 _append(path, new)
             records += new

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.activations import Activation, get_activation
+from jaxact.initializers import check_variance
 
 __all__ = [
     "TheoryComparison",
@@ -142,10 +143,8 @@ def gaussian_expectation(
 
 
 def _check_sigmas(sigma_w2: float, sigma_b2: float) -> None:
-    if not (isinstance(sigma_w2, (int, float)) and math.isfinite(sigma_w2) and sigma_w2 > 0):
-        raise ValueError(f"sigma_w2 must be a finite number > 0, got {sigma_w2!r}.")
-    if not (isinstance(sigma_b2, (int, float)) and math.isfinite(sigma_b2) and sigma_b2 >= 0):
-        raise ValueError(f"sigma_b2 must be a finite number >= 0, got {sigma_b2!r}.")
+    check_variance("sigma_w2", sigma_w2, positive=True)
+    check_variance("sigma_b2", sigma_b2, positive=False)
 
 
 def _length(phi: _Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:

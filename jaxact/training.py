@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 from jaxact.activations import Activation, get_activation
-from jaxact.mlp import MLPParams, init_mlp, mlp_forward, mlp_trace
+from jaxact.mlp import MLPParams, _hidden_grad_norms, init_mlp, mlp_forward, mlp_trace
 
 __all__ = [
     "Dataset",
@@ -226,7 +226,7 @@ def _compiled(activation: str, task: str, optimizer: optax.GradientTransformatio
         return {
             "loss": lf(out, y),
             "accuracy": accuracy(out, y, task),
-            "grad_norms": jnp.sqrt(jnp.sum(g.weights**2, axis=(1, 2))),
+            "grad_norms": _hidden_grad_norms(g),
             "dead": dead,
             "saturated": sat,
         }

@@ -74,3 +74,9 @@ def test_orthogonal_matches_jax_initializer(shape):
     ours = init_weights(jax.random.key(5), shape, "orthogonal")
     theirs = jax.nn.initializers.orthogonal()(jax.random.key(5), shape, jnp.float32)
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("bad", [True, 0.0, -1.0, float("inf"), float("nan"), "2"])
+def test_sigma_w2_check_refuses_non_numbers_and_non_positive(bad):
+    with pytest.raises(ValueError, match="sigma_w2 must be a finite number > 0"):
+        resolve_sigma_w2("gaussian", 8, 8, bad)

@@ -177,6 +177,8 @@ def test_bad_input():
         init_mlp(jax.random.key(0), depth=2, width=4, dtype=jnp.int32)
     with pytest.raises(ValueError, match="sigma_b2 must be a number >= 0"):
         init_mlp(jax.random.key(0), depth=2, width=4, sigma_b2=-1.0)
+    with pytest.raises(ValueError, match="sigma_b2 must be a finite number >= 0, got inf"):
+        init_mlp(jax.random.key(0), depth=2, width=4, sigma_b2=float("inf"))
     p = init_mlp(jax.random.key(0), depth=2, width=4, in_dim=3)
     with pytest.raises(
         ValueError, match=r"x has shape \(5, 4\); its last dimension must be in_dim = 3"
