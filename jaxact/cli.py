@@ -190,7 +190,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             "n_points": args.n_points, "max_memory": None}  # fmt: skip
     if args.max_memory is not None:
         grid["max_memory"] = int(args.max_memory * 2**20)
-    print(f"{jax_devices_line()}")
+    if args.theory and args.kind != "attenuation":
+        print("jaxact sweep: --theory predicts attenuation rates; it does not apply to "
+              "--kind training.", file=sys.stderr)  # fmt: skip
+        return 2
+    print(jax_devices_line())
     for g in plan(**grid):
         print(f"program {g['activation']} depth {g['depth']} width {g['width']}: {g['cells']} "
               f"cell(s) x seeds = {g['networks']} networks, chunk {g['chunk']} "
@@ -201,7 +205,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     records = sweep(**grid, out=args.out, resume=args.resume, progress=not args.no_progress)
     rows = summarize(records)
     metrics = ["rate"] if args.kind == "attenuation" else ["final_accuracy", "final_loss"]
-    theory = args.theory and args.kind == "attenuation"
+    theory = args.theory
     if theory:
         from jaxact.sweeps import theory_rate
     head = f"{'activation':<12} {'init':<10} {'sigma_w2':>8} {'depth':>6} {'width':>6} {'seeds':>5}"

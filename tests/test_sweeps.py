@@ -355,6 +355,8 @@ def test_summary_cli_and_plot(tmp_path, capsys):
     assert theory_png.read_bytes()[:4] == b"\x89PNG"
     text = capsys.readouterr().out
     assert "final_accuracy mean" in text and "diverged" in text
+    assert main(["sweep", "--kind", "training", "--theory", "--activation", "tanh"]) == 2
+    assert "--theory predicts attenuation rates" in capsys.readouterr().err  # before any run
     assert main(["sweep", "--activation", "relu", "--depth", "50", "--width", "64", "--plan",
                  "--max-memory", "15"]) == 0  # fmt: skip
     text = capsys.readouterr().out
