@@ -137,12 +137,22 @@ def _nan_passthrough(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     return wrapper
 
 
-def _with_closed_form_jvp(value, first, second, params) -> Callable[[jax.Array], jax.Array]:
-    """``value`` as a custom_jvp function with closed-form derivatives ``first`` and ``second``."""
+#: Prefix of the name each activation's custom_jvp function carries in a jaxpr
+#: (``custom_jvp_call[name=jaxact_relu]``): how :mod:`jaxact.diagnose` recognises it.
+JAXPR_NAME_PREFIX = "jaxact_"
 
-    @jax.custom_jvp
+
+def _with_closed_form_jvp(name, value, first, second, params) -> Callable[[jax.Array], jax.Array]:
+    """``value`` as a custom_jvp function with closed-form derivatives ``first`` and ``second``.
+
+    The function is named ``jaxact_<name>``, the name it shows in a jaxpr.
+    """
+
     def f(x):
         return value(x, **params)
+
+    f.__name__ = f.__qualname__ = JAXPR_NAME_PREFIX + name
+    f = jax.custom_jvp(f)
 
     @jax.custom_jvp
     def df(x):
@@ -493,7 +503,7 @@ def _is_default(name: str, value, defaults: Mapping[str, Any]) -> bool:
     return type(value) in (int, float) and name in defaults and value == defaults[name]
 
 
-def _elementwise(value, first, second, *, validate=None):
+def _elementwise(name, value, first, second, *, validate=None):
     """Build the public function and its closed-form derivative functions from three formulas.
 
     Returns ``(fn, derivative, second_derivative)``; each takes ``(x, **params)``, checks the
@@ -504,7 +514,7 @@ def _elementwise(value, first, second, *, validate=None):
     value_w = jax.jit(_widened(value))
     first_w = jax.jit(_nan_passthrough(_widened(first)))
     second_w = jax.jit(_nan_passthrough(_widened(second)))
-    no_params = _with_closed_form_jvp(value_w, first_w, second_w, {})
+    no_params = _with_closed_form_jvp(name, value_w, first_w, second_w, {})
     # The parameters' defaults are those of ``validate``. A parameter passed at its default is
     # dropped, so that the call takes the prebuilt parameter-free path.
     defaults = {} if validate is None else {
@@ -519,7 +529,7 @@ def _elementwise(value, first, second, *, validate=None):
             if kind == "value":
                 if not params:
                     return no_params(arr)
-                return _with_closed_form_jvp(value_w, first_w, second_w, params)(arr)
+                return _with_closed_form_jvp(name, value_w, first_w, second_w, params)(arr)
             return (first_w if kind == "d1" else second_w)(arr, **params)
 
         return run
@@ -565,7 +575,7 @@ def _register(
 
 
 def _build(name, value, first, second, validate=None):
-    checked, _ = _elementwise(value, first, second, validate=validate)
+    checked, _ = _elementwise(name, value, first, second, validate=validate)
     return checked(name, "value"), checked(name, "d1"), checked(name, "d2")
 
 

@@ -1,0 +1,910 @@
+"""Diagnose any JAX model: gradients, saturation and dead units at every activation site.
+
+:func:`diagnose` takes a loss function and its arguments - a flax, equinox or plain-JAX model,
+unchanged - and returns, from **one** forward and one backward pass, the loss, the gradient of
+the loss with respect to ``args[0]`` and, for every *activation site* (each place where an
+activation function is applied to a tensor ``h``):
+
+* ``grad_norm``: ``||dLoss/dh||_F``, the gradient that flows back through the activation into
+  its input, over the whole site tensor;
+* ``pre_mean``, ``pre_std``: the mean and (population) standard deviation of ``h``;
+* ``saturated``: the fraction of entries with ``|phi'(h)| < saturation * sup|phi'|``;
+* ``zero_grad``: the fraction with ``phi'(h) == 0`` (exactly, in the working dtype);
+* ``dead_units``: the fraction of units (the last axis) with ``phi'(h) == 0`` for every example
+  (over all the other axes): units that passed no gradient at all on this batch.
+
+How it works
+------------
+The loss function is traced to a jaxpr once (:func:`jax.make_jaxpr`, at trace time when
+``diagnose`` is called inside :func:`jax.jit`). Activation sites are found in it:
+
+* calls of jaxact's activations (``custom_jvp_call[name=jaxact_relu]``) and of the named
+  ``jax.nn`` functions (``relu``, ``relu6`` are ``custom_jvp`` calls; ``silu``, ``elu``,
+  ``softplus``, ... named ``jit`` calls);
+* inline elementwise code that computes an activation of the catalogue: ``lax.tanh``,
+  ``lax.logistic`` (``jax.nn.sigmoid``), ``jnp.maximum(x, 0)``, and ``jax.nn.gelu`` in both forms
+  (it is not a named call in jax 0.10). A chain of elementwise operations that depends on one
+  tensor only is evaluated at trace time on probe points and compared with every activation of
+  :data:`jaxact.ACTIVATIONS`; the largest chain that matches is the site;
+* :func:`tap`: any other tensor a user marks.
+
+Sites are found inside ``jit``, ``vmap`` (a vmapped activation is one site with the batch
+axes), ``lax.scan`` (each iteration is its own site: ``equinox.nn.MLP(scan=True)``,
+``flax.linen.scan``, jaxact's scan MLP), ``checkpoint``/``remat``. The loss is then evaluated
+again from the jaxpr with each site's input passed through a *probe*: an identity whose
+``custom_vjp`` backward rule returns ``sum(ct**2)`` as the gradient of a zero scalar.
+Differentiating with respect to those scalars gives every site's ``||dLoss/dh||**2`` from the
+ordinary backward pass; the forward statistics are reduced where they are computed. No
+activation tensor is kept: the extra memory is O(number of sites) scalars. A site inside a
+primitive that cannot be instrumented (``while_loop``, ``cond``, a ``custom_vjp``, a
+``custom_jvp`` that is not an activation, ``shard_map``, ...) raises :class:`ValueError` naming
+the primitive; tap the tensors you need outside it.
+
+``log_sigmoid`` and the softmax family are not detected (losses are written with them); tap
+their input to measure them.
+
+>>> import jax, jax.numpy as jnp, jaxact
+>>> w = jnp.full((4, 4), 0.5)
+>>> def loss(w, x):
+...     return jnp.sum(jax.nn.relu(x @ w) ** 2)
+>>> d = jax.jit(jaxact.diagnose)(loss, w, jnp.ones((2, 4)))  # doctest: +SKIP
+>>> d = jaxact.diagnose(loss, w, jnp.ones((2, 4)))
+>>> [s.activation for s in d.sites], d.grad_norm.shape
+(['relu'], (1,))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.extend import core as jcore
+from jax.extend import source_info_util
+
+from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX, get_activation
+
+__all__ = ["STATISTICS", "Diagnosis", "Site", "diagnose", "tap"]
+
+#: The per-site statistics of a :class:`Diagnosis`, each an array ``(len(sites),)``.
+STATISTICS = ("grad_norm", "pre_mean", "pre_std", "saturated", "zero_grad", "dead_units")
+_FORWARD = STATISTICS[1:]
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """One activation site: where an activation was applied to a tensor ``h``.
+
+    Attributes:
+      name: the module path from the name stack where the framework records one (flax), else
+        the activation with the source ``file:line`` of the call; ``[i]`` is the iteration of an
+        enclosing ``lax.scan`` (nested scans: ``[i][j]``); ``#k`` tells apart sites that would
+        otherwise share a name.
+      activation: the registry name (``"relu"``, ``"gelu_tanh"``, ...), a ``jax.nn`` name that
+        jaxact does not have, or ``"tap"``.
+      shape: the shape of ``h`` (the site tensor; its last axis holds the units).
+    """
+
+    name: str
+    activation: str
+    shape: tuple[int, ...]
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["loss", "grads", "aux", *STATISTICS, "param_grad_norms", "param_norms"],
+    meta_fields=["sites"],
+)
+@dataclasses.dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`diagnose` measured: a pytree (``sites`` is static), safe to return from jit.
+
+    Attributes:
+      loss: the scalar loss.
+      grads: ``dLoss/dargs[0]``, a pytree like ``args[0]`` (``None`` at leaves that are not
+        floating-point arrays), so a training step can use it as ``value_and_grad``'s.
+      aux: ``loss_fn``'s auxiliary output with ``has_aux=True``, else ``None``.
+      sites: static tuple of :class:`Site`, in forward execution order.
+      grad_norm: ``(n_sites,)`` Frobenius norm of ``dLoss/dh`` at each site (float32).
+      pre_mean, pre_std: ``(n_sites,)`` mean and standard deviation of ``h``.
+      saturated: ``(n_sites,)`` fraction of entries with ``|phi'(h)| < saturation sup|phi'|``.
+      zero_grad: ``(n_sites,)`` fraction of entries with ``phi'(h) == 0``.
+      dead_units: ``(n_sites,)`` fraction of units (last axis) with ``phi'(h) == 0`` on every
+        example. ``saturated``, ``zero_grad`` and ``dead_units`` are NaN at taps.
+      param_grad_norms, param_norms: pytrees like ``args[0]``: the Frobenius norm of each
+        leaf's gradient and of the leaf.
+    """
+
+    loss: jax.Array
+    grads: Any
+    aux: Any
+    sites: tuple[Site, ...]
+    grad_norm: jax.Array
+    pre_mean: jax.Array
+    pre_std: jax.Array
+    saturated: jax.Array
+    zero_grad: jax.Array
+    dead_units: jax.Array
+    param_grad_norms: Any
+    param_norms: Any
+
+    def table(self) -> str:
+        """The sites as a text table, one line each (after ``jax.device_get``)."""
+        rows = [f"{'site':<44} {'activation':<11} {'|dL/dh|':>10} {'mean h':>8} {'std h':>8} "
+                f"{'sat':>5} {'zero':>5} {'dead':>5}"]  # fmt: skip
+        arrays = [np.asarray(getattr(self, k), np.float64) for k in STATISTICS]
+        for i, s in enumerate(self.sites):
+            g, m, sd, sat, z, dead = (a[i] for a in arrays)
+            rows.append(f"{s.name[-44:]:<44} {s.activation:<11} {g:>10.3e} {m:>8.3f} {sd:>8.3f} "
+                        f"{sat:>5.2f} {z:>5.2f} {dead:>5.2f}")  # fmt: skip
+        return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# tap
+
+
+def _tap_value(x):
+    # ``x * 1`` rather than ``x``: jit drops a call whose outputs are its inputs. XLA folds it.
+    return x * jnp.ones((), x.dtype)
+
+
+_tap_value.__name__ = _TAP_NAME = "jaxact_tap"
+_tap_jit = jax.jit(_tap_value)
+
+
+def tap(x: jax.Array, name: str) -> jax.Array:
+    """Mark ``x`` as a site for :func:`diagnose`; the identity in value and in gradient.
+
+    Use it for tensors that are not the input of a recognised activation: the input of an
+    attention softmax, a residual stream, the input of a user's own non-linearity. Outside
+    :func:`diagnose` it costs nothing (XLA removes it).
+
+    Args:
+      x: a floating-point array.
+      name: the site's name (it joins the framework's name stack, if any).
+
+    Returns:
+      ``x``.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.tap(jnp.ones(3), "logits")
+    Array([1., 1., 1.], dtype=float32)
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"tap: name must be a non-empty string, got {name!r}.")
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"tap: {name!r} must be a floating-point array, got dtype {x.dtype}.")
+    with jax.named_scope(name):
+        return _tap_jit(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Which calls are activations
+
+#: jax.nn functions that are named calls in a jaxpr: jax.nn name -> (activation, parameter
+#: names after ``x`` in call order). The activation is the registry name where jaxact has it.
+_JAX_NN = {
+    "relu": ("relu", ()),
+    "relu6": ("relu6", ()),
+    "silu": ("silu", ()),
+    "elu": ("elu", ("alpha",)),
+    "celu": ("celu", ("alpha",)),
+    "selu": ("selu", ()),
+    "leaky_relu": ("leaky_relu", ("negative_slope",)),
+    "softplus": ("softplus", ()),
+    "mish": ("mish", ()),
+    "soft_sign": ("softsign", ()),
+    "hard_tanh": ("hard_tanh", ()),
+    "hard_sigmoid": ("hard_sigmoid", ()),
+    "hard_silu": ("hard_silu", ()),
+    "squareplus": ("squareplus", ("b",)),
+    "sparse_plus": ("sparse_plus", ()),
+    "sparse_sigmoid": ("sparse_sigmoid", ()),
+}
+#: sup|phi'| of the jax.nn activations jaxact's registry does not have (any parameters).
+_OTHER_SUP = {"hard_silu": 1.5, "squareplus": 1.0, "sparse_plus": 1.0, "sparse_sigmoid": 0.5}
+#: Activations never detected automatically (losses use them); tap them instead.
+_NOT_DETECTED = ("identity", "log_sigmoid")
+
+# Primitives a chain of elementwise operations may contain (plus elementwise jit calls).
+_ELEMENTWISE = frozenset(
+    "neg add sub mul div max min abs sign exp exp2 expm1 log log1p tanh logistic erf erfc sqrt "
+    "rsqrt cbrt integer_pow pow square select_n gt ge lt le eq ne and or not convert_element_type "
+    "clamp copy copy_p sin cos floor ceil round is_finite".split()
+)
+# A chain is compared with the catalogue only if it holds one of these (linear code is not).
+_NONLINEAR = frozenset(
+    "max min abs exp expm1 log1p tanh logistic erf erfc select_n clamp integer_pow".split()
+)
+_CALLS = ("pjit", "jit")
+_MAX_CHAIN = 64
+
+
+def _is_var(v) -> bool:
+    return not isinstance(v, jcore.Literal)
+
+
+def _floating(aval) -> bool:
+    return hasattr(aval, "dtype") and jnp.issubdtype(aval.dtype, jnp.floating)
+
+
+def _inner(eqn) -> jcore.ClosedJaxpr | None:
+    j = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+    if isinstance(j, jcore.Jaxpr):
+        return jcore.ClosedJaxpr(j, ())
+    return j
+
+
+@dataclasses.dataclass
+class _SiteSpec:
+    """A site in one jaxpr: the equations it covers and how to measure it."""
+
+    eqns: list[int]  # equation indices, in order; the first is where it is evaluated
+    root: Any  # the Var holding h
+    output: Any  # the Var holding phi(h)
+    activation: str
+    sup: Callable[[dict], Any] | None  # sup|phi'| from the eqn's parameter values; None: tap
+    params: dict  # parameter name -> Var or Literal of the site's equation
+    name: str
+
+
+def _call_name(eqn) -> str | None:
+    """The function name of a ``jit`` or ``custom_jvp_call`` equation."""
+    if eqn.primitive.name in _CALLS:
+        return eqn.params.get("name")
+    if eqn.primitive.name == "custom_jvp_call":
+        info = getattr(eqn.params["call_jaxpr"].jaxpr, "debug_info", None)
+        src = getattr(info, "func_src_info", None)
+        return src.split(" ")[0] if isinstance(src, str) and src else None
+    return None
+
+
+def _named_site(eqn) -> tuple[str, dict] | None:
+    """``(activation, {param: atom})`` if ``eqn`` is a named activation call, else None."""
+    prim = eqn.primitive.name
+    if len(eqn.outvars) != 1 or not eqn.invars or not _floating(eqn.invars[0].aval):
+        return None
+    if eqn.outvars[0].aval.shape != eqn.invars[0].aval.shape:
+        return None
+    name = _call_name(eqn)
+    if not isinstance(name, str):
+        return None
+    if prim == "custom_jvp_call" and name.startswith(JAXPR_NAME_PREFIX):
+        act = name[len(JAXPR_NAME_PREFIX) :]
+        if act not in ACTIVATIONS or act in _NOT_DETECTED:
+            return None
+        # Non-default hyperparameters are arguments of the call inside (kwargs: sorted names).
+        inner = eqn.params["call_jaxpr"].jaxpr
+        params: dict = {}
+        if len(inner.eqns) == 1 and inner.eqns[0].primitive.name in _CALLS:
+            extra = inner.eqns[0].invars[1:]
+            params = dict(zip(sorted(ACTIVATIONS[act].params), extra, strict=False))
+        return act, params
+    if prim in (*_CALLS, "custom_jvp_call") and name in _JAX_NN:
+        act, names = _JAX_NN[name]
+        return act, dict(zip(names, eqn.invars[1:], strict=False))
+    if prim in _CALLS and name == _TAP_NAME:
+        return "tap", {}
+    return None
+
+
+def _sup_function(act: str, params: dict) -> Callable[[dict], Any]:
+    """sup|phi'| for a site, given its parameter values (Python numbers or arrays)."""
+    if act in _OTHER_SUP:
+        return lambda values: _OTHER_SUP[act]
+    rec = ACTIVATIONS[act]
+    if not params:
+        return lambda values: rec.max_slope
+
+    def sup(values):
+        concrete = {k: v for k, v in values.items() if isinstance(v, (int, float, np.ndarray))}
+        if len(concrete) == len(values) and all(
+            np.ndim(v) == 0 and float(v) == rec.params.get(k) for k, v in concrete.items()
+        ):
+            return rec.max_slope
+        # sup over a grid (step 0.005 on [-10, 10], 0 included) of the closed-form phi'.
+        grid = jnp.linspace(-10.0, 10.0, 4001, dtype=jnp.float32)
+        kw = {k: jnp.asarray(v, jnp.float32).reshape(()) for k, v in values.items()}
+        return jnp.max(jnp.abs(rec.derivative(grid, **kw)))
+
+    return sup
+
+
+# --------------------------------------------------------------------------------------------
+# Inline chains of elementwise operations
+
+
+_PROBE_POINTS = np.concatenate([np.linspace(-8.0, 8.0, 65), [-0.3, 0.1, 0.7, 1.3, 2.6]])
+
+
+@functools.lru_cache(maxsize=8)
+def _catalogue(dtype: np.dtype) -> tuple[tuple[str, np.ndarray], ...]:
+    """Every detectable activation at the probe points, computed by jaxact in ``dtype``."""
+    x = np.asarray(_PROBE_POINTS, dtype)
+    with jax.ensure_compile_time_eval():
+        return tuple(
+            (name, np.asarray(rec.fn(x), np.float64))
+            for name, rec in ACTIVATIONS.items()
+            if rec.elementwise and name not in _NOT_DETECTED
+        )
+
+
+def _match(values: np.ndarray, dtype) -> str | None:
+    """The catalogue activation that ``values`` (at the first probe points) equal, if any.
+
+    Equal means within ``16 eps (1 + |phi|)`` at every probe point (``eps`` of the dtype): the
+    catalogue is accurate to 1-2 ulp and ``jax.nn``'s own formulas to a few ulp where they
+    cancel, while two activations differ by far more at some probe point (``gelu`` and
+    ``gelu_tanh`` by 1.5e-4 at 1.0). In 16-bit types the closest one wins. A site with fewer
+    than 8 entries sees too few probe points to be told apart and is not matched.
+    """
+    n = values.size
+    if n < 8:
+        return None
+    tol = 16 * float(jnp.finfo(dtype).eps)
+    best, best_err = None, math.inf
+    for name, ref in _catalogue(np.dtype(dtype)):
+        with np.errstate(invalid="ignore"):
+            err = np.max(np.abs(values - ref[:n]) / (1 + np.abs(ref[:n])))
+        if err <= tol and err < best_err:
+            best, best_err = name, err
+    return best
+
+
+def _eval_eqn(eqn, invals):
+    params = eqn.primitive.get_bind_params(eqn.params)
+    subfuns: list = []
+    if isinstance(params, tuple):  # jax < 0.8 returned (subfuns, params)
+        subfuns, params = params
+    with source_info_util.user_context(
+        eqn.source_info.traceback, name_stack=eqn.source_info.name_stack
+    ):
+        out = eqn.primitive.bind(*subfuns, *invals, **params)
+    return list(out) if eqn.primitive.multiple_results else [out]
+
+
+def _elementwise_eqn(eqn, shape) -> bool:
+    prim = eqn.primitive.name
+    if len(eqn.outvars) != 1 or eqn.outvars[0].aval.shape != shape:
+        return False
+    if not all(
+        (not _is_var(v) and np.ndim(v.val) == 0) or v.aval.shape in (shape, ()) for v in eqn.invars
+    ):
+        return False
+    if prim in _ELEMENTWISE:
+        return True
+    if prim in _CALLS:
+        inner = _inner(eqn).jaxpr
+        return all(e.primitive.name in _ELEMENTWISE or e.primitive.name in _CALLS
+                   for e in inner.eqns)  # fmt: skip
+    return False
+
+
+def _chains(jaxpr, taken: set[int], users: dict) -> list[_SiteSpec]:
+    """Sites made of inline elementwise code (see the module docstring)."""
+    eqns = jaxpr.eqns
+    found = []
+    candidates = [*jaxpr.invars, *(o for e in eqns for o in e.outvars)]
+    roots = [
+        v
+        for v in candidates
+        if _is_var(v) and _floating(v.aval) and v.aval.shape != () and users.get(v)
+    ]
+    for root in roots:
+        shape = root.aval.shape
+        region: set = {root}
+        members: list[int] = []
+        first = min(users[root])
+        for i in range(first, min(len(eqns), first + _MAX_CHAIN)):
+            e = eqns[i]
+            if i in taken or not _elementwise_eqn(e, shape):
+                continue
+            if all(not _is_var(v) or v in region for v in e.invars) and any(
+                _is_var(v) for v in e.invars
+            ):
+                members.append(i)
+                region.add(e.outvars[0])
+        if not any(
+            eqns[i].primitive.name in _NONLINEAR or eqns[i].primitive.name in _CALLS
+            for i in members
+        ):
+            continue
+        # Evaluate the chain on the probe points (tiled to the site's shape) at trace time.
+        size = math.prod(shape)
+        probe = np.resize(np.asarray(_PROBE_POINTS, root.aval.dtype), shape)
+        npts = min(size, _PROBE_POINTS.size)
+        env = {root: probe}
+        try:
+            with jax.ensure_compile_time_eval():
+                for i in members:
+                    e = eqns[i]
+                    ins = [env[v] if _is_var(v) else v.val for v in e.invars]
+                    env[e.outvars[0]] = _eval_eqn(e, ins)[0]
+        except Exception:  # a chain that cannot be evaluated on probes is not an activation
+            continue
+        for i in members:
+            out = eqns[i].outvars[0]
+            if out.aval.dtype != root.aval.dtype:
+                continue
+            act = _match(np.asarray(env[out], np.float64).reshape(-1)[:npts], root.aval.dtype)
+            if act is None:
+                continue
+            needed = _slice_back(eqns, members, out, root)
+            found.append(_SiteSpec(needed, root, out, act, _sup_function(act, {}), {}, ""))
+    # The largest chains first; a chain that overlaps one already taken is dropped.
+    found.sort(key=lambda s: -len(s.eqns))
+    chosen, used = [], set()
+    for s in found:
+        if used.isdisjoint(s.eqns):
+            chosen.append(s)
+            used.update(s.eqns)
+    return chosen
+
+
+def _slice_back(eqns, members, out, root) -> list[int]:
+    """The chain's equations that ``out`` depends on."""
+    producer = {eqns[i].outvars[0]: i for i in members}
+    need, stack = set(), [out]
+    while stack:
+        v = stack.pop()
+        i = producer.get(v)
+        if i is None or i in need:
+            continue
+        need.add(i)
+        stack.extend(u for u in eqns[i].invars if _is_var(u) and u is not root)
+    return sorted(need)
+
+
+# --------------------------------------------------------------------------------------------
+# The plan: what to do with each equation of a jaxpr
+
+
+_REMAT = ("checkpoint", "remat", "remat2")
+_HIGHER_ORDER_OK = ("scan", *_REMAT, *_CALLS)
+
+
+@dataclasses.dataclass
+class _Plan:
+    """How to evaluate one jaxpr with probes: per equation, what to do."""
+
+    actions: dict[int, tuple]  # eqn index -> ("site", spec) | ("skip",) | (kind, subplan)
+    sites: list[Site]  # expanded, in execution order
+
+    @property
+    def n_sites(self) -> int:
+        return len(self.sites)
+
+
+def _frame_of(eqn) -> str:
+    tb = eqn.source_info.traceback
+    if tb is None:
+        return "?"
+    here = os.path.dirname(__file__)
+    own = (os.path.join(here, "activations.py"), os.path.join(here, "diagnose.py"))
+    for f in tb.frames:
+        name = f.file_name
+        if name in own or "/jax/" in name or "/jaxlib/" in name or name.startswith("<frozen"):
+            continue
+        return f"{os.path.basename(name)}:{f.line_num}"
+    return "?"
+
+
+def _scopes(eqn) -> str:
+    """The eqn's name stack without transformation names (``vmap(...)``, ``jvp(...)``)."""
+    stack = eqn.source_info.name_stack
+    parts = getattr(stack, "stack", None)
+    if parts is None:
+        return str(stack)
+    return "/".join(p.name for p in parts if type(p).__name__ == "Scope")
+
+
+def _site_name(eqn, act: str, prefix: str) -> str:
+    stack = _scopes(eqn)
+    path = "/".join(p for p in (prefix, stack) if p)
+    if act == "tap":
+        return path or "tap"
+    if path:
+        return f"{path}/{act} ({_frame_of(eqn)})"
+    return f"{act} ({_frame_of(eqn)})"
+
+
+def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
+    eqns = jaxpr.eqns
+    actions: dict[int, tuple] = {}
+    specs: dict[int, _SiteSpec] = {}
+    users: dict = {}
+    for i, e in enumerate(eqns):
+        for v in e.invars:
+            if _is_var(v):
+                users.setdefault(v, []).append(i)
+    for i, e in enumerate(eqns):
+        named = _named_site(e)
+        if named is not None:
+            act, params = named
+            sup = None if act == "tap" else _sup_function(act, params)
+            specs[i] = _SiteSpec([i], e.invars[0], e.outvars[0], act, sup, params, "")
+    for s in _chains(jaxpr, set(specs), users):
+        specs[s.eqns[0]] = s
+    for s in specs.values():
+        eqn = eqns[s.eqns[-1]] if s.activation != "tap" else eqns[s.eqns[0]]
+        s.name = _site_name(eqn, s.activation, prefix)
+        for j in s.eqns[1:]:
+            actions[j] = ("skip",)
+        actions[s.eqns[0]] = ("site", s)
+    sites: list[Site] = []
+    for i, e in enumerate(eqns):
+        if i in actions:
+            if actions[i][0] == "site":
+                s = actions[i][1]
+                sites.append(Site(s.name, s.activation, tuple(s.root.aval.shape)))
+            continue
+        subs = [j for j in jcore.jaxprs_in_params(e.params)]
+        if not subs:
+            continue
+        prim = e.primitive.name
+        stack = "/".join(p for p in (prefix, _scopes(e)) if p)
+        inner = [_analyse(j if isinstance(j, jcore.Jaxpr) else j.jaxpr, stack,
+                          where or prim) for j in subs]  # fmt: skip
+        n_inner = sum(p.n_sites for p in inner)
+        if n_inner == 0:
+            continue
+        if prim not in _HIGHER_ORDER_OK or len(inner) != 1:
+            first = next(p for p in inner if p.n_sites).sites[0]
+            raise ValueError(
+                f"diagnose: {n_inner} activation site(s) (the first: {first.name!r}) are inside "
+                f"a {prim!r} primitive, which diagnose cannot instrument (it supports jit, vmap, "
+                "lax.scan and checkpoint/remat). Call jaxact.tap(x, name) on the tensors you "
+                f"want measured outside the {prim!r}, or restructure it (a fixed-length "
+                "fori_loop or scan instead of while_loop)."
+            )
+        (sub,) = inner
+        if prim == "scan":
+            length = e.params["length"]
+            sites += [
+                dataclasses.replace(s, name=_index_name(s.name, it))
+                for it in range(length)
+                for s in sub.sites
+            ]
+        else:
+            sites += sub.sites
+        actions[i] = (prim, sub)
+    return _Plan(actions, sites)
+
+
+def _index_name(name: str, i: int) -> str:
+    """``relu (f.py:3)`` -> ``relu (f.py:3) [i]``; indices of nested scans accumulate."""
+    if name.endswith("]"):
+        head, _, tail = name.rpartition(" [")
+        return f"{head} [{i}][{tail}"
+    return f"{name} [{i}]"
+
+
+def _dedupe(sites: list[Site]) -> tuple[Site, ...]:
+    counts: dict[str, int] = {}
+    for s in sites:
+        counts[s.name] = counts.get(s.name, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for s in sites:
+        if counts[s.name] > 1:
+            seen[s.name] = seen.get(s.name, 0) + 1
+            s = dataclasses.replace(s, name=f"{s.name} #{seen[s.name]}")
+        out.append(s)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation with probes
+
+
+@jax.custom_vjp
+def _probe(h, p):
+    return h
+
+
+def _probe_fwd(h, p):
+    return h, None
+
+
+def _probe_bwd(_, ct):
+    return ct, jnp.sum(jnp.square(ct.astype(jnp.float32)))
+
+
+_probe.defvjp(_probe_fwd, _probe_bwd)
+
+
+def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
+    """The forward statistics of one site, on ``h`` (no gradient flows through them)."""
+    h = jax.lax.stop_gradient(h)
+    wide = h.astype(jnp.promote_types(h.dtype, jnp.float32))
+    stats = {"pre_mean": jnp.mean(wide), "pre_std": jnp.std(wide)}
+    if spec.sup is None:
+        nan = jnp.float32(jnp.nan)
+        return stats | {"saturated": nan, "zero_grad": nan, "dead_units": nan}
+    # phi'(h) as the model's own backward pass computes it: the JVP of its own code.
+    _, d = jax.jvp(phi, (h,), (jnp.ones_like(h),))
+    d = jnp.abs(d)
+    zero = d == 0
+    sup = jnp.asarray(spec.sup(param_values), jnp.float32)
+    sat = d.astype(jnp.float32) < saturation * sup
+    units = jnp.all(zero, axis=tuple(range(h.ndim - 1))) if h.ndim else zero
+    return stats | {
+        "saturated": jnp.mean(sat, dtype=jnp.float32),
+        "zero_grad": jnp.mean(zero, dtype=jnp.float32),
+        "dead_units": jnp.mean(units, dtype=jnp.float32),
+    }
+
+
+def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
+    """Evaluate ``jaxpr`` with a probe at every site. Returns (outputs, stats): ``stats`` maps
+    each forward statistic to an array ``(plan.n_sites,)`` in execution order."""
+    env: dict = {}
+
+    def read(v):
+        return env[v] if _is_var(v) else v.val
+
+    for v, x in zip(jaxpr.constvars, consts, strict=True):
+        env[v] = x
+    for v, x in zip(jaxpr.invars, args, strict=True):
+        env[v] = x
+    parts: dict[str, list] = {k: [] for k in _FORWARD}
+    offset = 0
+    for i, e in enumerate(jaxpr.eqns):
+        action = plan.actions.get(i)
+        if action is None:
+            outs = _eval_eqn(e, [read(v) for v in e.invars])
+            for v, x in zip(e.outvars, outs, strict=True):
+                env[v] = x
+            continue
+        kind = action[0]
+        if kind == "skip":
+            continue
+        if kind == "site":
+            spec = action[1]
+            h = read(spec.root)
+            values = {k: read(a) for k, a in spec.params.items()}
+
+            def phi(x, spec=spec):
+                local = {spec.root: x}
+                for j in spec.eqns:
+                    q = jaxpr.eqns[j]
+                    ins = [local.get(v, env.get(v)) if _is_var(v) else v.val for v in q.invars]
+                    for v, o in zip(q.outvars, _eval_eqn(q, ins), strict=True):
+                        local[v] = o
+                return local
+
+            local = phi(_probe(h, probes[offset]))
+            for j in spec.eqns:
+                for v in jaxpr.eqns[j].outvars:
+                    env[v] = local[v]
+            st = _site_statistics(spec, h, lambda x, spec=spec: phi(x)[spec.output], values,
+                                  saturation)  # fmt: skip
+            for k in _FORWARD:
+                parts[k].append(jnp.reshape(st[k], (1,)).astype(jnp.float32))
+            offset += 1
+            continue
+        sub: _Plan = action[1]
+        invals = [read(v) for v in e.invars]
+        if kind == "scan":
+            n = sub.n_sites * e.params["length"]
+            outs, st = _run_scan(e, sub, invals, probes[offset : offset + n], saturation)
+        else:
+            n = sub.n_sites
+            inner = _inner(e)
+            p = probes[offset : offset + n]
+            if kind in _CALLS:
+                outs, st = _run(sub, inner.jaxpr, inner.consts, invals, p, saturation)
+            else:  # checkpoint / remat
+                outs, st = _run_remat(e, sub, inner, invals, p, saturation)
+        for v, x in zip(e.outvars, outs, strict=True):
+            env[v] = x
+        for k in _FORWARD:
+            parts[k].append(st[k])
+        offset += n
+    stats = {k: (jnp.concatenate(v) if v else jnp.zeros((0,), jnp.float32))
+             for k, v in parts.items()}  # fmt: skip
+    return [read(v) for v in jaxpr.outvars], stats
+
+
+def _run_scan(eqn, sub: _Plan, invals, probes, saturation):
+    p = eqn.params
+    n_consts, n_carry, length = p["num_consts"], p["num_carry"], p["length"]
+    body = p["jaxpr"]
+    consts, init, xs = (
+        invals[:n_consts],
+        invals[n_consts : n_consts + n_carry],
+        invals[n_consts + n_carry :],
+    )
+    # Probes and statistics are in execution order; a reverse scan runs its xs backwards.
+    per_iter = probes.reshape(length, sub.n_sites)
+    if p["reverse"]:
+        per_iter = per_iter[::-1]
+
+    def step(carry, x):
+        xs_i, probe_i = x
+        outs, st = _run(sub, body.jaxpr, body.consts, [*consts, *carry, *xs_i], probe_i,
+                        saturation)  # fmt: skip
+        return outs[:n_carry], (outs[n_carry:], st)
+
+    carry, (ys, st) = jax.lax.scan(step, list(init), (list(xs), per_iter), length=length,
+                                   reverse=p["reverse"], unroll=p["unroll"])  # fmt: skip
+    if p["reverse"]:
+        st = {k: v[::-1] for k, v in st.items()}
+    return [*carry, *ys], {k: v.reshape(-1) for k, v in st.items()}
+
+
+def _run_remat(eqn, sub: _Plan, inner, invals, probes, saturation):
+    def body(invals, probes):
+        return _run(sub, inner.jaxpr, inner.consts, invals, probes, saturation)
+
+    kw = {k: eqn.params[k] for k in ("prevent_cse", "policy") if k in eqn.params}
+    return jax.checkpoint(body, **kw)(invals, probes)
+
+
+# --------------------------------------------------------------------------------------------
+# diagnose
+
+
+def _is_array(x) -> bool:
+    """Array leaves are traced; other leaves (functions, Python numbers) stay static."""
+    return isinstance(x, (jax.Array, np.ndarray, np.generic, jax.core.Tracer))
+
+
+def _frobenius(x):
+    return jnp.sqrt(jnp.sum(jnp.square(jnp.asarray(x, jnp.float32))))
+
+
+def diagnose(
+    loss_fn: Callable[..., Any],
+    *args: Any,
+    has_aux: bool = False,
+    saturation: float = 0.05,
+) -> Diagnosis:
+    r"""Loss, gradients and per-site statistics of any JAX model, from one backward pass.
+
+    ``loss_fn(*args)`` returns a scalar loss (or ``(loss, aux)`` with ``has_aux=True``). The
+    gradient is taken with respect to the floating-point arrays in ``args[0]`` (the model or
+    its parameters: a flax params dict, an equinox module, a jaxact ``MLPParams``, ...); the
+    other arguments are data. Every activation site of the computation is measured (see
+    :mod:`jaxact.diagnose`), with no change to the model.
+
+    For a site with input ``h`` (shape ``(..., units)``) and activation ``phi``:
+
+    .. math::
+       \mathrm{grad\_norm} = \|\partial L / \partial h\|_F, \quad
+       \mathrm{saturated} = \mathrm{mean}\,[\,|\phi'(h)| < s \sup|\phi'|\,], \quad
+       \mathrm{dead\_units} = \mathrm{mean}_{u}\,\big[\forall\,\text{other axes}:
+       \phi'(h_{\dots u}) = 0\big]
+
+    where ``phi'`` is what the model's own backward pass uses (the JVP of its code) and ``s``
+    is ``saturation``. Everything comes from one forward and one backward pass; inside
+    :func:`jax.jit` it can replace ``jax.value_and_grad`` in a training step.
+
+    Args:
+      loss_fn: the loss; any JAX-transformable Python function.
+      *args: its arguments; ``args[0]`` is differentiated.
+      has_aux: ``loss_fn`` returns ``(loss, aux)``.
+      saturation: the threshold ``s`` in ``(0, 1]``.
+
+    Returns:
+      :class:`Diagnosis` (a pytree; ``sites`` is static).
+
+    Raises:
+      ValueError: no activation site found, a non-scalar loss, ``saturation`` outside
+        ``(0, 1]``, or a site inside a primitive that cannot be instrumented.
+      TypeError: ``loss_fn`` is not callable, the loss is not floating-point.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=8, in_dim=2, out_dim=1)
+    >>> x = jnp.ones((5, 2))
+    >>> d = jax.jit(lambda p: jaxact.diagnose(
+    ...     lambda p: jnp.mean(jaxact.mlp_forward(p, x, "tanh") ** 2), p))(p)
+    >>> len(d.sites), d.grad_norm.shape, d.sites[0].activation, d.sites[0].shape
+    (3, (3,), 'tanh', (5, 8))
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"diagnose: loss_fn must be callable, got {type(loss_fn).__name__}.")
+    if not args:
+        raise TypeError("diagnose: give the arguments of loss_fn; args[0] is differentiated.")
+    ok = isinstance(saturation, (int, float)) and not isinstance(saturation, bool)
+    if not ok or not 0 < saturation <= 1:
+        raise ValueError(f"diagnose: saturation must be a number in (0, 1], got {saturation!r}.")
+    flat, treedef = jax.tree_util.tree_flatten(args)
+    n_params = len(jax.tree_util.tree_leaves(args[0]))
+    dynamic = [i for i, leaf in enumerate(flat) if _is_array(leaf)]
+    diff = [i for i in dynamic
+            if i < n_params and jnp.issubdtype(jnp.result_type(flat[i]), jnp.inexact)]  # fmt: skip
+
+    def call(dyn_values):
+        leaves = list(flat)
+        for i, x in zip(dynamic, dyn_values, strict=True):
+            leaves[i] = x
+        return loss_fn(*jax.tree_util.tree_unflatten(treedef, leaves))
+
+    dyn = [flat[i] for i in dynamic]
+    closed, out_shape = jax.make_jaxpr(call, return_shape=True)(dyn)
+    loss_shape = _check_output(out_shape, has_aux)
+    plan = _analyse(closed.jaxpr)
+    if plan.n_sites == 0:
+        raise ValueError(
+            "diagnose: found no activation site in loss_fn. It looks for calls of jaxact's "
+            "and jax.nn's activations (relu, gelu, silu, sigmoid, tanh, elu, softplus, ...), "
+            "inline tanh/logistic/maximum(x, 0)/GELU code, and jaxact.tap(x, name) marks; "
+            f"the computation has {len(closed.jaxpr.eqns)} top-level operations and none is "
+            "one of them. Mark the tensors to measure with jaxact.tap."
+        )
+    sites = _dedupe(plan.sites)
+    out_tree = jax.tree_util.tree_structure(out_shape)
+    del loss_shape
+
+    def objective(diff_values, probes):
+        values = list(dyn)
+        for pos, x in zip([dynamic.index(i) for i in diff], diff_values, strict=True):
+            values[pos] = x
+        outs, stats = _run(plan, closed.jaxpr, closed.consts, values, probes, saturation)
+        out = jax.tree_util.tree_unflatten(out_tree, outs)
+        loss, aux = out if has_aux else (out, None)
+        return loss, (aux, stats)
+
+    probes = jnp.zeros((plan.n_sites,), jnp.float32)
+    (loss, (aux, stats)), (g_diff, g_probe) = jax.value_and_grad(
+        objective, argnums=(0, 1), has_aux=True
+    )(tuple(flat[i] for i in diff), probes)
+    grad_leaves: list = [None] * n_params
+    for i, g in zip(diff, g_diff, strict=True):
+        grad_leaves[i] = g
+    params_tree = jax.tree_util.tree_structure(args[0])
+    grads = jax.tree_util.tree_unflatten(params_tree, grad_leaves)
+    grad_norms = jax.tree_util.tree_unflatten(
+        params_tree, [None if g is None else _frobenius(g) for g in grad_leaves]
+    )
+    norms = jax.tree_util.tree_unflatten(
+        params_tree, [_frobenius(flat[i]) if i in diff else None for i in range(n_params)]
+    )
+    return Diagnosis(
+        loss=loss,
+        grads=grads,
+        aux=aux,
+        sites=sites,
+        grad_norm=jnp.sqrt(g_probe),
+        **stats,
+        param_grad_norms=grad_norms,
+        param_norms=norms,
+    )
+
+
+def _check_output(out_shape, has_aux: bool):
+    if has_aux:
+        if not (isinstance(out_shape, (tuple, list)) and len(out_shape) == 2):
+            raise ValueError(
+                "diagnose: has_aux=True but loss_fn did not return a pair (loss, aux); it "
+                f"returned {jax.tree_util.tree_structure(out_shape)}."
+            )
+        out_shape = out_shape[0]
+    shape = getattr(out_shape, "shape", None)
+    if shape != ():
+        what = f"shape {shape}" if shape is not None else jax.tree_util.tree_structure(out_shape)
+        hint = " (it returns a pair: pass has_aux=True?)" if isinstance(out_shape, tuple) else ""
+        raise ValueError(f"diagnose: loss_fn must return a scalar loss, got {what}{hint}.")
+    if not jnp.issubdtype(out_shape.dtype, jnp.floating):
+        raise TypeError(f"diagnose: the loss must be floating-point, got {out_shape.dtype}.")
+    return shape
+
+
+def site_index(diag: Diagnosis, activation: str | None = None) -> np.ndarray:
+    """Indices of the sites of ``diag`` with the given activation (all sites if ``None``)."""
+    if activation is not None:
+        activation = get_activation(activation).name
+    return np.array([i for i, s in enumerate(diag.sites)
+                     if activation is None or s.activation == activation], int)  # fmt: skip

@@ -1,0 +1,565 @@
+"""jaxact.diagnose on plain-JAX, equinox and flax models, against hand-written references.
+
+Each model is written a second time in plain JAX taking explicit perturbations ``deltas`` added
+to every activation input ``h``; differentiating that with respect to the deltas gives the
+reference ``dLoss/dh``, and the same function captures every ``h`` for the forward statistics.
+
+Tolerances: grad_norm to 1e-5 relative in float32 (the issue's bound: the two computations
+differ only in the order of float32 roundings, a few ulp = a few 1e-7 per operation, summed over
+a few dozen operations). Statistics of captured ``h`` are computed in numpy float64 from the same
+float32 values, so means and std agree to float32 rounding of the reductions (1e-5 relative /
+1e-6 absolute); fractions are counts of identical comparisons divided by the size, which XLA
+may round differently from numpy by 1-2 ulp of float32 (2.4e-7 relative).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import equinox as eqx
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import jaxact
+from jaxact.diagnose import STATISTICS
+
+jax_f32 = jnp.float32
+RTOL = 1e-5
+FRACTION_RTOL = 2.4e-7  # 2 ulp of float32: the same count, divided by the size in float32
+
+
+def _key(i):
+    return jax.random.key(i)
+
+
+def _reference_stats(hs, derivs, sups, saturation=0.05):
+    """The forward statistics computed directly (numpy float64) from captured tensors."""
+    out = {k: [] for k in STATISTICS[1:]}
+    for h, d, sup in zip(hs, derivs, sups, strict=True):
+        h = np.asarray(h, np.float64)
+        d = np.abs(np.asarray(d, np.float64))
+        out["pre_mean"].append(h.mean())
+        out["pre_std"].append(h.std())
+        out["saturated"].append(np.mean(d < saturation * sup))
+        out["zero_grad"].append(np.mean(d == 0))
+        axes = tuple(range(h.ndim - 1))
+        out["dead_units"].append(np.mean(np.all(d == 0, axis=axes)))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def _check(diag, model_with_deltas, params, *data, phis, sups):
+    """Compare a Diagnosis with the explicit-perturbation reference.
+
+    ``model_with_deltas(params, *data, deltas)`` returns ``(loss, hs)``; ``deltas=None`` runs
+    without perturbations. ``phis[i]`` is site i's activation (to take phi'(h) by JVP).
+    """
+    _, hs = model_with_deltas(params, *data, None)
+    deltas = [jnp.zeros_like(h) for h in hs]
+    g = jax.grad(lambda d: model_with_deltas(params, *data, d)[0])(deltas)
+    ref_norms = np.array([np.sqrt(np.sum(np.asarray(x, np.float64) ** 2)) for x in g])
+    assert len(diag.sites) == len(hs)
+    assert [s.shape for s in diag.sites] == [tuple(h.shape) for h in hs]
+    np.testing.assert_allclose(np.asarray(diag.grad_norm), ref_norms, rtol=RTOL, atol=0)
+    derivs = [jax.jvp(phi, (h,), (jnp.ones_like(h),))[1] for phi, h in zip(phis, hs, strict=True)]
+    ref = _reference_stats(hs, derivs, sups)
+    np.testing.assert_allclose(np.asarray(diag.pre_mean), ref["pre_mean"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(diag.pre_std), ref["pre_std"], rtol=1e-5, atol=1e-6)
+    for k in ("saturated", "zero_grad", "dead_units"):
+        np.testing.assert_allclose(np.asarray(getattr(diag, k)), ref[k], rtol=FRACTION_RTOL, atol=0)
+
+
+def _add(h, deltas, i):
+    return h if deltas is None else h + deltas[i]
+
+
+# --------------------------------------------------------------------------- plain JAX MLP
+
+
+def _plain_params(key, sizes):
+    ks = jax.random.split(key, len(sizes))
+    return [
+        (jax.random.normal(k, (a, b), jax_f32) * (2.0 / a) ** 0.5, jnp.full((b,), 0.1, jax_f32))
+        for k, a, b in zip(ks, sizes[:-1], sizes[1:], strict=False)
+    ]
+
+
+def _plain_mlp(params, x, y, deltas):
+    hs = []
+    a = x
+    for i, (w, b) in enumerate(params[:-1]):
+        h = _add(a @ w + b, deltas, i)
+        hs.append(h)
+        a = jax.nn.relu(h)
+    w, b = params[-1]
+    return jnp.mean((a @ w + b - y) ** 2), hs
+
+
+def test_plain_jax_mlp():
+    params = _plain_params(_key(0), [6, 32, 32, 32, 3])
+    x = jax.random.normal(_key(1), (16, 6), jax_f32)
+    y = jax.random.normal(_key(2), (16, 3), jax_f32)
+    loss = lambda p, x, y: _plain_mlp(p, x, y, None)[0]  # noqa: E731
+    d = jax.jit(jaxact.diagnose, static_argnums=0)(loss, params, x, y)
+    assert [s.activation for s in d.sites] == ["relu"] * 3
+    _check(d, _plain_mlp, params, x, y, phis=[jax.nn.relu] * 3, sups=[1.0] * 3)
+    # grads are jax.grad's; the loss is the loss.
+    g = jax.grad(loss)(params, x, y)
+    for a, b in zip(jax.tree.leaves(d.grads), jax.tree.leaves(g), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert float(d.loss) == pytest.approx(float(loss(params, x, y)), rel=1e-6)
+    # param norms and param grad norms, leaf by leaf
+    for pn, p in zip(jax.tree.leaves(d.param_norms), jax.tree.leaves(params), strict=True):
+        assert float(pn) == pytest.approx(float(jnp.linalg.norm(p.ravel())), rel=1e-6)
+    for gn, gg in zip(jax.tree.leaves(d.param_grad_norms), jax.tree.leaves(g), strict=True):
+        assert float(gn) == pytest.approx(float(jnp.linalg.norm(gg.ravel())), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- equinox
+
+
+@pytest.mark.parametrize("scan", [False, True])
+def test_equinox_mlp(scan):
+    model = eqx.nn.MLP(5, 2, 24, 4, activation=jax.nn.tanh, key=_key(3), scan=scan)
+    x = jax.random.normal(_key(4), (12, 5), jax_f32)
+
+    def loss(m, x):
+        return jnp.mean(jax.vmap(m)(x) ** 2)
+
+    d = eqx.filter_jit(jaxact.diagnose)(loss, model, x)
+    assert len(d.sites) == 4 and {s.activation for s in d.sites} == {"tanh"}
+    if scan:
+        assert [s.name.endswith(f"[{i}]") for s in d.sites[1:] for i in [d.sites.index(s) - 1]]
+
+    if scan:
+        lin_in, hidden, lin_out = model.layers
+        ws = [lin_in.weight, *hidden.weight, lin_out.weight]
+        bs = [lin_in.bias, *hidden.bias, lin_out.bias]
+    else:
+        ws = [layer.weight for layer in model.layers]
+        bs = [layer.bias for layer in model.layers]
+
+    def ref(_, x, deltas):
+        hs, a = [], x
+        for i in range(4):
+            h = _add(a @ ws[i].T + bs[i], deltas, i)
+            hs.append(h)
+            a = jnp.tanh(h)
+        return jnp.mean((a @ ws[4].T + bs[4]) ** 2), hs
+
+    _check(d, ref, None, x, phis=[jnp.tanh] * 4, sups=[1.0] * 4)
+    # Non-array leaves (the activation functions) get no gradient.
+    assert d.grads.activation is None and d.grads.layers is not None
+
+
+# --------------------------------------------------------------------------- flax.linen
+
+
+class _GeluMLP(nn.Module):
+    width: int = 32
+
+    @nn.compact
+    def __call__(self, x):
+        for _ in range(3):
+            x = nn.gelu(nn.Dense(self.width)(x))
+        return nn.Dense(1)(x)
+
+
+def test_flax_linen_gelu_mlp():
+    m = _GeluMLP()
+    x = jax.random.normal(_key(5), (20, 7), jax_f32)
+    params = m.init(_key(6), x)
+    loss = lambda p, x: jnp.mean(m.apply(p, x) ** 2)  # noqa: E731
+    d = jax.jit(jaxact.diagnose, static_argnums=0)(loss, params, x)
+    # jax.nn.gelu defaults to the tanh approximation: recognised as gelu_tanh, not gelu.
+    assert [s.activation for s in d.sites] == ["gelu_tanh"] * 3
+    assert all(s.name.startswith("_GeluMLP/") for s in d.sites)
+
+    def ref(p, x, deltas):
+        p = p["params"]
+        hs, a = [], x
+        for i in range(3):
+            h = _add(a @ p[f"Dense_{i}"]["kernel"] + p[f"Dense_{i}"]["bias"], deltas, i)
+            hs.append(h)
+            a = jax.nn.gelu(h)
+        out = a @ p["Dense_3"]["kernel"] + p["Dense_3"]["bias"]
+        return jnp.mean(out**2), hs
+
+    sup = jaxact.ACTIVATIONS["gelu_tanh"].max_slope
+    _check(d, ref, params, x, phis=[jax.nn.gelu] * 3, sups=[sup] * 3)
+
+
+class _ConvNet(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Conv(6, (3, 3))(x))
+        x = nn.relu(nn.Conv(6, (3, 3))(x))
+        return nn.Dense(10)(x.reshape(x.shape[0], -1))
+
+
+def test_flax_linen_conv_net():
+    m = _ConvNet()
+    x = jax.random.normal(_key(7), (4, 8, 8, 1), jax_f32)
+    labels = jnp.arange(4) % 10
+    params = m.init(_key(8), x)
+
+    def loss(p, x):
+        logits = m.apply(p, x)
+        return jnp.mean(-jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], 1))
+
+    d = jax.jit(jaxact.diagnose, static_argnums=0)(loss, params, x)
+    assert [s.shape for s in d.sites] == [(4, 8, 8, 6)] * 2
+
+    def conv(a, p):
+        out = jax.lax.conv_general_dilated(a, p["kernel"], (1, 1), "SAME",
+                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))  # fmt: skip
+        return out + p["bias"]
+
+    def ref(p, x, deltas):
+        p = p["params"]
+        h1 = _add(conv(x, p["Conv_0"]), deltas, 0)
+        h2 = _add(conv(jax.nn.relu(h1), p["Conv_1"]), deltas, 1)
+        a = jax.nn.relu(h2).reshape(4, -1)
+        logits = a @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]
+        lp = jax.nn.log_softmax(logits)
+        return jnp.mean(-jnp.take_along_axis(lp, labels[:, None], 1)), [h1, h2]
+
+    _check(d, ref, params, x, phis=[jax.nn.relu] * 2, sups=[1.0] * 2)
+
+
+# --------------------------------------------------------------------------- flax.nnx
+
+
+class _NNX(nnx.Module):
+    def __init__(self, rngs):
+        self.l1 = nnx.Linear(4, 16, rngs=rngs)
+        self.l2 = nnx.Linear(16, 16, rngs=rngs)
+        self.l3 = nnx.Linear(16, 1, rngs=rngs)
+
+    def __call__(self, x):
+        return self.l3(nnx.silu(self.l2(nnx.silu(self.l1(x)))))
+
+
+def test_flax_nnx_model():
+    model = _NNX(nnx.Rngs(0))
+    graphdef, state = nnx.split(model)
+    x = jax.random.normal(_key(9), (10, 4), jax_f32)
+
+    def loss(state, x):
+        return jnp.mean(nnx.merge(graphdef, state)(x) ** 2)
+
+    d = jax.jit(jaxact.diagnose, static_argnums=0)(loss, state, x)
+    assert [s.activation for s in d.sites] == ["silu", "silu"]
+
+    def ref(state, x, deltas):
+        m = nnx.merge(graphdef, state)
+        h1 = _add(m.l1(x), deltas, 0)
+        h2 = _add(m.l2(jax.nn.silu(h1)), deltas, 1)
+        return jnp.mean(m.l3(jax.nn.silu(h2)) ** 2), [h1, h2]
+
+    sup = jaxact.ACTIVATIONS["silu"].max_slope
+    _check(d, ref, state, x, phis=[jax.nn.silu] * 2, sups=[sup] * 2)
+
+
+# --------------------------------------------------------------------------- residual + LN
+
+
+def _layer_norm(x, g, b):
+    mu = x.mean(-1, keepdims=True)
+    var = x.var(-1, keepdims=True)
+    return (x - mu) * jax.lax.rsqrt(var + 1e-5) * g + b
+
+
+def _residual(p, x, deltas):
+    hs, a = [], x
+    for i, (w, b, g, beta) in enumerate(p):
+        h = _add(_layer_norm(a, g, beta) @ w + b, deltas, i)
+        hs.append(h)
+        a = a + jax.nn.elu(h)
+    return jnp.mean(a**2), hs
+
+
+def test_residual_blocks_with_layer_norm():
+    ks = jax.random.split(_key(10), 3)
+    p = [(jax.random.normal(k, (16, 16), jax_f32) * 0.5, jnp.zeros(16), jnp.ones(16),
+          jnp.zeros(16)) for k in ks]  # fmt: skip
+    x = jax.random.normal(_key(11), (8, 16), jax_f32)
+    d = jaxact.diagnose(lambda p, x: _residual(p, x, None)[0], p, x)
+    assert [s.activation for s in d.sites] == ["elu"] * 3
+    _check(d, _residual, p, x, phis=[jax.nn.elu] * 3, sups=[1.0] * 3)
+
+
+# --------------------------------------------------------------------------- transformer
+
+
+def _transformer(p, x, deltas, tap_logits=False):
+    """A pre-LN transformer block: x + attn(LN(x)), then + MLP(LN(.)) with GELU."""
+    dim = x.shape[-1]
+    heads = 2
+    y = _layer_norm(x, p["g1"], p["b1"])
+    q, k, v = (y @ p[n] for n in ("wq", "wk", "wv"))
+    split = lambda z: z.reshape(*z.shape[:-1], heads, dim // heads)  # noqa: E731
+    logits = jnp.einsum("bqhd,bkhd->bhqk", split(q), split(k)) / math.sqrt(dim // heads)
+    if tap_logits:
+        logits = jaxact.tap(logits, "attention_logits")
+    att = jax.nn.softmax(logits, axis=-1)
+    o = jnp.einsum("bhqk,bkhd->bqhd", att, split(v)).reshape(x.shape)
+    x = x + o @ p["wo"]
+    h = _add(_layer_norm(x, p["g2"], p["b2"]) @ p["w1"] + p["c1"], deltas, 0)
+    x = x + jax.nn.gelu(h) @ p["w2"]
+    return jnp.mean(x**2), [h]
+
+
+def _transformer_params(dim=16, hidden=32):
+    ks = jax.random.split(_key(12), 6)
+    n = lambda k, s: jax.random.normal(k, s, jax_f32) / math.sqrt(s[0])  # noqa: E731
+    return {"g1": jnp.ones(dim), "b1": jnp.zeros(dim), "g2": jnp.ones(dim), "b2": jnp.zeros(dim),
+            "wq": n(ks[0], (dim, dim)), "wk": n(ks[1], (dim, dim)), "wv": n(ks[2], (dim, dim)),
+            "wo": n(ks[3], (dim, dim)), "w1": n(ks[4], (dim, hidden)), "c1": jnp.zeros(hidden),
+            "w2": n(ks[5], (hidden, dim))}  # fmt: skip
+
+
+def test_pre_ln_transformer_block():
+    p = _transformer_params()
+    x = jax.random.normal(_key(13), (3, 5, 16), jax_f32)
+    d = jax.jit(jaxact.diagnose, static_argnums=0)(lambda p, x: _transformer(p, x, None)[0], p, x)
+    # Only the MLP's GELU: the attention softmax is not an activation site.
+    assert [s.activation for s in d.sites] == ["gelu_tanh"]
+    sup = jaxact.ACTIVATIONS["gelu_tanh"].max_slope
+    _check(d, _transformer, p, x, phis=[jax.nn.gelu], sups=[sup])
+    # Tapped, the attention logits become a site of their own, first in execution order.
+    loss = lambda p, x: _transformer(p, x, None, tap_logits=True)[0]  # noqa: E731
+    dt = jaxact.diagnose(loss, p, x)
+    assert (dt.sites[0].name, dt.sites[0].activation) == ("attention_logits", "tap")
+    assert dt.sites[0].shape == (3, 2, 5, 5)
+    assert np.isnan(float(dt.saturated[0])) and np.isfinite(float(dt.grad_norm[0]))
+    np.testing.assert_allclose(dt.grad_norm[1], d.grad_norm[0], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- jaxact's MLP, scans
+
+
+@pytest.mark.parametrize("remat", [False, True])
+@pytest.mark.parametrize("act", ["sigmoid", "relu", "gelu"])
+def test_jaxact_scan_mlp_equals_layer_gradient_norms(act, remat):
+    p = jaxact.init_mlp(_key(14), depth=12, width=32, in_dim=3, out_dim=2)
+    x = jax.random.normal(_key(15), (9, 3), jax_f32)
+    loss = lambda p: jnp.mean(jaxact.mlp_forward(p, x, act, remat=remat) ** 2)  # noqa: E731
+    d = jax.jit(jaxact.diagnose, static_argnums=0)(loss, p)
+    assert [s.activation for s in d.sites] == [act] * 12
+    assert [s.name.rsplit(" ", 1)[-1] for s in d.sites] == [f"[{i}]" for i in range(12)]
+    ref = jaxact.layer_gradient_norms(p, x, act, loss=lambda y: jnp.mean(y**2))
+    np.testing.assert_allclose(d.grad_norm, ref["pre"], rtol=RTOL)
+    trace = jaxact.mlp_trace(p, x, act)
+    rec = jaxact.get_activation(act)
+    stats = _reference_stats(list(trace.pre), [rec.derivative(h) for h in trace.pre],
+                             [rec.max_slope] * 12)  # fmt: skip
+    np.testing.assert_allclose(d.pre_mean, stats["pre_mean"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(d.saturated, stats["saturated"], rtol=FRACTION_RTOL, atol=0)
+
+
+def test_reverse_and_nested_scans_match_an_unrolled_reference():
+    w = jax.random.normal(_key(16), (3, 2, 6, 6), jax_f32) * 0.6
+
+    def model(w, deltas):
+        hs, a, k = [], jnp.linspace(-1.0, 1.0, 24).reshape(4, 6), 0
+        for i in range(3):
+            for j in (1, 0):  # the inner scan runs backwards over w[i]
+                h = _add(a @ w[i, j], deltas, k)
+                hs.append(h)
+                a, k = jnp.tanh(h), k + 1
+            h = _add(a, deltas, k)
+            hs.append(h)
+            a, k = jax.nn.softplus(h), k + 1
+        return jnp.sum(a**2), hs
+
+    def scanned(w):
+        def outer(a, wo):
+            a, _ = jax.lax.scan(lambda a, wi: (jnp.tanh(a @ wi), None), a, wo, reverse=True)
+            return jax.nn.softplus(a), None
+
+        a, _ = jax.lax.scan(outer, jnp.linspace(-1.0, 1.0, 24).reshape(4, 6), w)
+        return jnp.sum(a**2)
+
+    d = jaxact.diagnose(scanned, w)
+    assert [s.activation for s in d.sites] == ["tanh", "tanh", "softplus"] * 3
+    assert d.sites[1].name.endswith("[0][1]") and d.sites[2].name.endswith("[0]")
+    _check(d, lambda w, deltas: model(w, deltas), w,
+           phis=[jnp.tanh, jnp.tanh, jax.nn.softplus] * 3, sups=[1.0] * 9)  # fmt: skip
+
+
+def test_vmap_inside_the_loss_gives_one_batched_site():
+    w = jax.random.normal(_key(17), (5, 5), jax_f32)
+    x = jax.random.normal(_key(18), (7, 5), jax_f32)
+    per_example = lambda w, xi: jnp.sum(jax.nn.sigmoid(xi @ w))  # noqa: E731
+    d = jaxact.diagnose(lambda w, x: jnp.sum(jax.vmap(per_example, (None, 0))(w, x)), w, x)
+    assert [(s.activation, s.shape) for s in d.sites] == [("sigmoid", (7, 5))]
+
+
+def test_inline_activations_are_recognised():
+    x = jnp.linspace(-4.0, 4.0, 64, dtype=jax_f32).reshape(8, 8)
+
+    def loss(x):
+        a = jnp.maximum(x, 0.0)  # relu written by hand
+        b = jax.nn.gelu(x, approximate=False)
+        c = x * jax.nn.sigmoid(x)  # silu written by hand
+        d = jnp.where(x > 0, x, 0.01 * x)  # leaky relu written by hand
+        return jnp.sum(a + b + c + d + jnp.sin(x) + x**2)
+
+    d = jaxact.diagnose(loss, x)
+    acts = [s.activation for s in d.sites]
+    # sin and x**2 are not activations; x * sigmoid(x) is one silu site, not a sigmoid.
+    assert acts == ["relu", "gelu", "silu", "leaky_relu"]
+
+
+def test_jaxact_and_jax_nn_hyperparameters_set_the_saturation_threshold():
+    x = jnp.linspace(-2.0, 2.0, 40, dtype=jax_f32).reshape(4, 10)
+    # leaky_relu with slope 2: sup|phi'| = 2, so phi' = 1 on the positive side is not saturated
+    # at saturation=0.6 (1 >= 1.2 is false: saturated) - compare with slope 0.01 (sup 1).
+    d = jaxact.diagnose(lambda x: jnp.sum(jaxact.leaky_relu(x, negative_slope=2.0)), x,
+                        saturation=0.6)  # fmt: skip
+    assert float(d.saturated[0]) == pytest.approx(float(jnp.mean(x >= 0)))
+    d = jaxact.diagnose(lambda x: jnp.sum(jax.nn.elu(x, 3.0)), x, saturation=0.5)
+    # elu alpha=3: phi' = 3 e^x (x <= 0), 1 (x > 0); sup = 3, threshold 1.5.
+    want = np.mean(np.where(np.asarray(x) > 0, 1.0, 3 * np.exp(np.asarray(x))) < 1.5)
+    assert float(d.saturated[0]) == pytest.approx(want)
+
+
+def test_dead_units_and_zero_grad_on_a_constructed_input():
+    h = jnp.array([[-1.0, 2.0, -3.0, 0.0], [-2.0, -1.0, 1.0, -1.0], [-5.0, 3.0, 4.0, -1.0]])
+    d = jaxact.diagnose(lambda h: jnp.sum(jax.nn.relu(h) ** 2), h)
+    # columns 0 and 3 never have h > 0 (relu'(0) = 0): 2 of 4 units dead; 8 of 12 entries <= 0.
+    assert float(d.dead_units[0]) == 0.5
+    assert float(d.zero_grad[0]) == pytest.approx(8 / 12, rel=FRACTION_RTOL)
+    assert float(d.saturated[0]) == pytest.approx(8 / 12, rel=FRACTION_RTOL)  # the zeros
+    # dLoss/dh = 2 relu(h) relu'(h): norm over the positive entries
+    assert float(d.grad_norm[0]) == pytest.approx(2 * math.sqrt(4 + 1 + 9 + 16), rel=1e-6)
+
+
+def test_has_aux_and_site_names_are_unique():
+    w = jnp.eye(4)
+
+    def loss(w):
+        a = jnp.tanh(w)
+        a = jnp.tanh(a @ w)  # the same line twice in a loop would share a name: see below
+        for _ in range(2):
+            a = jax.nn.relu(a @ w)
+        return jnp.sum(a), {"out": a}
+
+    d = jaxact.diagnose(loss, w, has_aux=True)
+    assert set(d.aux) == {"out"}
+    names = [s.name for s in d.sites]
+    assert len(set(names)) == len(names) == 4
+    assert names[2].endswith("#1") and names[3].endswith("#2")
+
+
+def test_diagnosis_is_a_pytree_returned_from_jit():
+    p = jaxact.init_mlp(_key(19), depth=4, width=8, in_dim=2, out_dim=1)
+    x = jnp.ones((3, 2), jax_f32)
+    loss = lambda p: jnp.sum(jaxact.mlp_forward(p, x, "relu"))  # noqa: E731
+    step = jax.jit(lambda p: jaxact.diagnose(loss, p))
+    d = step(p)
+    leaves, treedef = jax.tree.flatten(d)
+    again = jax.tree.unflatten(treedef, leaves)
+    assert again.sites == d.sites and isinstance(d, jaxact.Diagnosis)
+    assert all(isinstance(s, jaxact.Site) for s in d.sites)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.loss = 0  # type: ignore[misc]
+    assert "relu" in d.table()
+
+
+def test_memory_is_that_of_one_backward_pass():
+    """No activation tensor is kept: compiled temp memory within 10% (plus 1 KiB per site) of
+    value_and_grad's on a deep scanned MLP (XLA's own memory analysis)."""
+    p = jaxact.init_mlp(_key(20), depth=64, width=128, in_dim=128)
+    x = jax.random.normal(_key(21), (256, 128), jax_f32)
+    loss = lambda p: jnp.mean(jaxact.mlp_forward(p, x, "tanh") ** 2)  # noqa: E731
+    base = jax.jit(jax.value_and_grad(loss)).lower(p).compile().memory_analysis()
+    diag = jax.jit(lambda p: jaxact.diagnose(loss, p)).lower(p).compile().memory_analysis()
+    if base is None or diag is None:
+        pytest.skip("this backend reports no memory analysis")
+    assert diag.temp_size_in_bytes <= 1.1 * base.temp_size_in_bytes + 64 * 1024
+
+
+# --------------------------------------------------------------------------- tap
+
+
+def test_tap_is_the_identity_in_value_and_gradient():
+    x = jnp.linspace(-1.0, 1.0, 5, dtype=jax_f32)
+    np.testing.assert_array_equal(jaxact.tap(x, "x"), x)
+    g = jax.grad(lambda x: jnp.sum(jnp.sin(jaxact.tap(x, "x"))))(x)
+    np.testing.assert_array_equal(g, jnp.cos(x))
+    with pytest.raises(TypeError, match="floating"):
+        jaxact.tap(jnp.arange(3), "ints")
+    with pytest.raises(TypeError, match="name"):
+        jaxact.tap(x, "")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_no_site_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"found no activation site.*jaxact\.tap"):
+        jaxact.diagnose(lambda w: jnp.sum(w**2), jnp.ones(3))
+
+
+def test_non_scalar_loss_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"scalar loss, got shape \(3,\)"):
+        jaxact.diagnose(lambda w: jax.nn.relu(w), jnp.ones(3))
+    with pytest.raises(ValueError, match="has_aux=True"):
+        jaxact.diagnose(lambda w: (jnp.sum(jax.nn.relu(w)), w), jnp.ones(3))
+    with pytest.raises(ValueError, match="did not return a pair"):
+        jaxact.diagnose(lambda w: jnp.sum(jax.nn.relu(w)), jnp.ones(3), has_aux=True)
+    with pytest.raises(TypeError, match="floating"):
+        jaxact.diagnose(lambda w: jnp.sum(jax.nn.relu(w)).astype(jnp.int32), jnp.ones(3))
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, "0.1", True])
+def test_bad_saturation(bad):
+    with pytest.raises(ValueError, match="saturation"):
+        jaxact.diagnose(lambda w: jnp.sum(jax.nn.relu(w)), jnp.ones(3), saturation=bad)
+
+
+def _custom_vjp_block(w):
+    @jax.custom_vjp
+    def f(w):
+        return jax.nn.relu(w)
+
+    f.defvjp(lambda w: (f(w), w), lambda w, g: (g,))
+    return jnp.sum(f(w))
+
+
+def _custom_jvp_block(w):
+    @jax.custom_jvp
+    def f(w):
+        return jnp.tanh(w) * 2
+
+    f.defjvp(lambda p, t: (f(p[0]), t[0]))
+    return jnp.sum(f(w))
+
+
+@pytest.mark.parametrize(
+    "loss, primitive",
+    [
+        (lambda w: jax.lax.while_loop(lambda c: c[1] < 3,
+                                      lambda c: (jnp.tanh(c[0]), c[1] + 1), (w, 0))[0].sum(),
+         "while"),
+        (lambda w: jax.lax.cond(w[0] > 0, jax.nn.relu, jnp.tanh, w).sum(), "cond"),
+        (_custom_vjp_block, "custom_vjp_call"),
+        (_custom_jvp_block, "custom_jvp_call"),
+    ],
+)  # fmt: skip
+def test_site_inside_an_unsupported_primitive_is_a_clear_error(loss, primitive):
+    with pytest.raises(ValueError, match=rf"inside a '{primitive}.*jaxact.tap"):
+        jaxact.diagnose(loss, jnp.ones(8))
+
+
+def test_other_bad_arguments():
+    with pytest.raises(TypeError, match="callable"):
+        jaxact.diagnose("relu", jnp.ones(3))
+    with pytest.raises(TypeError, match="arguments"):
+        jaxact.diagnose(lambda: 0.0)
