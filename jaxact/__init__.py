@@ -40,7 +40,7 @@ from jaxact.attenuation import (
     layer_gradient_norms,
     layer_jacobians,
 )
-from jaxact.diagnose import Diagnosis, Site, diagnose, tap
+from jaxact.diagnosis import Diagnosis, Site, diagnose, tap
 from jaxact.initializers import INITIALIZERS, Initializer, get_initializer, init_weights
 from jaxact.mlp import MLPParams, MLPTrace, init_mlp, mlp_forward, mlp_trace, trace_statistics
 from jaxact.sweeps import sweep

@@ -17,7 +17,7 @@ The functions are written to be accurate where ``jax.nn`` is not:
   derivative of a branch that ``jnp.where`` did not select (the classic NaN-gradient trap) and
   never ``s * (1 - s)`` (which loses the sigmoid derivative to cancellation in the right tail).
 * The Gaussian tails of GELU use an exactly split ``x**2`` and a Chebyshev ``erfcx``
-  (see :mod:`jaxact._special`); the tanh-GELU evaluates its cubic in double-word arithmetic and
+  (see :mod:`jaxact.special`); the tanh-GELU evaluates its cubic in double-word arithmetic and
   replaces ``1 + tanh(u)`` by ``2 * sigmoid(2u)``, which has no cancellation.
 * ``+-inf`` gives the mathematical limit, NaN gives NaN (values and derivatives).
 
@@ -53,13 +53,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact import _special
+from jaxact import special
 
 __all__ = [
     "ACTIVATIONS",
     "ALIASES",
     "Activation",
     "Interval",
+    "activation_fn",
     "get_activation",
     "identity",
     "sigmoid",
@@ -138,7 +139,7 @@ def _nan_passthrough(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
 
 
 #: Prefix of the name each activation's custom_jvp function carries in a jaxpr
-#: (``custom_jvp_call[name=jaxact_relu]``): how :mod:`jaxact.diagnose` recognises it.
+#: (``custom_jvp_call[name=jaxact_relu]``): how :mod:`jaxact.diagnosis` recognises it.
 JAXPR_NAME_PREFIX = "jaxact_"
 
 
@@ -295,24 +296,24 @@ def _softplus_value(x):
 def _gelu_value(x):
     # Negative x: x * Phi(x) from the 2**64-scaled tail, so a normal result whose factor Phi(x)
     # alone would be subnormal is not lost; positive x: x * (1 - Phi(-x)).
-    tail_scaled, _ = _special.normal_cdf_tail(x, scaled=True)
-    neg = (x * tail_scaled) * _special.UNSCALE
-    pos = x * (1 - tail_scaled * _special.UNSCALE)
+    tail_scaled, _ = special.normal_cdf_tail(x, scaled=True)
+    neg = (x * tail_scaled) * special.UNSCALE
+    pos = x * (1 - tail_scaled * special.UNSCALE)
     out = jnp.where(x < 0, neg, pos)
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
 def _gelu_d1(x):
-    tail, pdf = _special.normal_cdf_tail(x)
+    tail, pdf = special.normal_cdf_tail(x)
     cdf = jnp.where(x < 0, tail, 1 - tail)
     xpdf = jnp.where(jnp.isinf(x), jnp.zeros_like(x), x * pdf)
     return cdf + xpdf
 
 
 def _gelu_d2(x):
-    _, pdf = _special.normal_cdf_tail(x)
+    _, pdf = special.normal_cdf_tail(x)
     # phi(x) (2 - x**2); |x| is clamped where pdf has underflowed, so x**2 cannot overflow.
-    big = _special._underflow_abscissa(x.dtype)
+    big = special.underflow_abscissa(x.dtype)
     xc = jnp.clip(x, -big, big)
     return pdf * (2 - xc * xc)
 
@@ -324,14 +325,14 @@ def _gelu_tanh_argument(x):
     only uses it where ``|x|`` is below the clamp, so the cubic cannot overflow.
     """
     dtype = x.dtype
-    a_hi, a_lo = _special.split_constant(*_GELU_TANH_A, dtype)
-    b_hi, b_lo = _special.split_constant(*_GELU_TANH_B, dtype)
-    s_hi, s_lo = _special.two_prod(x, x)
-    p_hi, p_lo = _special.two_prod(jnp.full_like(x, b_hi), s_hi)
+    a_hi, a_lo = special.split_constant(*_GELU_TANH_A, dtype)
+    b_hi, b_lo = special.split_constant(*_GELU_TANH_B, dtype)
+    s_hi, s_lo = special.two_prod(x, x)
+    p_hi, p_lo = special.two_prod(jnp.full_like(x, b_hi), s_hi)
     p_lo = p_lo + (b_hi * s_lo + b_lo * s_hi)
-    q_hi, q_lo = _special.two_sum(jnp.full_like(x, a_hi), p_hi)
+    q_hi, q_lo = special.two_sum(jnp.full_like(x, a_hi), p_hi)
     q_lo = q_lo + (a_lo + p_lo)
-    r_hi, r_lo = _special.two_prod(x, q_hi)
+    r_hi, r_lo = special.two_prod(x, q_hi)
     r_lo = r_lo + x * q_lo
     return r_hi, r_lo
 
@@ -348,22 +349,22 @@ def _gelu_tanh_sigmoids(x):
     r_hi, r_lo = _gelu_tanh_argument(xc)
     # e = exp(-|r|) in double-word form; r has the sign of x.
     neg = r_hi < 0
-    e = _special.exp_double(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
+    e = special.exp_double(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
     big_s = 1 / (1 + e)
     small_s = e / (1 + e)
     return jnp.where(neg, small_s, big_s), jnp.where(neg, big_s, small_s), xc
 
 
 def _gelu_tanh_value(x):
-    # x sigma(r) from one exponential e = exp(-|r|), taken 2**64-scaled (see _special.exp_scaled):
+    # x sigma(r) from one exponential e = exp(-|r|), taken 2**64-scaled (see special.exp_scaled):
     # x / (1 + e) for x >= 0, and x e / (1 + e) for x < 0, where the product stays accurate
     # although e alone may be subnormal.
     xc = jnp.clip(x, -_gelu_tanh_clamp(x.dtype), _gelu_tanh_clamp(x.dtype))
     r_hi, r_lo = _gelu_tanh_argument(xc)
     neg = r_hi < 0
-    e_scaled = _special.exp_scaled(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
-    e = e_scaled * _special.UNSCALE
-    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * _special.UNSCALE, x / (1 + e))
+    e_scaled = special.exp_scaled(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
+    e = e_scaled * special.UNSCALE
+    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * special.UNSCALE, x / (1 + e))
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
@@ -405,21 +406,21 @@ def _mish_parts(x):
 
 def _mish_value(x):
     t, _ = _mish_parts(x)
-    # x <= 0: x n / (n + 2) with n = e (e + 2) taken 2**64-scaled (see _special.exp_scaled).
-    e_scaled = _special.exp_scaled(jnp.minimum(x, 0), jnp.zeros_like(x))
-    e = e_scaled * _special.UNSCALE
-    neg = (x * (e_scaled * (e + 2)) / (e * (e + 2) + 2)) * _special.UNSCALE
+    # x <= 0: x n / (n + 2) with n = e (e + 2) taken 2**64-scaled (see special.exp_scaled).
+    e_scaled = special.exp_scaled(jnp.minimum(x, 0), jnp.zeros_like(x))
+    e = e_scaled * special.UNSCALE
+    neg = (x * (e_scaled * (e + 2)) / (e * (e + 2) + 2)) * special.UNSCALE
     out = jnp.where(x > 0, x * t, neg)
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
 def _silu_value(x):
-    # x sigma(x) from one exponential e = exp(-|x|), taken 2**64-scaled (see _special.exp_scaled):
+    # x sigma(x) from one exponential e = exp(-|x|), taken 2**64-scaled (see special.exp_scaled):
     # x / (1 + e) for x >= 0, and x e / (1 + e) for x < 0 without losing a subnormal e.
     # The floor keeps +-inf out of the double-word sum (inf - inf); e is 0 there either way.
-    e_scaled = _special.exp_scaled(jnp.maximum(-jnp.abs(x), -1e4), jnp.zeros_like(x))
-    e = e_scaled * _special.UNSCALE
-    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * _special.UNSCALE, x / (1 + e))
+    e_scaled = special.exp_scaled(jnp.maximum(-jnp.abs(x), -1e4), jnp.zeros_like(x))
+    e = e_scaled * special.UNSCALE
+    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * special.UNSCALE, x / (1 + e))
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
@@ -1327,3 +1328,30 @@ def get_activation(name: str | Activation) -> Activation:
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(f"Unknown activation {name!r}.{hint} Valid names: {', '.join(valid)}.")
+
+
+def activation_fn(activation: str | Activation | Callable[[jax.Array], jax.Array]) -> Callable:
+    """The function to apply for ``activation``: a registry name, a record or a callable.
+
+    A callable (``jax.nn.gelu``, ``functools.partial(jaxact.leaky_relu, negative_slope=0.2)``,
+    a lambda) is returned as it is; names and records give their ``fn``.
+
+    Raises:
+      ValueError: an unknown name (with the closest match).
+      TypeError: anything else.
+
+    >>> import functools, jaxact
+    >>> activation_fn("relu") is jaxact.relu
+    True
+    >>> f = functools.partial(jaxact.leaky_relu, negative_slope=0.2)
+    >>> activation_fn(f) is f
+    True
+    """
+    if isinstance(activation, (str, Activation)):
+        return get_activation(activation).fn
+    if callable(activation):
+        return activation
+    raise TypeError(
+        "activation must be a registry name (str), an Activation or a callable, "
+        f"got {type(activation).__name__}."
+    )

@@ -8,8 +8,8 @@ Two views of the same effect:
   ``(depth, width, in_dim)`` per example. Its norms shrink geometrically where ``phi'`` is
   small.
 * **Backward (gradients).** :func:`layer_gradient_norms` gets ``dLoss/dh_l`` for every layer
-  from one backward pass (zero perturbations added to each pre-activation inside the scan),
-  and ``dLoss/dW_l`` from the same pass. This is what training sees.
+  and ``dLoss/dW_l`` from one backward pass: it is :func:`jaxact.diagnose` on the MLP, with
+  each pre-activation tapped. This is what training sees.
 
 :func:`gradient_attenuation` summarises the backward view as a geometric rate per layer — the
 factor by which the gradient norm is multiplied each time it passes one layer back towards the
@@ -28,15 +28,9 @@ import jax.random as jr
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact.activations import Activation, get_activation
-from jaxact.mlp import (
-    MLPParams,
-    _check_input,
-    _hidden_grad_norms,
-    _input_layer,
-    _readout,
-    _scan,
-)
+from jaxact.activations import Activation, activation_fn, get_activation
+from jaxact.diagnosis import diagnose, tap
+from jaxact.mlp import MLPParams, check_input, hidden_weight_norms, mlp_forward, mlp_trace
 
 __all__ = [
     "AttenuationResult",
@@ -48,7 +42,11 @@ __all__ = [
 
 
 def layer_jacobians(
-    params: MLPParams, x: ArrayLike, activation: str | Activation, *, residual: bool = False
+    params: MLPParams,
+    x: ArrayLike,
+    activation: str | Activation | Callable[[jax.Array], jax.Array],
+    *,
+    residual: bool = False,
 ) -> jax.Array:
     """Jacobian of every hidden layer's output with respect to the network input.
 
@@ -58,7 +56,7 @@ def layer_jacobians(
     Args:
       params: MLP parameters.
       x: input of shape ``(..., in_dim)``.
-      activation: hidden activation.
+      activation: hidden activation (a name, a record or a callable).
       residual: as in :func:`~jaxact.mlp_forward`.
 
     Returns:
@@ -69,14 +67,10 @@ def layer_jacobians(
     >>> jaxact.layer_jacobians(p, jnp.ones((4, 3), jnp.float32), "tanh").shape
     (4, 5, 16, 3)
     """
-    x = _check_input(params, x, "layer_jacobians")
-    phi = get_activation(activation).fn
+    x = check_input(params, x, "layer_jacobians")
 
     def hidden(v):
-        _, (_, post) = _scan(
-            params, _input_layer(params, v), phi, residual=residual, remat=False, collect=True
-        )
-        return post
+        return mlp_trace(params, v, activation, residual=residual).post
 
     jac = jax.jacfwd(hidden)
     for _ in range(x.ndim - 1):
@@ -120,7 +114,7 @@ def _default_loss(key: jax.Array) -> Callable[[jax.Array], jax.Array]:
 def layer_gradient_norms(
     params: MLPParams,
     x: ArrayLike,
-    activation: str | Activation,
+    activation: str | Activation | Callable[[jax.Array], jax.Array],
     *,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     residual: bool = False,
@@ -129,10 +123,13 @@ def layer_gradient_norms(
 ) -> dict[str, jax.Array]:
     """Norms of ``dLoss/dh_l`` and ``dLoss/dW_l`` for every layer, from one backward pass.
 
+    This is :func:`jaxact.diagnose` on the network, with each hidden pre-activation ``h_l``
+    marked by :func:`jaxact.tap` (so any callable activation works).
+
     Args:
       params: MLP parameters.
       x: a batch ``(..., in_dim)``.
-      activation: hidden activation.
+      activation: hidden activation (a name, a record or a callable).
       loss: ``loss(y) -> scalar`` of the network output (before any head). Default: the mean
         over examples of ``<y, u>`` with ``u`` a fixed random unit vector (``loss_key``,
         default ``jax.random.key(0)``), which makes ``dL/dy`` identical for every network.
@@ -142,23 +139,26 @@ def layer_gradient_norms(
       dict with ``pre`` (``(depth,)``: Frobenius norm of ``dL/dh_l`` over the whole batch),
       ``weights`` (``(depth,)``: norm of ``dL/dW_l``) and ``loss`` (the scalar).
     """
-    x = _check_input(params, x, "layer_gradient_norms")
-    phi = get_activation(activation).fn
+    x = check_input(params, x, "layer_gradient_norms")
+    phi = activation_fn(activation)
     loss = loss if loss is not None else _default_loss(loss_key or jr.key(0))
-    a0 = _input_layer(params, x)
-    deltas = jnp.zeros((params.depth, *a0.shape), a0.dtype)
 
-    def objective(p, d):
-        a, _ = _scan(p, _input_layer(p, x), phi, residual=residual, remat=remat, deltas=d)
-        return loss(_readout(p, a))
+    def tapped(h):
+        return phi(tap(h, _TAP))
 
-    value, (g_params, g_pre) = jax.value_and_grad(objective, argnums=(0, 1))(params, deltas)
-    axes = tuple(range(1, g_pre.ndim))
+    def objective(p):
+        return loss(mlp_forward(p, x, tapped, residual=residual, remat=remat))
+
+    diag = diagnose(objective, params)
+    hidden = [i for i, s in enumerate(diag.sites) if s.activation == "tap" and _TAP in s.name]
     return {
-        "pre": jnp.sqrt(jnp.sum(g_pre**2, axis=axes)),
-        "weights": _hidden_grad_norms(g_params),
-        "loss": value,
+        "pre": diag.grad_norm[jnp.asarray(hidden)],
+        "weights": hidden_weight_norms(diag.grads),
+        "loss": diag.loss,
     }
+
+
+_TAP = "jaxact.layer_gradient_norms/h"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -247,6 +247,8 @@ def jax_devices_line() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jaxact.training import DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER_NAME, OPTIMIZERS
+
     parser = argparse.ArgumentParser(
         prog="jaxact",
         description="Activation functions and the vanishing-gradient problem, measured in JAX.",
@@ -331,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--sigma-b2", nargs="+", type=float, default=[0.0])
     sw.add_argument("--kind", choices=["attenuation", "training"], default="attenuation")
     sw.add_argument("--batch", type=int, default=32, help="attenuation: inputs per network")
-    sw.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd",
+    sw.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULT_OPTIMIZER_NAME,
                     help="training")  # fmt: skip
-    sw.add_argument("--lr", type=float, default=0.1, help="training: learning rate")
+    sw.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE,
+                    help="training: learning rate")  # fmt: skip
     sw.add_argument("--steps", type=int, default=200, help="training: full-batch steps")
     sw.add_argument("--n-points", type=int, default=256, help="training: two-spirals points")
     sw.add_argument("--max-memory", type=float, default=None, metavar="MiB",

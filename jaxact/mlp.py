@@ -25,10 +25,22 @@ import jax.numpy as jnp
 import jax.random as jr
 from jax.typing import ArrayLike
 
-from jaxact.activations import Activation, get_activation
+from jaxact.activations import Activation, activation_fn, get_activation
+from jaxact.checks import check_positive_int
 from jaxact.initializers import check_variance, get_initializer, init_weights, resolve_sigma_w2
 
-__all__ = ["MLPParams", "MLPTrace", "init_mlp", "mlp_forward", "mlp_trace", "trace_statistics"]
+__all__ = [
+    "MLPParams",
+    "MLPTrace",
+    "check_input",
+    "hidden_weight_norms",
+    "init_mlp",
+    "mlp_forward",
+    "mlp_scales",
+    "mlp_trace",
+    "sample_mlp",
+    "trace_statistics",
+]
 
 
 class MLPParams(NamedTuple):
@@ -84,12 +96,6 @@ class MLPTrace(NamedTuple):
     output: jax.Array
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return value
-
-
 def init_mlp(
     key: jax.Array,
     *,
@@ -128,12 +134,12 @@ def init_mlp(
     >>> p.weights.shape, p.w_in.shape, p.w_out.shape
     ((100, 64, 64), (2, 64), (64, 1))
     """
-    depth = _check_positive_int("depth", depth)
-    width = _check_positive_int("width", width)
+    depth = check_positive_int("depth", depth)
+    width = check_positive_int("width", width)
     if in_dim is not None:
-        _check_positive_int("in_dim", in_dim)
+        check_positive_int("in_dim", in_dim)
     if out_dim is not None:
-        _check_positive_int("out_dim", out_dim)
+        check_positive_int("out_dim", out_dim)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"init_mlp: dtype must be a floating dtype, got {jnp.dtype(dtype)}.")
     if not (isinstance(sigma_b2, (int, float)) and sigma_b2 >= 0):
@@ -141,7 +147,7 @@ def init_mlp(
     rec = get_initializer(init)
     resolve_sigma_w2(rec, width, width, sigma_w2)  # validates before any sampling
     scales = jnp.asarray(mlp_scales(rec.name, width, out_dim, sigma_w2, sigma_b2), dtype)
-    return _sample_mlp(key, scales, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
+    return sample_mlp(key, scales, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
                        orthogonal=rec.orthogonal, dtype=jnp.dtype(dtype))  # fmt: skip
 
 
@@ -167,10 +173,12 @@ def mlp_scales(init: str, width: int, out_dim: int | None, sigma_w2, sigma_b2) -
 @functools.partial(
     jax.jit, static_argnames=("depth", "width", "in_dim", "out_dim", "orthogonal", "dtype")
 )
-def _sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype):
-    """The sampling behind :func:`init_mlp`, compiled once per shape.
+def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype) -> MLPParams:
+    """The sampling behind :func:`init_mlp`, compiled once per shape (no argument checks).
 
-    ``scales`` is :func:`mlp_scales` as an array, so it may be traced (vmapped over). All
+    ``sample_mlp(key, jnp.asarray(mlp_scales(init, width, out_dim, sigma_w2, sigma_b2)), ...)``
+    is ``init_mlp(key, ...)`` bit for bit. ``scales`` may be traced: networks that differ only in
+    their scales (init, ``sigma_w2``, ``sigma_b2``) are one vmapped program (the sweeps). All
     Gaussian draws come from one ``jax.random.normal`` call, sliced into the parameters: each
     separate call would be a separate threefry kernel for XLA to compile (about a second for a
     new width on CPU, which made initialisation slower than training small nets).
@@ -206,12 +214,20 @@ def _sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype
     return MLPParams(weights, biases, w_in, b_in, w_out, b_out)
 
 
-def _hidden_grad_norms(g: MLPParams) -> jax.Array:
-    """``||dL/dW_l||`` (Frobenius) for every hidden layer of a gradient: ``(depth,)``."""
-    return jnp.sqrt(jnp.sum(g.weights**2, axis=(1, 2)))
+def hidden_weight_norms(params: MLPParams) -> jax.Array:
+    """``||W_l||`` (Frobenius) of every hidden layer, ``(depth,)``; of a gradient, ``||dL/dW_l||``.
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=4)
+    >>> hidden_weight_norms(p).shape
+    (3,)
+    """
+    return jnp.sqrt(jnp.sum(params.weights**2, axis=(1, 2)))
 
 
-def _check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:
+def check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:
+    """``x`` as an array if it fits ``params`` (floating, same dtype, last axis ``in_dim``);
+    else a TypeError/ValueError that names the function ``name``, the shape and the dtype."""
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
@@ -251,33 +267,24 @@ def _readout(params: MLPParams, a: jax.Array) -> jax.Array:
     return a @ params.w_out + params.b_out
 
 
-def _scan(params, a0, phi, *, residual, remat, deltas=None, collect=False):
-    """Run the hidden stack; returns ``(a_depth, (h, a) per layer if collect else None)``.
-
-    ``deltas`` (``(depth, ..., width)``), when given, are added to each ``h_l``: zero deltas are
-    how :mod:`jaxact.attenuation` reads ``dLoss/dh_l`` for every layer from one backward pass.
-    """
+def _scan(params, a0, phi, *, residual, remat, collect=False):
+    """Run the hidden stack; returns ``(a_depth, (h, a) per layer if collect else None)``."""
 
     def step(a, xs):
         h = a @ xs[0] + xs[1]
-        if deltas is not None:
-            h = h + xs[2]
         out = phi(h)
         a_new = a + out if residual else out
         return a_new, ((h, a_new) if collect else None)
 
     if remat:
         step = jax.checkpoint(step)
-    xs = (params.weights, params.biases)
-    if deltas is not None:
-        xs = (*xs, deltas)
-    return jax.lax.scan(step, a0, xs)
+    return jax.lax.scan(step, a0, (params.weights, params.biases))
 
 
 def mlp_forward(
     params: MLPParams,
     x: ArrayLike,
-    activation: str | Activation,
+    activation: str | Activation | Callable[[jax.Array], jax.Array],
     *,
     head: str | Callable | None = None,
     residual: bool = False,
@@ -288,7 +295,9 @@ def mlp_forward(
     Args:
       params: from :func:`init_mlp`.
       x: input; any leading batch dimensions; dtype must match the parameters.
-      activation: registry name or :class:`~jaxact.Activation` for the hidden layers.
+      activation: the hidden layers' activation: a registry name, an
+        :class:`~jaxact.Activation` or any elementwise callable (e.g.
+        ``functools.partial(jaxact.leaky_relu, negative_slope=0.2)``).
       head: optional output function: a registry name (``"sigmoid"`` for binary tasks,
         ``"softmax"`` for multi-class) or a callable.
       residual: ``a_l = a_{l-1} + phi(h_l)`` (ResNet-style identity shortcuts).
@@ -300,8 +309,8 @@ def mlp_forward(
     >>> jaxact.mlp_forward(p, jnp.ones((8, 2), jnp.float32), "relu", head="sigmoid").shape
     (8, 1)
     """
-    x = _check_input(params, x, "mlp_forward")
-    phi = get_activation(activation).fn
+    x = check_input(params, x, "mlp_forward")
+    phi = activation_fn(activation)
     a, _ = _scan(params, _input_layer(params, x), phi, residual=residual, remat=remat)
     y = _readout(params, a)
     head_fn = _resolve_head(head)
@@ -309,15 +318,21 @@ def mlp_forward(
 
 
 def mlp_trace(
-    params: MLPParams, x: ArrayLike, activation: str | Activation, *, residual: bool = False
+    params: MLPParams,
+    x: ArrayLike,
+    activation: str | Activation | Callable[[jax.Array], jax.Array],
+    *,
+    residual: bool = False,
 ) -> MLPTrace:
     """Per-layer pre-activations and activations from the same scan as :func:`mlp_forward`.
+
+    ``activation`` as in :func:`mlp_forward`.
 
     Returns:
       :class:`MLPTrace` with ``pre`` and ``post`` of shape ``(depth, ..., width)``.
     """
-    x = _check_input(params, x, "mlp_trace")
-    phi = get_activation(activation).fn
+    x = check_input(params, x, "mlp_trace")
+    phi = activation_fn(activation)
     a, (pre, post) = _scan(
         params, _input_layer(params, x), phi, residual=residual, remat=False, collect=True
     )

@@ -13,7 +13,11 @@ import numpy as np
 from jaxact.activations import ACTIVATIONS, get_activation
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` with the non-interactive Agg backend unless one was chosen already.
+
+    Imported on first use, so that ``import jaxact`` does not import matplotlib.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -22,9 +26,9 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | Path, dpi: int) -> Path:
+def save_figure(fig, path: str | Path, dpi: int) -> Path:
     """tight_layout, create the folder, save, close: the end of every figure here."""
-    plt = _pyplot()
+    plt = pyplot()
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +58,7 @@ def plot_activations(
     Returns:
       The path written.
     """
-    plt = _pyplot()
+    plt = pyplot()
     if names is None:
         names = [n for n, r in ACTIVATIONS.items() if r.elementwise]
     records = [get_activation(n) for n in names]
@@ -86,7 +90,7 @@ def plot_activations(
         "Activations (solid) and their closed-form derivatives (dashed); dots: gradient at kinks",
         fontsize=10,
     )
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi: int = 110):
@@ -95,7 +99,7 @@ def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi
     Norms are divided by the last layer's so every line starts at 1 at the output; the dotted
     line beside each is its fitted geometric rate.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
     for i, r in enumerate(results):
         depth = r.depth
@@ -124,7 +128,7 @@ def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi
     ax.set_title(title or "Gradient norm on the way back to the input")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def plot_phase_diagram(
@@ -141,7 +145,7 @@ def plot_phase_diagram(
     """
     from jaxact import theory
 
-    plt = _pyplot()
+    plt = pyplot()
     sigma_b2 = list(np.linspace(0.0, 0.5, 11)) if sigma_b2 is None else list(sigma_b2)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     xmin, xmax = math.inf, 0.0
@@ -168,13 +172,13 @@ def plot_phase_diagram(
             ha="right")  # fmt: skip
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left")
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> Path:
     """Predicted ``chi_1^(depth - l)`` (line) against measured squared gradient norms (points
     with the spread over seeds), one colour per :class:`~jaxact.theory.TheoryComparison`."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.4))
     for i, c in enumerate(comparisons):
         layers = np.arange(1, c.depth + 1)
@@ -193,7 +197,7 @@ def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> 
     ax.set_title("Gradient attenuation: mean-field theory against measurement")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None,
@@ -220,7 +224,7 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     if theory and y != "rate":
         raise ValueError(f"plot_sweep: theory=True predicts attenuation rates, not {y!r}.")
     varying = [k for k in axes_ if k != x and len({json.dumps(r[k]) for r in rows}) > 1]
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     groups: dict[tuple, list] = {}
     for r in rows:
@@ -257,4 +261,4 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     ax.set_title("Attenuation sweep" if kind == "attenuation" else "Training sweep")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)

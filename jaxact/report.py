@@ -12,6 +12,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from jaxact.files import atomic_write
+
 _HTML = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -88,7 +90,6 @@ def render_html(experiments, meta: dict[str, Any], figures_dir: Path) -> str:
 
 def write_report(out: Path, experiments, meta: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out`` (atomically)."""
-    from jaxact.study import atomic_write
 
     md, html = out / "report.md", out / "report.html"
     atomic_write(md, render_markdown(experiments, meta))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +26,7 @@ import optax
 from jaxact import theory
 from jaxact.activations import ACTIVATIONS
 from jaxact.attenuation import gradient_attenuation
+from jaxact.files import atomic_write
 from jaxact.mlp import init_mlp, mlp_forward, mlp_trace
 from jaxact.training import Dataset, TrainingDiverged, predict, train, two_spirals
 
@@ -335,7 +334,7 @@ def exp_speed(ctx: Context) -> Experiment:
         }
     width, depth, batch = 256, 10, 128
     params = init_mlp(jr.key(0), depth=depth, width=width)
-    xb, yb = bm._data(width, batch)
+    xb, yb = bm.random_batch(width, batch)
     for name in ("sigmoid", "relu"):
         t[name]["mlp_step"] = measure(bm.train_step_fn(name), params, xb, yb, **reps).median
     ratio = {k: t["sigmoid"][k] / t["relu"][k] for k in ("resident", "memory", "mlp_step")}
@@ -427,9 +426,9 @@ EXPERIMENTS: list[tuple[str, Callable[[Context], Experiment]]] = [
 
 
 def _plot_decisions(ctx: Context, data: Dataset, runs, name: str) -> str:
-    from jaxact.plotting import _pyplot, _save
+    from jaxact.plotting import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4))
     g = np.linspace(-1.3, 1.3, 161)
     gx, gy = np.meshgrid(g, g)
@@ -443,14 +442,14 @@ def _plot_decisions(ctx: Context, data: Dataset, runs, name: str) -> str:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("Two spirals: predicted probability of class 1", fontsize=11)
-    _save(fig, ctx.figure(name), 100)
+    save_figure(fig, ctx.figure(name), 100)
     return name
 
 
 def _plot_depth(ctx: Context, rows) -> str:
-    from jaxact.plotting import _pyplot, _save
+    from jaxact.plotting import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     depths = list(ctx.config.depths)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, style in (("relu", "-o"), ("sigmoid", "-s")):
@@ -466,26 +465,12 @@ def _plot_depth(ctx: Context, rows) -> str:
     ax.set_title("Which deep networks learn")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    _save(fig, ctx.figure("depth.png"), 100)
+    save_figure(fig, ctx.figure("depth.png"), 100)
     return "depth.png"
 
 
 # ----------------------------------------------------------------------------------------------
 # Running it
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _jsonable(v):

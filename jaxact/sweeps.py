@@ -65,28 +65,39 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
+from jaxact.checks import check_positive_int
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import (
-    _check_positive_int,
-    _hidden_grad_norms,
-    _sample_mlp,
-    mlp_forward,
-    mlp_scales,
-)
+from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
+from jaxact.theory import attenuation_rate as theory_rate
 from jaxact.training import (
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_OPTIMIZER_NAME,
+    OPTIMIZERS,
     Dataset,
-    _layer_finite,
-    _layer_names,
     accuracy,
+    layer_names,
     loss_fn,
+    make_step,
+    named_optimizer,
     two_spirals,
 )
 
-__all__ = ["KINDS", "network_bytes", "plan", "summarize", "sweep", "theory_rate"]
+__all__ = [
+    "KINDS",
+    "Cell",
+    "attenuation_cell",
+    "device_mesh",
+    "network_bytes",
+    "plan",
+    "program",
+    "summarize",
+    "sweep",
+    "theory_rate",
+    "training_cell",
+]
 
 KINDS = ("attenuation", "training")
 COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
-OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "momentum": lambda lr: optax.sgd(lr, 0.9)}
 log = logging.getLogger(__name__)
 
 
@@ -104,7 +115,7 @@ def _positive_ints(name: str, values) -> list[int]:
     values = [values] if isinstance(values, int) else list(values)
     if not values:
         raise ValueError(f"sweep: {name} is empty; give at least one value.")
-    return [_check_positive_int(f"sweep: every value in {name}", v) for v in values]
+    return [check_positive_int(f"sweep: every value in {name}", v) for v in values]
 
 
 def _values(name: str, values) -> list:
@@ -151,20 +162,14 @@ def _optimizer(optimizer, learning_rate) -> tuple[str, optax.GradientTransformat
     if not ok or learning_rate <= 0:
         raise ValueError(f"sweep: learning_rate must be a finite number > 0, got "
                          f"{learning_rate!r}.")  # fmt: skip
-    return optimizer, _named_optimizer(optimizer, float(learning_rate))
-
-
-@functools.lru_cache(maxsize=32)
-def _named_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
-    """One object per (name, rate): the compiled programs are cached by optimizer identity."""
-    return OPTIMIZERS[name](learning_rate)
+    return optimizer, named_optimizer(optimizer, float(learning_rate))
 
 
 def _dataset(data, n_points: int, data_seed: int) -> Dataset:
     if isinstance(data, Dataset):
         return data
     if data == "spirals":
-        return two_spirals(jr.key(data_seed), _check_positive_int("sweep: n_points", n_points))
+        return two_spirals(jr.key(data_seed), check_positive_int("sweep: n_points", n_points))
     raise ValueError(f"sweep: data must be 'spirals' or a jaxact.training.Dataset, got {data!r}.")
 
 
@@ -209,7 +214,7 @@ def _device_budget() -> int:
 # ----------------------------------------------------------------------------- programs
 
 
-class _Cell(NamedTuple):
+class Cell(NamedTuple):
     """A grid cell's computation in two parts: ``draw(key_data, scales)`` makes the random
     network (and inputs); ``measure(drawn, *shared)`` measures it (``shared``: arrays every
     network sees, e.g. the training data). ``one`` is both, for a single network."""
@@ -222,12 +227,12 @@ class _Cell(NamedTuple):
         return self.measure(self.draw(key_data, scales), *shared)
 
 
-def _attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> _Cell:
+def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
     rec = get_activation(act)
 
     def draw(key_data, scales):
         kp, kx = jr.split(jr.wrap_key_data(key_data))
-        params = _sample_mlp(kp, scales, depth=depth, width=width, in_dim=None, out_dim=None,
+        params = sample_mlp(kp, scales, depth=depth, width=width, in_dim=None, out_dim=None,
                              orthogonal=orthogonal, dtype=dtype)  # fmt: skip
         # A flat draw, reshaped: vmapped random bits of a 2-D shape take XLA:CPU seconds to
         # compile (2.2 s against 0.2 s for (8, 12), jax 0.10); the values are the same.
@@ -237,60 +242,60 @@ def _attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> _Cell:
         params, x = drawn
         return layer_gradient_norms(params, x, rec)["pre"]
 
-    return _Cell(draw, measure, 0)
+    return Cell(draw, measure, 0)
 
 
-def _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer, steps,
-                   dtype) -> _Cell:  # fmt: skip
-    rec = get_activation(act)
+def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer, steps,
+                  dtype) -> Cell:  # fmt: skip
+    """A training cell: full-batch training, ``steps`` of :func:`jaxact.training.make_step`
+    (the step :func:`~jaxact.train` runs) in one ``lax.scan``, recording where a NaN or inf
+    first appeared instead of stopping."""
+    step_fn = make_step(act, task, optimizer)
     lf = loss_fn(task)
+    rec = get_activation(act)
+
+    def objective(p, x, y):
+        out = mlp_forward(p, x, rec)
+        return lf(out, y), out
 
     def draw(key_data, scales):
         kp, _ = jr.split(jr.wrap_key_data(key_data))
-        return _sample_mlp(kp, scales, depth=depth, width=width, in_dim=in_dim,
-                           out_dim=out_dim, orthogonal=orthogonal, dtype=dtype)  # fmt: skip
+        return sample_mlp(kp, scales, depth=depth, width=width, in_dim=in_dim,
+                          out_dim=out_dim, orthogonal=orthogonal, dtype=dtype)  # fmt: skip
 
     def measure(params, x, y):
-        def objective(p):
-            out = mlp_forward(p, x, rec)
-            return lf(out, y), out
-
-        loss_and_grad = jax.value_and_grad(objective, has_aux=True)
-
         def step(carry, i):
             p, state, bad_step, bad_layer = carry
-            (loss, _), g = loss_and_grad(p)
-            flags = _layer_finite(g)  # the same check train() makes
-            ok = flags.all() & jnp.isfinite(loss)
+            out = step_fn(p, state, x, y)
+            ok = out.finite.all() & jnp.isfinite(out.loss)
             new_bad = (bad_step == 0) & ~ok
             bad_step = jnp.where(new_bad, i, bad_step)
-            where = jnp.where(flags.all(), -1, jnp.argmin(flags)).astype(jnp.int32)  # -1: loss
-            bad_layer = jnp.where(new_bad, where, bad_layer)
-            updates, new_state = optimizer.update(g, state, p)
+            where = jnp.where(out.finite.all(), -1, jnp.argmin(out.finite))  # -1: the loss
+            bad_layer = jnp.where(new_bad, where.astype(jnp.int32), bad_layer)
             alive = bad_step == 0  # once diverged, the network stays where it was
             keep = lambda new, old: jnp.where(alive, new, old)  # noqa: E731
-            p = jax.tree.map(keep, optax.apply_updates(p, updates), p)
-            state = jax.tree.map(keep, new_state, state)
-            return (p, state, bad_step, bad_layer), (loss, _hidden_grad_norms(g))
+            p = jax.tree.map(keep, out.params, p)
+            state = jax.tree.map(keep, out.opt_state, state)
+            return (p, state, bad_step, bad_layer), (out.loss, hidden_weight_norms(out.grads))
 
         carry = (params, optimizer.init(params), jnp.int32(0), jnp.int32(-1))
         (p, _, bad_step, bad_layer), (losses, gnorms) = jax.lax.scan(
             step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
         )
         # The final loss, output and gradient from one forward and backward pass.
-        (final_loss, out), g_final = loss_and_grad(p)
+        (final_loss, out), g_final = jax.value_and_grad(objective, has_aux=True)(p, x, y)
         # losses[i] is the loss before update i+1, i.e. after i updates: shift to "after".
         after = jnp.concatenate([losses[1:], final_loss[None]])
         return {
             "loss_after": after,
             "final_accuracy": accuracy(out, y, task),
             "grad_norms_init": gnorms[0],
-            "grad_norms_final": _hidden_grad_norms(g_final),
+            "grad_norms_final": hidden_weight_norms(g_final),
             "bad_step": bad_step,
             "bad_layer": bad_layer,
         }
 
-    return _Cell(draw, measure, 2)
+    return Cell(draw, measure, 2)
 
 
 @functools.lru_cache(maxsize=32)
@@ -299,14 +304,14 @@ def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, mesh,
     """A group's compiled program, cached: sweeping the same shapes again (a resumed or
     repeated sweep in one session) does not compile again."""
     if kind == "attenuation":
-        cell = _attenuation_cell(act, depth, width, orthogonal, batch, dtype)
+        cell = attenuation_cell(act, depth, width, orthogonal, batch, dtype)
     else:
-        cell = _training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer,
+        cell = training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer,
                               steps, dtype)  # fmt: skip
-    return _program(cell, mesh, vmap_width)
+    return program(cell, mesh, vmap_width)
 
 
-def _program(cell: _Cell, mesh: Mesh, vmap_width: int | None):
+def program(cell: Cell, mesh: Mesh, vmap_width: int | None):
     """One compiled program for a group: its networks sharded over the mesh, and on each
     device drawn one after another (vmapped threefry is 2-3x slower than sequential on CPU)
     then measured ``vmap_width`` at a time (``None``: all at once)."""
@@ -327,7 +332,8 @@ def _program(cell: _Cell, mesh: Mesh, vmap_width: int | None):
 # ----------------------------------------------------------------------------- devices
 
 
-def _mesh() -> Mesh:
+def device_mesh() -> Mesh:
+    """A one-axis mesh (``\"networks\"``) over every device JAX sees, on every host."""
     return Mesh(np.array(jax.devices()), ("networks",))
 
 
@@ -396,17 +402,17 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"sweep: dtype must be a floating dtype, got {dtype}.")
     if vmap_width is not None:
-        vmap_width = _check_positive_int("sweep: vmap_width (or None)", vmap_width)
+        vmap_width = check_positive_int("sweep: vmap_width (or None)", vmap_width)
     settings: dict[str, Any] = {"kind": kind, "dtype": dtype, "vmap_width": vmap_width}
     if kind == "attenuation":
-        config = {"batch": _check_positive_int("sweep: batch", batch)}
+        config = {"batch": check_positive_int("sweep: batch", batch)}
         in_dim = out_dim = 0
         net_batch = batch
     else:
         opt_name, opt = _optimizer(optimizer, learning_rate)
         ds = _dataset(data, n_points, data_seed)
-        steps = _check_positive_int("sweep: steps", steps)
-        log_every = _check_positive_int("sweep: log_every", log_every)
+        steps = check_positive_int("sweep: steps", steps)
+        log_every = check_positive_int("sweep: log_every", log_every)
         config = {"optimizer": opt_name,
                   "learning_rate": None if opt_name == "custom" else learning_rate,
                   "steps": steps, "data": ds.name, "n_points": int(ds.x.shape[0])}  # fmt: skip
@@ -479,8 +485,8 @@ def sweep(
     sigma_b2: Sequence[float] | float = 0.0,
     kind: str = "attenuation",
     batch: int = 32,
-    optimizer: str | optax.GradientTransformation = "sgd",
-    learning_rate: float = 0.1,
+    optimizer: str | optax.GradientTransformation = DEFAULT_OPTIMIZER_NAME,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
     steps: int = 200,
     log_every: int = 10,
     data: str | Dataset = "spirals",
@@ -556,7 +562,7 @@ def sweep(
     complete = np.array([set(done.get(_cell_id(c, config_keys), {})) >= set(seeds)
                          for c in cells], bool)  # fmt: skip
     complete = _agree_with_process_zero(complete)
-    mesh = _mesh()
+    mesh = device_mesh()
     by_networks = NamedSharding(mesh, PartitionSpec("networks"))
     replicated = NamedSharding(mesh, PartitionSpec())
     records: list[dict[str, Any]] = []
@@ -661,7 +667,7 @@ def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
     layer = None
     if bad:
         li = int(item["bad_layer"])
-        layer = "the loss" if li < 0 else _layer_names(depth)[li]
+        layer = "the loss" if li < 0 else layer_names(depth)[li]
     return rec | {
         "final_loss": nan if bad else float(after[-1]),
         "final_accuracy": nan if bad else float(item["final_accuracy"]),
@@ -712,37 +718,3 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _SETTINGS = ("batch", "optimizer", "learning_rate", "steps", "data", "n_points")
-
-
-def theory_rate(activation: str, sigma_w2: float, sigma_b2: float,
-                depth: int | None = None) -> float:  # fmt: skip
-    """Mean-field prediction of an attenuation sweep's ``rate``.
-
-    Backwards through layer ``l`` the gradient norm changes by ``sqrt(chi(q_l))``, with
-    ``chi(q) = sigma_w2 E[phi'(sqrt(q) z)^2]`` and ``q_l`` the pre-activation variance of an
-    infinitely wide network (:mod:`jaxact.theory`).
-
-    * ``depth=None``: at the fixed point ``q*``, ``sqrt(chi_1)``; what a very deep network
-      approaches.
-    * ``depth``: what this sweep measures at that depth. The variances start from
-      ``q_1 = sigma_w2 + sigma_b2`` (the sweep's inputs are standard normal), follow the length
-      map, and the predicted per-layer norms get the same least-squares fit as the measured
-      ones (:func:`~jaxact.attenuation.fit_rate`). Near a critical point, where ``q_l``
-      approaches ``q*`` slowly, the two differ at finite depth.
-
-    >>> round(theory_rate("relu", 1.0, 0.0), 6)   # sqrt(sigma_w2 / 2)
-    0.707107
-    >>> round(theory_rate("tanh", 1.0, 0.0), 4), round(theory_rate("tanh", 1.0, 0.0, depth=30), 4)
-    (1.0, 0.9533)
-    """
-    from jaxact import theory
-
-    if depth is None:
-        return math.sqrt(theory.chi1(activation, sigma_w2, sigma_b2))
-    depth = _check_positive_int("theory_rate: depth", depth)
-    phi = theory._resolve(activation)
-    qs = theory.q_map(activation, sigma_w2, sigma_b2, q0=sigma_w2 + sigma_b2, depth=depth - 1)
-    factors = np.sqrt([theory._chi1_at(phi, sigma_w2, q) for q in qs])  # layer 1 first
-    # g_depth = 1 and g_l = g_{l+1} sqrt(chi(q_l)): the norms, layer 1 first.
-    norms = np.append(np.cumprod(factors[:-1][::-1])[::-1], 1.0)
-    return fit_rate(norms)[0]

@@ -34,9 +34,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.activations import Activation, get_activation
+from jaxact.checks import check_positive_int
 from jaxact.initializers import check_variance
 
 __all__ = [
+    "attenuation_rate",
     "TheoryComparison",
     "chi1",
     "compare",
@@ -470,3 +472,40 @@ def compare(
     return TheoryComparison(
         name, sigma_w2, sigma_b2, width, depth, q, c1, np.array(measured), np.array(curves)
     )
+
+
+def attenuation_rate(activation, sigma_w2: float, sigma_b2: float,
+                     depth: int | None = None) -> float:  # fmt: skip
+    """Mean-field prediction of the per-layer gradient rate that :func:`~jaxact.sweep` fits.
+
+    (Also importable as ``jaxact.sweeps.theory_rate``.)
+
+    Backwards through layer ``l`` the gradient norm changes by ``sqrt(chi(q_l))``, with
+    ``chi(q) = sigma_w2 E[phi'(sqrt(q) z)^2]`` and ``q_l`` the pre-activation variance of an
+    infinitely wide network.
+
+    * ``depth=None``: at the fixed point ``q*``, ``sqrt(chi_1)``; what a very deep network
+      approaches.
+    * ``depth``: what this sweep measures at that depth. The variances start from
+      ``q_1 = sigma_w2 + sigma_b2`` (the sweep's inputs are standard normal), follow the length
+      map, and the predicted per-layer norms get the same least-squares fit as the measured
+      ones (:func:`~jaxact.attenuation.fit_rate`). Near a critical point, where ``q_l``
+      approaches ``q*`` slowly, the two differ at finite depth.
+
+    >>> round(attenuation_rate("relu", 1.0, 0.0), 6)   # sqrt(sigma_w2 / 2)
+    0.707107
+    >>> r = attenuation_rate
+    >>> round(r("tanh", 1.0, 0.0), 4), round(r("tanh", 1.0, 0.0, depth=30), 4)
+    (1.0, 0.9533)
+    """
+    from jaxact.attenuation import fit_rate
+
+    if depth is None:
+        return math.sqrt(chi1(activation, sigma_w2, sigma_b2))
+    depth = check_positive_int("attenuation_rate: depth", depth)
+    phi = _resolve(activation)
+    qs = q_map(activation, sigma_w2, sigma_b2, q0=sigma_w2 + sigma_b2, depth=depth - 1)
+    factors = np.sqrt([_chi1_at(phi, sigma_w2, q) for q in qs])  # layer 1 first
+    # g_depth = 1 and g_l = g_{l+1} sqrt(chi(q_l)): the norms, layer 1 first.
+    norms = np.append(np.cumprod(factors[:-1][::-1])[::-1], 1.0)
+    return fit_rate(norms)[0]

@@ -28,13 +28,22 @@ import numpy as np
 import optax
 
 from jaxact.activations import Activation, get_activation
-from jaxact.mlp import MLPParams, _hidden_grad_norms, init_mlp, mlp_forward, mlp_trace
+from jaxact.checks import check_positive_int
+from jaxact.diagnosis import Diagnosis, diagnose
+from jaxact.mlp import MLPParams, hidden_weight_norms, init_mlp, mlp_forward
 
 __all__ = [
+    "OPTIMIZERS",
     "Dataset",
+    "StepOutput",
     "TrainResult",
     "TrainingDiverged",
     "digits",
+    "layer_finite",
+    "layer_names",
+    "make_step",
+    "named_optimizer",
+    "observe",
     "teacher_student",
     "train",
     "two_spirals",
@@ -125,18 +134,24 @@ class TrainingDiverged(FloatingPointError):
         super().__init__(f"training diverged at step {step}: {what} is not finite in {layer}.")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrainResult:
     """Final parameters and the logged history (lists, one entry per logged step).
 
     ``history`` keys: ``step``, ``loss``, ``accuracy`` (NaN for regression), ``grad_norms``
-    (``(depth,)`` per entry), ``dead`` and ``saturated`` (``(depth,)`` fractions of units).
+    (``(depth,)`` per entry: ``||dL/dW_l||`` of that step's gradient), ``dead`` and
+    ``saturated`` (``(depth,)`` fractions of units on the whole data set: the
+    :class:`~jaxact.Diagnosis` fields ``dead_units`` and ``saturated_units``).
+    ``diagnoses``: with ``train(..., diagnose_every=k)``, the :class:`~jaxact.Diagnosis` of the
+    whole data set after every ``k``-th step (host copies), at ``diagnosis_steps``.
     """
 
     params: MLPParams
     activation: str
     task: str
     history: dict[str, list]
+    diagnoses: tuple[Diagnosis, ...] = ()
+    diagnosis_steps: tuple[int, ...] = ()
 
     @property
     def final_loss(self) -> float:
@@ -172,21 +187,13 @@ def accuracy(out: jax.Array, y: jax.Array, task: str) -> jax.Array:
     return jnp.asarray(jnp.nan)
 
 
-def _unit_fractions(rec: Activation, pre: jax.Array, saturation: float = 0.05):
-    """Per layer: fraction of units dead (phi' == 0 on every example) and saturated (|phi'| <
-    saturation * max slope, nonzero, on every example)."""
-    d = jnp.abs(rec.derivative(pre))  # (depth, batch, width)
-    dead = jnp.all(d == 0, axis=1).mean(-1)
-    sat = jnp.all((d < saturation * rec.max_slope) & (d > 0), axis=1).mean(-1)
-    return dead, sat
-
-
-def _layer_names(depth: int) -> list[str]:
+def layer_names(depth: int) -> list[str]:
+    """Names of an MLP's layers as :func:`layer_finite` flags them and errors name them."""
     return ["input projection", *[f"hidden layer {i}" for i in range(1, depth + 1)], "readout"]
 
 
-def _layer_finite(g: MLPParams) -> jax.Array:
-    """One flag per layer of a gradient, in the order of :func:`_layer_names` (input
+def layer_finite(g: MLPParams) -> jax.Array:
+    """One flag per layer of a gradient, in the order of :func:`layer_names` (input
     projection, hidden layers, readout): are all its entries finite?"""
     hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
     first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
@@ -194,44 +201,84 @@ def _layer_finite(g: MLPParams) -> jax.Array:
     return jnp.concatenate([first[None], hidden, last[None]])
 
 
-# One default optimizer object, so that runs using the default share compiled steps.
-DEFAULT_OPTIMIZER = optax.adam(1e-2)
+#: Optimizers by name (``jaxact sweep --optimizer``): ``name -> f(learning_rate)``.
+OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "momentum": lambda lr: optax.sgd(lr, 0.9)}
+#: The default of :func:`train` and of training sweeps.
+DEFAULT_OPTIMIZER_NAME, DEFAULT_LEARNING_RATE = "adam", 1e-2
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(activation: str, task: str, optimizer: optax.GradientTransformation):
-    """The jitted training step and observation for one (activation, task, optimizer).
+@functools.lru_cache(maxsize=32)
+def named_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
+    """``OPTIMIZERS[name](learning_rate)``, one object per (name, rate): compiled training
+    steps are cached by optimizer identity, so runs with the same settings share them."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; use one of {sorted(OPTIMIZERS)}.")
+    return OPTIMIZERS[name](learning_rate)
 
-    Cached so that runs that differ only in their parameters (another seed, another init)
-    reuse the compiled programs; ``optimizer`` is hashed by identity.
+
+class StepOutput(NamedTuple):
+    """What one training step returns (see :func:`make_step`)."""
+
+    params: MLPParams
+    opt_state: Any
+    loss: jax.Array
+    grads: MLPParams
+    finite: jax.Array
+    output: jax.Array
+
+
+def make_step(
+    activation: str | Activation, task: str, optimizer: optax.GradientTransformation
+) -> Callable[[MLPParams, Any, jax.Array, jax.Array], StepOutput]:
+    """The one training step of jaxact: :func:`train` jits it, training sweeps scan it.
+
+    ``step(params, opt_state, x, y)`` computes the loss and gradient on ``(x, y)``, applies one
+    ``optimizer`` update and returns :class:`StepOutput`: the new parameters and state, the loss
+    and gradient *before* the update, :func:`layer_finite` flags of the gradient and the network
+    output (logits) on ``x``. A pure function: not jitted.
     """
     rec = get_activation(activation)
     lf = loss_fn(task)
 
     def objective(p, x, y):
-        return lf(mlp_forward(p, x, rec), y)
+        out = mlp_forward(p, x, rec)
+        return lf(out, y), out
 
-    @jax.jit
     def step(p, state, x, y):
-        loss, g = jax.value_and_grad(objective)(p, x, y)
-        finite = _layer_finite(g)
+        (loss, out), g = jax.value_and_grad(objective, has_aux=True)(p, x, y)
         updates, state = optimizer.update(g, state, p)
-        return optax.apply_updates(p, updates), state, loss, finite, g
+        return StepOutput(optax.apply_updates(p, updates), state, loss, g, layer_finite(g), out)
+
+    return step
+
+
+def observe(params: MLPParams, data: Dataset, activation: str | Activation,
+            saturation: float = 0.05) -> Diagnosis:  # fmt: skip
+    """:func:`jaxact.diagnose` of the training loss on the whole data set, logits as ``aux``.
+
+    Its first ``depth`` sites are the hidden layers (the loss adds none).
+    """
+    rec = get_activation(activation)
+    lf = loss_fn(data.task)
+
+    def objective(p):
+        out = mlp_forward(p, data.x, rec)
+        return lf(out, data.y), out
+
+    return diagnose(objective, params, has_aux=True, saturation=saturation)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(activation: str, task: str, optimizer: optax.GradientTransformation):
+    """The jitted step and observation for one (activation, task, optimizer), cached: runs
+    that differ only in their parameters (another seed or init) reuse the compiled programs."""
+    step = jax.jit(make_step(activation, task, optimizer))
 
     @jax.jit
-    def observe(p, g, x, y):
-        trace = mlp_trace(p, x, rec)  # one scan gives both the output and the pre-activations
-        out, pre = trace.output, trace.pre
-        dead, sat = _unit_fractions(rec, pre)
-        return {
-            "loss": lf(out, y),
-            "accuracy": accuracy(out, y, task),
-            "grad_norms": _hidden_grad_norms(g),
-            "dead": dead,
-            "saturated": sat,
-        }
+    def observe_jit(p, x, y):
+        return observe(p, Dataset(x, y, task, ""), activation)
 
-    return step, observe
+    return step, observe_jit
 
 
 def train(
@@ -244,9 +291,13 @@ def train(
     batch_size: int | None = None,
     key: jax.Array | None = None,
     log_every: int = 10,
+    diagnose_every: int | None = None,
     progress: Callable[[int], Any] | None = None,
 ) -> TrainResult:
     """Train ``params`` on ``data`` with ``optimizer`` (default ``optax.adam(1e-2)``).
+
+    Each step is :func:`make_step` (the same step training sweeps run). The history entries
+    come from :func:`observe`: one :func:`jaxact.diagnose` of the whole data set.
 
     Args:
       params: from :func:`~jaxact.init_mlp` with ``in_dim`` and ``out_dim`` matching the data.
@@ -257,6 +308,9 @@ def train(
       batch_size: minibatch size (default: full batch); batches drawn with ``key``.
       key: PRNG key for minibatches (default ``jax.random.key(0)``).
       log_every: record the history every ``log_every`` steps (and at the last step).
+      diagnose_every: also keep the whole :class:`~jaxact.Diagnosis` every ``diagnose_every``
+        steps (and at the last step) in ``TrainResult.diagnoses``, for
+        :func:`~jaxact.plotting.plot_diagnosis_history`.
       progress: called with the number of steps just done (for a progress bar).
 
     Raises:
@@ -265,23 +319,29 @@ def train(
     rec = get_activation(activation)
     task = data.task
     loss_fn(task)  # validates the task
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps!r}.")
+    check_positive_int("train: log_every", log_every)
+    if diagnose_every is not None:
+        check_positive_int("train: diagnose_every", diagnose_every)
     if params.out_dim != data.out_dim:
         raise ValueError(
             f"the network has out_dim {params.out_dim} but the {data.name} task needs "
             f"{data.out_dim} output(s)."
         )
-    optimizer = DEFAULT_OPTIMIZER if optimizer is None else optimizer
+    if optimizer is None:
+        optimizer = named_optimizer(DEFAULT_OPTIMIZER_NAME, DEFAULT_LEARNING_RATE)
     key = jr.key(0) if key is None else key
     n = data.x.shape[0]
     bs = n if batch_size is None else min(batch_size, n)
-    step, observe = _compiled(rec.name, task, optimizer)
+    step, observe_jit = _compiled(rec.name, task, optimizer)
 
     state = optimizer.init(params)
     history: dict[str, list] = {k: [] for k in ("step", "loss", "accuracy", "grad_norms",
                                                  "dead", "saturated")}  # fmt: skip
-    names = _layer_names(params.depth)
+    names = layer_names(params.depth)
+    depth = params.depth
+    diagnoses, diagnosis_steps = [], []
     for i in range(1, steps + 1):
         if bs < n:
             key, sub = jr.split(key)
@@ -289,17 +349,26 @@ def train(
             xb, yb = data.x[idx], data.y[idx]
         else:
             xb, yb = data.x, data.y
-        params, state, loss, finite, g = step(params, state, xb, yb)
+        params, state, loss, g, finite, _ = step(params, state, xb, yb)
         finite = np.asarray(finite)
         if not finite.all() or not math.isfinite(float(loss)):
             bad = int(np.argmin(finite)) if not finite.all() else None
             where = names[bad] if bad is not None else "the loss"
             raise TrainingDiverged(i, where, "the gradient" if bad is not None else "the value")
-        if i % log_every == 0 or i == steps:
-            obs = jax.device_get(observe(params, g, data.x, data.y))
+        log = i % log_every == 0 or i == steps
+        keep = diagnose_every is not None and (i % diagnose_every == 0 or i == steps)
+        if log or keep:
+            diag = jax.device_get(observe_jit(params, data.x, data.y))
+        if log:
             history["step"].append(i)
-            for k, v in obs.items():
-                history[k].append(np.asarray(v).tolist())
+            history["loss"].append(float(diag.loss))
+            history["accuracy"].append(float(accuracy(diag.aux, data.y, task)))
+            history["grad_norms"].append(np.asarray(hidden_weight_norms(g)).tolist())
+            history["dead"].append(np.asarray(diag.dead_units[:depth]).tolist())
+            history["saturated"].append(np.asarray(diag.saturated_units[:depth]).tolist())
+        if keep:
+            diagnoses.append(dataclasses.replace(diag, aux=None, grads=None))
+            diagnosis_steps.append(i)
         if progress is not None:
             progress(1)
-    return TrainResult(params, rec.name, task, history)
+    return TrainResult(params, rec.name, task, history, tuple(diagnoses), tuple(diagnosis_steps))

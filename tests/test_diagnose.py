@@ -26,7 +26,7 @@ import pytest
 from flax import nnx
 
 import jaxact
-from jaxact.diagnose import STATISTICS
+from jaxact.diagnosis import STATISTICS
 
 jax_f32 = jnp.float32
 RTOL = 1e-5
@@ -49,6 +49,8 @@ def _reference_stats(hs, derivs, sups, saturation=0.05):
         out["zero_grad"].append(np.mean(d == 0))
         axes = tuple(range(h.ndim - 1))
         out["dead_units"].append(np.mean(np.all(d == 0, axis=axes)))
+        stuck = (d < saturation * sup) & (d > 0)
+        out["saturated_units"].append(np.mean(np.all(stuck, axis=axes)))
     return {k: np.array(v) for k, v in out.items()}
 
 
@@ -69,7 +71,7 @@ def _check(diag, model_with_deltas, params, *data, phis, sups):
     ref = _reference_stats(hs, derivs, sups)
     np.testing.assert_allclose(np.asarray(diag.pre_mean), ref["pre_mean"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(diag.pre_std), ref["pre_std"], rtol=1e-5, atol=1e-6)
-    for k in ("saturated", "zero_grad", "dead_units"):
+    for k in ("saturated", "zero_grad", "dead_units", "saturated_units"):
         np.testing.assert_allclose(np.asarray(getattr(diag, k)), ref[k], rtol=FRACTION_RTOL, atol=0)
 
 

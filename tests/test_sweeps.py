@@ -27,7 +27,8 @@ VARIANTS = {"activations": ["tanh"], "depths": [5], "widths": [12], "seeds": [3,
             "inits": ["gaussian", "orthogonal"], "sigma_w2": [0.5, 2.0],
             "sigma_b2": [0.0, 0.1]}  # fmt: skip
 TRAIN = {"activations": ["tanh", "relu"], "depths": [3], "widths": [16], "seeds": [0, 4],
-         "inits": ["he", "glorot"], "kind": "training", "steps": 25, "learning_rate": 0.3,
+         "inits": ["he", "glorot"], "kind": "training", "steps": 25, "optimizer": "sgd",
+         "learning_rate": 0.3,
          "log_every": 10, "n_points": 128}  # fmt: skip
 COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2", "seed")
 # For the subprocess runs: one compiled program per kind (each process compiles afresh).
@@ -219,16 +220,16 @@ def test_one_network_too_big_fails_before_compute(monkeypatch):
      ("training", 2, 16, 1024, "adam")],
 )  # fmt: skip
 def test_memory_estimate_bounds_xla(kind, depth, width, batch, optimizer):
-    from jaxact.sweeps import _attenuation_cell, _training_cell
+    from jaxact.sweeps import attenuation_cell, training_cell
 
     keys, scales = jnp.zeros((1, 2), jnp.uint32), jnp.ones((1, 3), jnp.float32)
     if kind == "attenuation":
-        fn = jax.vmap(_attenuation_cell("tanh", depth, width, False, batch, jnp.float32).one)
+        fn = jax.vmap(attenuation_cell("tanh", depth, width, False, batch, jnp.float32).one)
         args, est = (keys, scales), network_bytes(kind, depth=depth, width=width, batch=batch)
     else:
         data = two_spirals(jr.key(0), batch)
         opt = optax.sgd(0.1) if optimizer == "sgd" else optax.adam(0.01)
-        cell = _training_cell("relu", depth, width, False, "binary", 2, 1, opt, 5, jnp.float32)
+        cell = training_cell("relu", depth, width, False, "binary", 2, 1, opt, 5, jnp.float32)
         fn = jax.vmap(cell.one, in_axes=(0, 0, None, None))
         args = (keys, scales, data.x, data.y)
         est = network_bytes(kind, depth=depth, width=width, batch=batch, in_dim=2, out_dim=1)
@@ -237,6 +238,17 @@ def test_memory_estimate_bounds_xla(kind, depth, width, batch, optimizer):
     # Chunking must never under-estimate (or it would run out of memory), and should not waste
     # much more than the budget: within 3x of what XLA says it allocates.
     assert xla <= est <= 3 * xla
+
+
+def test_training_default_optimizer_is_train_default():
+    """One default for train() and training sweeps: the same optax object (adam 1e-2)."""
+    import inspect
+
+    from jaxact.training import named_optimizer
+
+    params = inspect.signature(sweep).parameters
+    opt = named_optimizer(params["optimizer"].default, params["learning_rate"].default)
+    assert opt is named_optimizer("adam", 1e-2)
 
 
 def test_training_sweep_equals_train_loop():
@@ -261,7 +273,7 @@ def test_training_sweep_equals_train_loop():
 @pytest.mark.parametrize("lr", [1e2, 1e4])
 def test_training_sweep_reports_divergence_where_train_raises(lr):
     grid = {"activations": "relu", "depths": 10, "widths": 32, "seeds": [0, 1], "steps": 30,
-            "inits": "gaussian", "sigma_w2": 4.0, "kind": "training",
+            "inits": "gaussian", "sigma_w2": 4.0, "kind": "training", "optimizer": "sgd",
             "learning_rate": lr}  # fmt: skip
     recs = sweep(**grid)
     data, sgd = two_spirals(jr.key(0), 256), optax.sgd(lr)

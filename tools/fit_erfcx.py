@@ -4,7 +4,7 @@ We approximate ``g(t) = (1 + 2 t) * erfcx(t)`` on ``0 <= t < inf`` as a Chebyshe
 ``y = (t - K) / (t + K)``, which maps ``[0, inf)`` onto ``[-1, 1)`` (the transformation of
 Shepherd & Laframboise, Math. Comp. 36 (1981) 249-253). ``g`` is bounded and smooth in ``y``,
 so a few dozen terms reach float64 precision. Run ``python tools/fit_erfcx.py`` to regenerate the
-coefficients; the numbers it prints are pasted into ``jaxact/_special.py``.
+coefficients; the numbers it prints are pasted into ``jaxact/special.py``.
 """
 
 import mpmath as mp

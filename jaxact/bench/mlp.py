@@ -50,7 +50,8 @@ def matmul_peak(sizes=(1024, 2048), repeats: int = 5) -> dict[str, Any]:
     return {"sizes": rows, "gflop_per_s": best}
 
 
-def _data(width: int, batch: int):
+def random_batch(width: int, batch: int):
+    """A fixed float32 batch ``(x, y)``, both ``(batch, width)``, the same in every benchmark."""
     k1, k2 = jax.random.split(jax.random.key(1))
     x = jax.random.normal(k1, (batch, width), jnp.float32)
     y = jax.random.normal(k2, (batch, width), jnp.float32)
@@ -62,7 +63,7 @@ def step_benchmarks(
 ) -> list[dict[str, Any]]:
     rows = []
     for width in widths:
-        x, y = _data(width, batch)
+        x, y = random_batch(width, batch)
         # A second reference: one matmul of the step's own shape, (batch, width) @ (width, width).
         w = jax.random.normal(jax.random.key(2), (width, width), jnp.float32)
         t_mm = measure(lambda u, v: u @ v, x, w, repeats=repeats)
@@ -87,7 +88,7 @@ def step_benchmarks(
 
 def compile_times(depths, unrolled_depths, width: int = 64, batch: int = 32) -> dict[str, Any]:
     """Compile seconds of the training step: scan MLP against depth, and unrolled loop."""
-    x, y = _data(width, batch)
+    x, y = random_batch(width, batch)
     out: dict[str, Any] = {"width": width, "scan": {}, "unrolled": {}}
     for kind, ds in (("scan", depths), ("unrolled", unrolled_depths)):
         for depth in ds:

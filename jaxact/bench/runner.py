@@ -197,9 +197,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 
 def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
-    from jaxact.plotting import _pyplot
+    from jaxact.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     written = []
     parts = results["parts"]
     if "activations" in parts:

@@ -25,7 +25,7 @@ import numpy as np
 
 from jaxact.bench.timing import measure_python
 from jaxact.mlp import mlp_scales
-from jaxact.sweeps import _attenuation_cell, _mesh, _program, sweep
+from jaxact.sweeps import attenuation_cell, device_mesh, program, sweep
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
@@ -37,20 +37,20 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     scales = jnp.tile(jnp.asarray(mlp_scales("he", width, None, None, 0.0), jnp.float32),
                       (seeds, 1))  # fmt: skip
     tiny = np.finfo(np.float32).tiny
-    mesh = _mesh()
+    mesh = device_mesh()
     cells = []
     for act in acts:
         for depth in depths:
-            cell = _attenuation_cell(act, depth, width, False, batch, jnp.float32)
+            cell = attenuation_cell(act, depth, width, False, batch, jnp.float32)
             row: dict[str, Any] = {"activation": act, "depth": depth}
             outs = {}
             for mode, vmap_width in (("vmapped", None), ("mapped", 1)):
                 t0 = time.perf_counter()
-                program = _program(cell, mesh, vmap_width).lower(keys, scales).compile()
+                compiled = program(cell, mesh, vmap_width).lower(keys, scales).compile()
                 compile_s = time.perf_counter() - t0
-                timing = measure_python(lambda p=program: p(keys, scales), repeats=repeats)
+                timing = measure_python(lambda p=compiled: p(keys, scales), repeats=repeats)
                 row[mode] = timing.as_dict() | {"compile_s": compile_s}
-                outs[mode] = np.asarray(program(keys, scales))
+                outs[mode] = np.asarray(compiled(keys, scales))
             t0 = time.perf_counter()
             single = jax.jit(cell.one).lower(keys[0], scales[0]).compile()
             single_compile = time.perf_counter() - t0

@@ -70,7 +70,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                            "depth": depth, "width": width, "batch": batch, "steps": {}}  # fmt: skip
     params = init_mlp(jax.random.key(0), depth=depth, width=width, init="he")
-    x, y = jax_mlp._data(width, batch)
+    x, y = jax_mlp.random_batch(width, batch)
     for act in ("sigmoid", "relu"):
         torch.set_flush_denormal(False)
         t_torch = _torch_step_timer(torch, act, depth, width, batch, repeats)

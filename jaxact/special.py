@@ -133,7 +133,7 @@ def exp_neg_half_square(x, *, scaled=False):
     Inputs with ``|x|`` beyond where the result underflows are clamped internally first, so the
     exact product cannot overflow; the result there is 0 either way.
     """
-    big = _underflow_abscissa(x.dtype)
+    big = underflow_abscissa(x.dtype)
     xc = jnp.clip(x, -big, big)
     hi, lo = two_prod(xc, xc)
     if scaled:
@@ -141,7 +141,7 @@ def exp_neg_half_square(x, *, scaled=False):
     return exp_double(-0.5 * hi, -0.5 * lo)
 
 
-def _underflow_abscissa(dtype) -> float:
+def underflow_abscissa(dtype) -> float:
     """A value ``b`` with ``exp(-b**2 / 2)`` below the smallest subnormal of ``dtype``."""
     tiny = float(np.finfo(dtype).smallest_subnormal)
     return float(np.ceil(np.sqrt(-2.0 * np.log(tiny)))) + 1.0

@@ -73,7 +73,15 @@ from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX, get_activation
 __all__ = ["STATISTICS", "Diagnosis", "Site", "diagnose", "tap"]
 
 #: The per-site statistics of a :class:`Diagnosis`, each an array ``(len(sites),)``.
-STATISTICS = ("grad_norm", "pre_mean", "pre_std", "saturated", "zero_grad", "dead_units")
+STATISTICS = (
+    "grad_norm",
+    "pre_mean",
+    "pre_std",
+    "saturated",
+    "zero_grad",
+    "dead_units",
+    "saturated_units",
+)
 _FORWARD = STATISTICS[1:]
 
 # --------------------------------------------------------------------------------------------
@@ -114,12 +122,16 @@ class Diagnosis:
         floating-point arrays), so a training step can use it as ``value_and_grad``'s.
       aux: ``loss_fn``'s auxiliary output with ``has_aux=True``, else ``None``.
       sites: static tuple of :class:`Site`, in forward execution order.
-      grad_norm: ``(n_sites,)`` Frobenius norm of ``dLoss/dh`` at each site (float32).
+      grad_norm: ``(n_sites,)`` Frobenius norm of ``dLoss/dh`` at each site. The statistics
+        are float32, or float64 where a site is float64.
       pre_mean, pre_std: ``(n_sites,)`` mean and standard deviation of ``h``.
       saturated: ``(n_sites,)`` fraction of entries with ``|phi'(h)| < saturation sup|phi'|``.
       zero_grad: ``(n_sites,)`` fraction of entries with ``phi'(h) == 0``.
       dead_units: ``(n_sites,)`` fraction of units (last axis) with ``phi'(h) == 0`` on every
-        example. ``saturated``, ``zero_grad`` and ``dead_units`` are NaN at taps.
+        example.
+      saturated_units: ``(n_sites,)`` fraction of units saturated but not dead on every
+        example: ``0 < |phi'(h)| < saturation sup|phi'|`` (a sigmoid unit stuck on a tail).
+        ``saturated``, ``zero_grad``, ``dead_units`` and ``saturated_units`` are NaN at taps.
       param_grad_norms, param_norms: pytrees like ``args[0]``: the Frobenius norm of each
         leaf's gradient and of the leaf.
     """
@@ -134,6 +146,7 @@ class Diagnosis:
     saturated: jax.Array
     zero_grad: jax.Array
     dead_units: jax.Array
+    saturated_units: jax.Array
     param_grad_norms: Any
     param_norms: Any
 
@@ -141,7 +154,7 @@ class Diagnosis:
         """The sites as a text table, one line each (after ``jax.device_get``)."""
         rows = [f"{'site':<44} {'activation':<11} {'|dL/dh|':>10} {'mean h':>8} {'std h':>8} "
                 f"{'sat':>5} {'zero':>5} {'dead':>5}"]  # fmt: skip
-        arrays = [np.asarray(getattr(self, k), np.float64) for k in STATISTICS]
+        arrays = [np.asarray(getattr(self, k), np.float64) for k in STATISTICS[:6]]
         for i, s in enumerate(self.sites):
             g, m, sd, sat, z, dead = (a[i] for a in arrays)
             rows.append(f"{s.name[-44:]:<44} {s.activation:<11} {g:>10.3e} {m:>8.3f} {sd:>8.3f} "
@@ -177,7 +190,7 @@ def tap(x: jax.Array, name: str) -> jax.Array:
       ``x``.
 
     >>> import jax.numpy as jnp, jaxact
-    >>> jaxact.tap(jnp.ones(3), "logits")
+    >>> jaxact.tap(jnp.ones(3, jnp.float32), "logits")
     Array([1., 1., 1.], dtype=float32)
     """
     if not isinstance(name, str) or not name:
@@ -331,13 +344,11 @@ _PROBE_POINTS = np.concatenate([np.linspace(-8.0, 8.0, 65), [-0.3, 0.1, 0.7, 1.3
 @functools.lru_cache(maxsize=8)
 def _catalogue(dtype: np.dtype) -> tuple[tuple[str, np.ndarray], ...]:
     """Every detectable activation at the probe points, computed by jaxact in ``dtype``."""
+    names = [n for n, r in ACTIVATIONS.items() if r.elementwise and n not in _NOT_DETECTED]
     x = np.asarray(_PROBE_POINTS, dtype)
-    with jax.ensure_compile_time_eval():
-        return tuple(
-            (name, np.asarray(rec.fn(x), np.float64))
-            for name, rec in ACTIVATIONS.items()
-            if rec.elementwise and name not in _NOT_DETECTED
-        )
+    with jax.ensure_compile_time_eval():  # one compiled program for all of them
+        values = jax.jit(lambda x: [ACTIVATIONS[n].fn(x) for n in names])(x)
+    return tuple((n, np.asarray(v, np.float64)) for n, v in zip(names, values, strict=True))
 
 
 def _match(values: np.ndarray, dtype) -> str | None:
@@ -480,6 +491,7 @@ class _Plan:
 
     actions: dict[int, tuple]  # eqn index -> ("site", spec) | ("skip",) | (kind, subplan)
     sites: list[Site]  # expanded, in execution order
+    specs: list  # the avals of every site input, this plan's and its subplans'
 
     @property
     def n_sites(self) -> int:
@@ -491,7 +503,7 @@ def _frame_of(eqn) -> str:
     if tb is None:
         return "?"
     here = os.path.dirname(__file__)
-    own = (os.path.join(here, "activations.py"), os.path.join(here, "diagnose.py"))
+    own = (os.path.join(here, "activations.py"), os.path.join(here, "diagnosis.py"))
     for f in tb.frames:
         name = f.file_name
         if name in own or "/jax/" in name or "/jaxlib/" in name or name.startswith("<frozen"):
@@ -543,6 +555,7 @@ def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
             actions[j] = ("skip",)
         actions[s.eqns[0]] = ("site", s)
     sites: list[Site] = []
+    avals = [s.root.aval for s in specs.values()]
     for i, e in enumerate(eqns):
         if i in actions:
             if actions[i][0] == "site":
@@ -579,7 +592,8 @@ def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
         else:
             sites += sub.sites
         actions[i] = (prim, sub)
-    return _Plan(actions, sites)
+        avals += sub.specs
+    return _Plan(actions, sites, avals)
 
 
 def _index_name(name: str, i: int) -> str:
@@ -614,11 +628,11 @@ def _probe(h, p):
 
 
 def _probe_fwd(h, p):
-    return h, None
+    return h, p
 
 
-def _probe_bwd(_, ct):
-    return ct, jnp.sum(jnp.square(ct.astype(jnp.float32)))
+def _probe_bwd(p, ct):
+    return ct, jnp.sum(jnp.square(ct.astype(p.dtype)))
 
 
 _probe.defvjp(_probe_fwd, _probe_bwd)
@@ -631,18 +645,20 @@ def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
     stats = {"pre_mean": jnp.mean(wide), "pre_std": jnp.std(wide)}
     if spec.sup is None:
         nan = jnp.float32(jnp.nan)
-        return stats | {"saturated": nan, "zero_grad": nan, "dead_units": nan}
+        return stats | {k: nan for k in ("saturated", "zero_grad", "dead_units",
+                                           "saturated_units")}  # fmt: skip
     # phi'(h) as the model's own backward pass computes it: the JVP of its own code.
     _, d = jax.jvp(phi, (h,), (jnp.ones_like(h),))
     d = jnp.abs(d)
     zero = d == 0
-    sup = jnp.asarray(spec.sup(param_values), jnp.float32)
-    sat = d.astype(jnp.float32) < saturation * sup
-    units = jnp.all(zero, axis=tuple(range(h.ndim - 1))) if h.ndim else zero
+    sup = jnp.asarray(spec.sup(param_values), wide.dtype)
+    sat = d.astype(wide.dtype) < saturation * sup
+    axes = tuple(range(h.ndim - 1))
     return stats | {
         "saturated": jnp.mean(sat, dtype=jnp.float32),
         "zero_grad": jnp.mean(zero, dtype=jnp.float32),
-        "dead_units": jnp.mean(units, dtype=jnp.float32),
+        "dead_units": jnp.mean(jnp.all(zero, axis=axes), dtype=jnp.float32),
+        "saturated_units": jnp.mean(jnp.all(sat & ~zero, axis=axes), dtype=jnp.float32),
     }
 
 
@@ -691,7 +707,7 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
             st = _site_statistics(spec, h, lambda x, spec=spec: phi(x)[spec.output], values,
                                   saturation)  # fmt: skip
             for k in _FORWARD:
-                parts[k].append(jnp.reshape(st[k], (1,)).astype(jnp.float32))
+                parts[k].append(jnp.reshape(st[k], (1,)).astype(probes.dtype))
             offset += 1
             continue
         sub: _Plan = action[1]
@@ -712,7 +728,7 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
         for k in _FORWARD:
             parts[k].append(st[k])
         offset += n
-    stats = {k: (jnp.concatenate(v) if v else jnp.zeros((0,), jnp.float32))
+    stats = {k: (jnp.concatenate(v) if v else jnp.zeros((0,), probes.dtype))
              for k, v in parts.items()}  # fmt: skip
     return [read(v) for v in jaxpr.outvars], stats
 
@@ -777,7 +793,7 @@ def diagnose(
     gradient is taken with respect to the floating-point arrays in ``args[0]`` (the model or
     its parameters: a flax params dict, an equinox module, a jaxact ``MLPParams``, ...); the
     other arguments are data. Every activation site of the computation is measured (see
-    :mod:`jaxact.diagnose`), with no change to the model.
+    :mod:`jaxact.diagnosis`), with no change to the model.
 
     For a site with input ``h`` (shape ``(..., units)``) and activation ``phi``:
 
@@ -807,7 +823,7 @@ def diagnose(
 
     >>> import jax, jax.numpy as jnp, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=8, in_dim=2, out_dim=1)
-    >>> x = jnp.ones((5, 2))
+    >>> x = jnp.ones((5, 2), jnp.float32)
     >>> d = jax.jit(lambda p: jaxact.diagnose(
     ...     lambda p: jnp.mean(jaxact.mlp_forward(p, x, "tanh") ** 2), p))(p)
     >>> len(d.sites), d.grad_norm.shape, d.sites[0].activation, d.sites[0].shape
@@ -857,7 +873,9 @@ def diagnose(
         loss, aux = out if has_aux else (out, None)
         return loss, (aux, stats)
 
-    probes = jnp.zeros((plan.n_sites,), jnp.float32)
+    # Statistics in float32, or float64 if a site is (the probes carry the dtype).
+    dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.specs))
+    probes = jnp.zeros((plan.n_sites,), dtype)
     (loss, (aux, stats)), (g_diff, g_probe) = jax.value_and_grad(
         objective, argnums=(0, 1), has_aux=True
     )(tuple(flat[i] for i in diff), probes)
