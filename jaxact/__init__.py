@@ -10,6 +10,7 @@ from jaxact.activations import (
     ALIASES,
     Activation,
     Interval,
+    activation_fn,
     celu,
     elu,
     gelu,
@@ -35,6 +36,8 @@ from jaxact.activations import (
 )
 from jaxact.attenuation import (
     AttenuationResult,
+    GradientNorms,
+    JacobianNorms,
     gradient_attenuation,
     jacobian_norms,
     layer_gradient_norms,
@@ -42,7 +45,15 @@ from jaxact.attenuation import (
 )
 from jaxact.diagnosis import Diagnosis, Site, diagnose, tap
 from jaxact.initializers import INITIALIZERS, Initializer, get_initializer, init_weights
-from jaxact.mlp import MLPParams, MLPTrace, init_mlp, mlp_forward, mlp_trace, trace_statistics
+from jaxact.mlp import (
+    MLPParams,
+    MLPTrace,
+    TraceStatistics,
+    init_mlp,
+    mlp_forward,
+    mlp_trace,
+    trace_statistics,
+)
 from jaxact.sweeps import sweep
 from jaxact.training import Dataset, TrainingDiverged, TrainResult, train, two_spirals
 
@@ -54,6 +65,9 @@ __all__ = [
     "INITIALIZERS",
     "Activation",
     "AttenuationResult",
+    "GradientNorms",
+    "JacobianNorms",
+    "TraceStatistics",
     "Diagnosis",
     "Site",
     "diagnose",
@@ -72,6 +86,7 @@ __all__ = [
     "mlp_trace",
     "trace_statistics",
     "Interval",
+    "activation_fn",
     "__version__",
     "celu",
     "elu",

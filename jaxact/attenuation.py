@@ -34,6 +34,8 @@ from jaxact.mlp import MLPParams, check_input, hidden_weight_norms, mlp_forward,
 
 __all__ = [
     "AttenuationResult",
+    "GradientNorms",
+    "JacobianNorms",
     "gradient_attenuation",
     "jacobian_norms",
     "layer_gradient_norms",
@@ -78,22 +80,36 @@ def layer_jacobians(
     return jac(x)
 
 
-def jacobian_norms(jacobians: jax.Array) -> dict[str, jax.Array]:
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class JacobianNorms:
+    """Norms of each layer's Jacobian (:func:`jacobian_norms`), a pytree.
+
+    Attributes:
+      frobenius, spectral: ``(..., depth)``.
+      singular_values: ``(..., depth, min(width, in_dim))``, descending.
+    """
+
+    frobenius: jax.Array
+    spectral: jax.Array
+    singular_values: jax.Array
+
+
+def jacobian_norms(jacobians: jax.Array) -> JacobianNorms:
     """Frobenius norm, spectral norm and singular values of each layer's Jacobian.
 
     Args:
       jacobians: ``(..., depth, width, in_dim)`` from :func:`layer_jacobians`.
 
     Returns:
-      dict with ``frobenius`` and ``spectral`` of shape ``(..., depth)`` and
-      ``singular_values`` of shape ``(..., depth, min(width, in_dim))`` (descending).
+      :class:`JacobianNorms`.
     """
     sv = jnp.linalg.svd(jacobians, compute_uv=False)
-    return {
-        "frobenius": jnp.sqrt(jnp.sum(jacobians**2, axis=(-2, -1))),
-        "spectral": sv[..., 0],
-        "singular_values": sv,
-    }
+    return JacobianNorms(
+        frobenius=jnp.sqrt(jnp.sum(jacobians**2, axis=(-2, -1))),
+        spectral=sv[..., 0],
+        singular_values=sv,
+    )
 
 
 def _default_loss(key: jax.Array) -> Callable[[jax.Array], jax.Array]:
@@ -111,6 +127,22 @@ def _default_loss(key: jax.Array) -> Callable[[jax.Array], jax.Array]:
     return loss
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class GradientNorms:
+    """Per-layer gradient norms from :func:`layer_gradient_norms`, a pytree.
+
+    Attributes:
+      pre: ``(depth,)`` Frobenius norm of ``dL/dh_l`` over the whole batch, layer 1 first.
+      weights: ``(depth,)`` norm of ``dL/dW_l``.
+      loss: the scalar loss.
+    """
+
+    pre: jax.Array
+    weights: jax.Array
+    loss: jax.Array
+
+
 def layer_gradient_norms(
     params: MLPParams,
     x: ArrayLike,
@@ -120,7 +152,7 @@ def layer_gradient_norms(
     residual: bool = False,
     remat: bool = False,
     loss_key: jax.Array | None = None,
-) -> dict[str, jax.Array]:
+) -> GradientNorms:
     """Norms of ``dLoss/dh_l`` and ``dLoss/dW_l`` for every layer, from one backward pass.
 
     This is :func:`jaxact.diagnose` on the network, with each hidden pre-activation ``h_l``
@@ -136,8 +168,7 @@ def layer_gradient_norms(
       residual, remat: as in :func:`~jaxact.mlp_forward`.
 
     Returns:
-      dict with ``pre`` (``(depth,)``: Frobenius norm of ``dL/dh_l`` over the whole batch),
-      ``weights`` (``(depth,)``: norm of ``dL/dW_l``) and ``loss`` (the scalar).
+      :class:`GradientNorms`.
     """
     x = check_input(params, x, "layer_gradient_norms")
     phi = activation_fn(activation)
@@ -151,11 +182,11 @@ def layer_gradient_norms(
 
     diag = diagnose(objective, params)
     hidden = [i for i, s in enumerate(diag.sites) if s.activation == "tap" and _TAP in s.name]
-    return {
-        "pre": diag.grad_norm[jnp.asarray(hidden)],
-        "weights": hidden_weight_norms(diag.grads),
-        "loss": diag.loss,
-    }
+    return GradientNorms(
+        pre=diag.grad_norm[jnp.asarray(hidden)],
+        weights=hidden_weight_norms(diag.grads),
+        loss=diag.loss,
+    )
 
 
 _TAP = "jaxact.layer_gradient_norms/h"
@@ -256,7 +287,7 @@ def gradient_attenuation(
     """
     rec = get_activation(activation)
     out = layer_gradient_norms(params, x, rec, loss=loss, residual=residual, remat=remat)
-    norms = np.asarray(out["pre"], np.float64)
+    norms = np.asarray(out.pre, np.float64)
     if not np.all(np.isfinite(norms)):
         bad = int(np.nonzero(~np.isfinite(norms))[0][-1]) + 1
         raise FloatingPointError(
@@ -268,7 +299,7 @@ def gradient_attenuation(
     return AttenuationResult(
         activation=rec.name,
         grad_norms=norms,
-        weight_grad_norms=np.asarray(out["weights"], np.float64),
+        weight_grad_norms=np.asarray(out.weights, np.float64),
         rate=rate,
         total=total,
         fit_rms=rms,

@@ -14,6 +14,7 @@ The network, for ``l = 1 .. depth``::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -32,6 +33,7 @@ from jaxact.initializers import check_variance, get_initializer, init_weights, r
 __all__ = [
     "MLPParams",
     "MLPTrace",
+    "TraceStatistics",
     "check_input",
     "hidden_weight_norms",
     "init_mlp",
@@ -82,8 +84,10 @@ class MLPParams(NamedTuple):
         return self.weights.dtype
 
 
-class MLPTrace(NamedTuple):
-    """Per-layer signals collected by :func:`mlp_trace`.
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class MLPTrace:
+    """Per-layer signals collected by :func:`mlp_trace` (a pytree).
 
     Attributes:
       pre: pre-activations ``h_l``, shape ``(depth, ..., width)``.
@@ -94,6 +98,29 @@ class MLPTrace(NamedTuple):
     pre: jax.Array
     post: jax.Array
     output: jax.Array
+
+
+_TRACE_STATS = ("pre_mean", "pre_var", "post_mean", "post_var", "saturated", "dead")
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class TraceStatistics:
+    """Per-layer statistics of a trace (:func:`trace_statistics`), each ``(depth,)``.
+
+    Attributes:
+      pre_mean, pre_var: mean and variance of ``h_l`` over examples and units.
+      post_mean, post_var: the same for ``a_l``.
+      saturated: fraction of entries with ``0 < |phi'(h)| < saturation * max|phi'|``.
+      dead: fraction of entries with ``phi'(h) == 0``.
+    """
+
+    pre_mean: jax.Array
+    pre_var: jax.Array
+    post_mean: jax.Array
+    post_var: jax.Array
+    saturated: jax.Array
+    dead: jax.Array
 
 
 def init_mlp(
@@ -341,26 +368,30 @@ def mlp_trace(
 
 def trace_statistics(
     trace: MLPTrace, activation: str | Activation, *, saturation: float = 0.05
-) -> dict[str, jax.Array]:
+) -> TraceStatistics:
     """Per-layer statistics of a trace, each of shape ``(depth,)``.
 
-    Returns a dict with ``pre_mean``, ``pre_var`` (over examples and units), ``post_mean``,
-    ``post_var``, ``saturated`` (fraction of units with ``|phi'(h)| < saturation * max|phi'|``,
-    i.e. on a flat part of a saturating curve; 0 for non-saturating sides where ``phi'`` is
-    exactly 0 — those count as ``dead``) and ``dead`` (fraction with ``phi'(h) == 0`` exactly in
-    the working dtype: ReLU's negative side, and also sigmoid where ``sigma'`` underflows,
-    ``|h| > ~88`` in float32 — such a unit passes no gradient either way).
+    For any model, :func:`jaxact.diagnose` measures the same per site (``dead`` is its
+    ``zero_grad``) from the training step itself, without keeping the trace.
+
+    Returns :class:`TraceStatistics`: ``pre_mean``, ``pre_var`` (over examples and units),
+    ``post_mean``, ``post_var``, ``saturated`` (fraction of units with
+    ``|phi'(h)| < saturation * max|phi'|``, i.e. on a flat part of a saturating curve; 0 for
+    non-saturating sides where ``phi'`` is exactly 0 — those count as ``dead``) and ``dead``
+    (fraction with ``phi'(h) == 0`` exactly in the working dtype: ReLU's negative side, and
+    also sigmoid where ``sigma'`` underflows, ``|h| > ~88`` in float32 — such a unit passes no
+    gradient either way).
     """
     rec = get_activation(activation)
     axes = tuple(range(1, trace.pre.ndim))
     d = jnp.abs(rec.derivative(trace.pre))
     dead = d == 0
     saturated = (d < saturation * rec.max_slope) & ~dead
-    return {
-        "pre_mean": trace.pre.mean(axes),
-        "pre_var": trace.pre.var(axes),
-        "post_mean": trace.post.mean(axes),
-        "post_var": trace.post.var(axes),
-        "saturated": saturated.mean(axes),
-        "dead": dead.mean(axes),
-    }
+    return TraceStatistics(
+        pre_mean=trace.pre.mean(axes),
+        pre_var=trace.pre.var(axes),
+        post_mean=trace.post.mean(axes),
+        post_var=trace.post.var(axes),
+        saturated=saturated.mean(axes),
+        dead=dead.mean(axes),
+    )

@@ -240,7 +240,7 @@ def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
 
     def measure(drawn):
         params, x = drawn
-        return layer_gradient_norms(params, x, rec)["pre"]
+        return layer_gradient_norms(params, x, rec).pre
 
     return Cell(draw, measure, 0)
 

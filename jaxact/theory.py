@@ -459,7 +459,7 @@ def compare(
         )  # fmt: skip
         h0 = math.sqrt(q) * jax.random.normal(kx, (batch, width), dtype)
         out = layer_gradient_norms(net, rec.fn(h0), name)
-        sq = np.asarray(out["pre"], np.float64) ** 2
+        sq = np.asarray(out.pre, np.float64) ** 2
         usable = np.nonzero(sq > 0)[0]
         if usable.size < 3 or usable[0] != depth - usable.size:
             raise FloatingPointError(

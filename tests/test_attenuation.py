@@ -71,9 +71,9 @@ def test_jacobian_norms():
     j = jax.random.normal(jax.random.key(0), (2, 5, 7, 3), F64)
     n = jacobian_norms(j)
     sv = np.linalg.svd(np.asarray(j), compute_uv=False)
-    np.testing.assert_allclose(n["singular_values"], sv, rtol=1e-12)
-    np.testing.assert_allclose(n["spectral"], sv[..., 0], rtol=1e-12)
-    np.testing.assert_allclose(n["frobenius"], np.sqrt((sv**2).sum(-1)), rtol=1e-12)
+    np.testing.assert_allclose(n.singular_values, sv, rtol=1e-12)
+    np.testing.assert_allclose(n.spectral, sv[..., 0], rtol=1e-12)
+    np.testing.assert_allclose(n.frobenius, np.sqrt((sv**2).sum(-1)), rtol=1e-12)
 
 
 def test_gradient_norms_in_one_pass_equal_layer_by_layer_gradients():
@@ -95,9 +95,9 @@ def test_gradient_norms_in_one_pass_equal_layer_by_layer_gradients():
             return loss(a @ p.w_out + p.b_out)
 
         g = jax.grad(from_h)(pre[layer])
-        assert float(out["pre"][layer]) == pytest.approx(float(jnp.linalg.norm(g)), rel=1e-12)
+        assert float(out.pre[layer]) == pytest.approx(float(jnp.linalg.norm(g)), rel=1e-12)
     gw = jax.grad(lambda q: loss(mlp_forward(q, x, "tanh")))(p).weights
-    np.testing.assert_allclose(out["weights"], jnp.sqrt((gw**2).sum((1, 2))), rtol=1e-12)
+    np.testing.assert_allclose(out.weights, jnp.sqrt((gw**2).sum((1, 2))), rtol=1e-12)
 
 
 def test_lesson_arithmetic_point_one_ten_times():

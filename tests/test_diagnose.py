@@ -355,7 +355,7 @@ def test_jaxact_scan_mlp_equals_layer_gradient_norms(act, remat):
     assert [s.activation for s in d.sites] == [act] * 12
     assert [s.name.rsplit(" ", 1)[-1] for s in d.sites] == [f"[{i}]" for i in range(12)]
     ref = jaxact.layer_gradient_norms(p, x, act, loss=lambda y: jnp.mean(y**2))
-    np.testing.assert_allclose(d.grad_norm, ref["pre"], rtol=RTOL)
+    np.testing.assert_allclose(d.grad_norm, ref.pre, rtol=RTOL)
     trace = jaxact.mlp_trace(p, x, act)
     rec = jaxact.get_activation(act)
     stats = _reference_stats(list(trace.pre), [rec.derivative(h) for h in trace.pre],

@@ -109,17 +109,17 @@ def test_trace_and_statistics():
     np.testing.assert_allclose(tr.post[-1], mlp_forward(p, x, "relu"), rtol=1e-6)
     st = trace_statistics(tr, "relu")
     # ReLU: a unit is dead exactly where h <= 0, about half of them with zero-mean inputs.
-    np.testing.assert_allclose(st["dead"], (tr.pre <= 0).mean(axis=(1, 2)))
-    assert 0.3 < float(st["dead"].mean()) < 0.7
-    assert float(st["saturated"].max()) == 0.0
+    np.testing.assert_allclose(st.dead, (tr.pre <= 0).mean(axis=(1, 2)))
+    assert 0.3 < float(st.dead.mean()) < 0.7
+    assert float(st.saturated.max()) == 0.0
     # Sigmoid with N(0, 1) weights at width 256: pre-activations have std ~ sqrt(256 * 0.3) ~ 9,
     # so most units sit on the flat tails (|h| > 4.4, where sigma' < 5% of its maximum).
     big = init_mlp(jax.random.key(0), depth=6, width=256, in_dim=5, init="standard")
     st_sig = trace_statistics(mlp_trace(big, x, "sigmoid"), "sigmoid")
-    assert float(st_sig["saturated"][-1]) > 0.5
+    assert float(st_sig.saturated[-1]) > 0.5
     # Dead means phi'(h) == 0 exactly in the working dtype: for sigmoid only where sigma'
     # underflows (|h| > ~88 in float32), a small fraction here.
-    assert float(st_sig["dead"].max()) < 0.01
+    assert float(st_sig.dead.max()) < 0.01
 
 
 def test_identity_network_is_one_matrix():

@@ -105,3 +105,51 @@ def test_cli_attenuation_prints_rates_and_plots(tmp_path, capsys):
 def test_cli_attenuation_rejects_bad_names_before_compute(capsys):
     with pytest.raises(ValueError, match="Did you mean 'sigmoid'"):
         cli.main(["attenuation", "--activation", "sigmod"])
+
+
+def _private_uses(path) -> list[str]:
+    """``from jaxact.x import _name``, ``from jaxact import _module`` and ``mod._name`` where
+    ``mod`` is a jaxact module imported in ``path``: each a use of another module's private."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found, modules = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jaxact"):
+            for alias in node.names:
+                if alias.name.startswith("_") and alias.name != "__version__":
+                    found.append(
+                        f"{path.name}:{node.lineno} from {node.module} import {alias.name}"
+                    )
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("jaxact"):
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    from pathlib import Path
+
+    root = Path(jaxact.__file__).parent
+    uses = [u for p in sorted(root.rglob("*.py")) for u in _private_uses(p)]
+    assert uses == []
+
+
+def test_private_name_check_catches_each_form(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text(
+        "from jaxact.mlp import _scan\nfrom jaxact import theory\n"
+        "import jaxact.sweeps as sw\nx = theory._resolve\ny = sw._prepare\n"
+    )
+    assert len(_private_uses(src)) == 3

@@ -46,7 +46,7 @@ def _plain(v) -> bool:
 @functools.cache
 def _reference(activation):
     """The plain per-network measurement, jitted once per activation (eager scans recompile)."""
-    return jax.jit(lambda p, x: layer_gradient_norms(p, x, activation)["pre"])
+    return jax.jit(lambda p, x: layer_gradient_norms(p, x, activation).pre)
 
 
 def _network(r, **extra):

@@ -23,7 +23,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     fwd = measure(lambda p, v: mlp_forward(p, v, "tanh"), params, x, repeats=repeats)
     fwd_wide = measure(lambda p, v: mlp_forward(p, v, "tanh"), params, x_wide, repeats=repeats)
     jac = measure(lambda p, v: layer_jacobians(p, v, "tanh"), params, x, repeats=repeats)
-    gn = measure(lambda p, v: layer_gradient_norms(p, v, "tanh")["pre"], params, x,
+    gn = measure(lambda p, v: layer_gradient_norms(p, v, "tanh").pre, params, x,
                  repeats=repeats)  # fmt: skip
     return {
         "depth": depth, "width": width, "in_dim": in_dim, "batch": batch,
