@@ -229,6 +229,12 @@ _JAX_NN = {
 _OTHER_SUP = {"hard_silu": 1.5, "squareplus": 1.0, "sparse_plus": 1.0, "sparse_sigmoid": 0.5}
 #: Activations never detected automatically (losses use them); tap them instead.
 _NOT_DETECTED = ("identity", "log_sigmoid")
+#: Named calls diagnose does not look into: output functions and the pieces losses are made of
+#: (``jax.nn.log_sigmoid`` is ``-softplus(-x)``: its softplus is not a site of the model).
+_OPAQUE = frozenset(
+    "log_sigmoid log_softmax softmax _softmax logsumexp logmeanexp logaddexp standardize "
+    "one_hot _one_hot identity".split()
+)
 
 # Primitives a chain of elementwise operations may contain (plus elementwise jit calls).
 _ELEMENTWISE = frozenset(
@@ -310,6 +316,12 @@ def _named_site(eqn) -> tuple[str, dict] | None:
     if prim in _CALLS and name == _TAP_NAME:
         return "tap", {}
     return None
+
+
+def _opaque(eqn) -> bool:
+    """A call not to look into: a loss or output function, or one of jaxact's activations."""
+    name = _call_name(eqn)
+    return isinstance(name, str) and (name in _OPAQUE or name.startswith(JAXPR_NAME_PREFIX))
 
 
 def _sup_function(act: str, params: dict) -> Callable[[dict], Any]:
@@ -498,18 +510,25 @@ class _Plan:
         return len(self.sites)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_OWN = (os.path.join(_PACKAGE_DIR, "activations.py"), os.path.join(_PACKAGE_DIR, "diagnosis.py"))
+
+
+def _in_jax(file_name: str) -> bool:
+    return "/jax/" in file_name or "/jaxlib/" in file_name or file_name.startswith("<frozen")
+
+
 def _frame_of(eqn) -> str:
+    """``file:line`` of the model's code: the innermost frame outside jax and jaxact, else
+    (JAX keeps only the innermost frames of a traceback) outside jax and jaxact's own
+    activation and diagnosis code."""
     tb = eqn.source_info.traceback
-    if tb is None:
+    frames = [] if tb is None else [f for f in tb.frames if not _in_jax(f.file_name)]
+    user = [f for f in frames if not f.file_name.startswith(_PACKAGE_DIR)]
+    near = user or [f for f in frames if f.file_name not in _OWN]
+    if not near:
         return "?"
-    here = os.path.dirname(__file__)
-    own = (os.path.join(here, "activations.py"), os.path.join(here, "diagnosis.py"))
-    for f in tb.frames:
-        name = f.file_name
-        if name in own or "/jax/" in name or "/jaxlib/" in name or name.startswith("<frozen"):
-            continue
-        return f"{os.path.basename(name)}:{f.line_num}"
-    return "?"
+    return f"{os.path.basename(near[0].file_name)}:{near[0].line_num}"
 
 
 def _scopes(eqn) -> str:
@@ -562,8 +581,8 @@ def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
                 s = actions[i][1]
                 sites.append(Site(s.name, s.activation, tuple(s.root.aval.shape)))
             continue
-        subs = [j for j in jcore.jaxprs_in_params(e.params)]
-        if not subs:
+        subs = list(jcore.jaxprs_in_params(e.params))
+        if not subs or _opaque(e):
             continue
         prim = e.primitive.name
         stack = "/".join(p for p in (prefix, _scopes(e)) if p)

@@ -262,3 +262,137 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path, dpi)
+
+
+def _site_axis(ax, sites, *, label_max: int = 40) -> None:
+    """x axis of sites in execution order: their names when few, else their index."""
+    n = len(sites)
+    if n <= label_max:
+        ax.set_xticks(np.arange(n), [s.name for s in sites], rotation=75, ha="right", fontsize=6)
+        ax.set_xlabel("activation site (forward execution order)")
+    else:
+        ax.set_xlabel(f"activation site index (forward execution order, {n} sites)")
+
+
+def plot_diagnosis(diag, path: str | Path | None = None, *, title: str | None = None,
+                   dpi: int = 110):  # fmt: skip
+    """The gradient-flow picture of a :class:`~jaxact.Diagnosis`.
+
+    Top: ``||dLoss/dh||`` at every activation site, in forward execution order (input on the
+    left), on a log axis, coloured by activation; a site where it is exactly 0 is marked on the
+    axis floor. Bottom: the fractions of saturated entries, of entries with ``phi' = 0`` and of
+    dead units at each site.
+
+    Args:
+      diag: from :func:`jaxact.diagnose` (host or device arrays).
+      path: where to save it (the suffix sets the format); ``None`` returns the figure.
+      title: the figure title.
+      dpi: resolution of raster formats.
+
+    Returns:
+      The path written, or the matplotlib figure when ``path`` is None.
+    """
+    plt = pyplot()
+    sites = diag.sites
+    if not sites:
+        raise ValueError("plot_diagnosis: the diagnosis has no sites.")
+    n = len(sites)
+    x = np.arange(n)
+    g = np.asarray(diag.grad_norm, np.float64)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(7.0, min(14.0, 0.25 * n + 5)), 6.2),
+                                      sharex=True, height_ratios=[3, 2])  # fmt: skip
+    acts = list(dict.fromkeys(s.activation for s in sites))
+    positive = g[(g > 0) & np.isfinite(g)]
+    floor = positive.min() / 10 if positive.size else 1e-30
+    top.semilogy(x, np.where(g > 0, g, np.nan), "-", color="0.6", lw=0.8)
+    for i, act in enumerate(acts):
+        idx = np.array([k for k, s in enumerate(sites) if s.activation == act])
+        gi = g[idx]
+        top.semilogy(idx[gi > 0], gi[gi > 0], "o", ms=3.5, color=f"C{i}", label=act)
+        zero = idx[gi == 0]
+        if zero.size:
+            top.plot(zero, np.full(zero.size, floor), "v", color=f"C{i}", ms=5,
+                     label=f"{act}: exactly 0")  # fmt: skip
+    top.set_ylabel("||dLoss/dh|| at the site")
+    top.grid(True, which="major", alpha=0.3)
+    top.legend(fontsize=7, ncol=min(4, 2 * len(acts)))
+    top.set_title(title or f"Gradient flow through {n} activation sites (loss "
+                           f"{float(np.asarray(diag.loss)):.4g})")  # fmt: skip
+    for key, style, label in (
+        ("saturated", "-", "saturated entries (|phi'| < s sup|phi'|)"),
+        ("zero_grad", "--", "entries with phi' = 0"),
+        ("dead_units", ":", "dead units (phi' = 0 on every example)"),
+    ):
+        bottom.plot(x, np.asarray(getattr(diag, key), np.float64), style, lw=1.5, label=label)
+    bottom.set_ylim(-0.03, 1.03)
+    bottom.set_ylabel("fraction")
+    bottom.grid(True, alpha=0.3)
+    bottom.legend(fontsize=7)
+    _site_axis(bottom, sites)
+    if path is None:
+        fig.tight_layout()
+        return fig
+    return save_figure(fig, path, dpi)
+
+
+def plot_diagnosis_history(
+    diagnoses: Sequence,
+    steps: Sequence[int],
+    path: str | Path | None = None,
+    *,
+    title: str | None = None,
+    dpi: int = 110,
+):
+    """Site x step heatmaps of diagnoses logged during training.
+
+    Three panels share the axes (training step across, activation site down in forward order):
+    ``log10 ||dLoss/dh||``, the saturated fraction and the dead-unit fraction.
+
+    Args:
+      diagnoses: :class:`~jaxact.Diagnosis` objects of one model (the same sites), e.g.
+        ``TrainResult.diagnoses`` from ``train(..., diagnose_every=k)``.
+      steps: the training step of each.
+      path: where to save it; ``None`` returns the figure.
+
+    Returns:
+      The path written, or the figure.
+    """
+    plt = pyplot()
+    diagnoses, steps = list(diagnoses), [int(s) for s in steps]
+    if not diagnoses or len(diagnoses) != len(steps):
+        raise ValueError(
+            f"plot_diagnosis_history: give one step per diagnosis, got {len(diagnoses)} "
+            f"diagnoses and {len(steps)} steps."
+        )
+    sites = diagnoses[0].sites
+    if any(d.sites != sites for d in diagnoses):
+        raise ValueError("plot_diagnosis_history: the diagnoses have different sites.")
+    n = len(sites)
+    fig, axes = plt.subplots(1, 3, figsize=(13.0, max(3.5, min(10.0, 0.18 * n + 2.5))),
+                             sharey=True)  # fmt: skip
+    with np.errstate(divide="ignore"):
+        grad = np.log10(np.stack([np.asarray(d.grad_norm, np.float64) for d in diagnoses], 1))
+    grad[np.isinf(grad)] = np.nan
+    panels = (
+        (grad, "log10 ||dLoss/dh||", "viridis", None, None),
+        (np.stack([np.asarray(d.saturated, np.float64) for d in diagnoses], 1),
+         "saturated fraction", "magma", 0.0, 1.0),
+        (np.stack([np.asarray(d.dead_units, np.float64) for d in diagnoses], 1),
+         "dead-unit fraction", "magma", 0.0, 1.0),
+    )  # fmt: skip
+    cols = np.arange(len(steps))
+    for ax, (data, label, cmap, lo, hi) in zip(axes, panels, strict=True):
+        im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap=cmap, vmin=lo, vmax=hi)
+        fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+        ax.set_title(label, fontsize=10)
+        ticks = cols[:: max(1, math.ceil(len(cols) / 8))]
+        ax.set_xticks(ticks, [str(steps[i]) for i in ticks], fontsize=7)
+        ax.set_xlabel("training step")
+    if n <= 40:
+        axes[0].set_yticks(np.arange(n), [s.name[-38:] for s in sites], fontsize=6)
+    axes[0].set_ylabel("activation site (input at the top)")
+    fig.suptitle(title or f"Diagnosis during training: {n} sites, {len(steps)} logged steps")
+    if path is None:
+        fig.tight_layout()
+        return fig
+    return save_figure(fig, path, dpi)

@@ -565,3 +565,94 @@ def test_other_bad_arguments():
         jaxact.diagnose("relu", jnp.ones(3))
     with pytest.raises(TypeError, match="arguments"):
         jaxact.diagnose(lambda: 0.0)
+
+
+# --------------------------------------------------------------------------- figures, training
+
+
+def test_plot_diagnosis_and_history(tmp_path):
+    from jaxact.plotting import plot_diagnosis, plot_diagnosis_history
+
+    p = jaxact.init_mlp(_key(22), depth=6, width=16, in_dim=3, out_dim=1)
+    x = jax.random.normal(_key(23), (10, 3), jax_f32)
+    diags = [
+        jaxact.diagnose(lambda p, s=s: jnp.mean(jaxact.mlp_forward(p, s * x, "sigmoid") ** 2), p)
+        for s in (1.0, 2.0, 4.0)
+    ]
+    out = plot_diagnosis(diags[0], tmp_path / "flow.png")
+    assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 20_000
+    fig = plot_diagnosis(diags[0])  # no path: the figure itself
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+    hist = plot_diagnosis_history(diags, [0, 10, 20], tmp_path / "hist.png")
+    assert hist.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="one step per diagnosis"):
+        plot_diagnosis_history(diags, [0, 10])
+    other = jaxact.diagnose(lambda w: jnp.sum(jax.nn.relu(w)), jnp.ones((4, 4)))
+    with pytest.raises(ValueError, match="different sites"):
+        plot_diagnosis_history([diags[0], other], [0, 1])
+
+
+def test_train_keeps_diagnoses_every_k_steps():
+    from jaxact.training import two_spirals
+
+    data = two_spirals(_key(24), 64)
+    p = jaxact.init_mlp(_key(25), depth=4, width=16, in_dim=2, out_dim=1)
+    r = jaxact.train(p, data, "tanh", steps=25, log_every=5, diagnose_every=10)
+    assert r.diagnosis_steps == (10, 20, 25)
+    assert all(len(d.sites) == 4 and d.grads is None for d in r.diagnoses)
+    # The history is the diagnosis: dead and saturated units, the loss on the whole data set.
+    last = r.diagnoses[-1]
+    assert r.history["dead"][-1] == np.asarray(last.dead_units).tolist()
+    assert r.history["saturated"][-1] == np.asarray(last.saturated_units).tolist()
+    assert r.history["loss"][-1] == pytest.approx(float(last.loss))
+    with pytest.raises(ValueError, match="diagnose_every"):
+        jaxact.train(p, data, "tanh", steps=5, diagnose_every=0)
+
+
+def test_any_callable_activation_in_the_mlp_and_its_measurements():
+    import functools
+
+    p = jaxact.init_mlp(_key(26), depth=5, width=12)
+    x = jax.random.normal(_key(27), (6, 12), jax_f32)
+    leaky = functools.partial(jaxact.leaky_relu, negative_slope=0.2)
+    y = jaxact.mlp_forward(p, x, leaky)
+    a = x
+    for w, b in zip(p.weights, p.biases, strict=True):
+        h = a @ w + b
+        a = jnp.where(h >= 0, h, 0.2 * h)
+    np.testing.assert_allclose(y, a, rtol=1e-6, atol=1e-6)
+    # A lambda jaxact does not know: layer_gradient_norms taps the pre-activations itself.
+    own = lambda h: h / (1 + jnp.abs(h)) + 0.1 * h  # noqa: E731
+    g = jaxact.layer_gradient_norms(p, x, own)
+    u = jax.random.normal(jax.random.key(0), (12,), jax_f32)
+    u = u / jnp.linalg.norm(u)
+
+    def from_deltas(ds):
+        a = x
+        for w, b, d in zip(p.weights, p.biases, ds, strict=True):
+            a = own(a @ w + b + d)
+        return jnp.mean(a @ u)
+
+    ref = jax.grad(from_deltas)([jnp.zeros((6, 12), jax_f32)] * 5)
+    np.testing.assert_allclose(g.pre, [float(jnp.linalg.norm(r)) for r in ref], rtol=RTOL)
+    with pytest.raises(TypeError, match="registry name"):
+        jaxact.mlp_forward(p, x, 3)
+
+
+def test_losses_and_output_functions_add_no_sites():
+    """optax's binary cross-entropy is written with log_sigmoid = -softplus(-x), softmax
+    cross-entropy with log_softmax: neither is an activation of the model."""
+    import optax
+
+    x = jax.random.normal(_key(28), (8, 3), jax_f32)
+    labels = jnp.arange(8) % 3
+
+    def loss(x):
+        h = jax.nn.relu(x)
+        return (
+            optax.sigmoid_binary_cross_entropy(h[:, 0], labels == 1).mean()
+            + optax.softmax_cross_entropy_with_integer_labels(h, labels).mean()
+            + jnp.sum(jaxact.log_sigmoid(x) + jax.nn.softmax(x) + jaxact.softmax(x))
+        )
+
+    assert [s.activation for s in jaxact.diagnose(loss, x).sites] == ["relu"]

@@ -18,7 +18,7 @@ def _load(path: Path):
 
 
 def test_examples_exist():
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04"]
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -36,5 +36,14 @@ def test_example_runs_small(path, tmp_path, capsys):
         assert max(result.values()) < 1e-6
     if path.stem.startswith("02"):
         assert result["sigmoid"].rate < 0.5 and result["relu"].rate > 0.8
+    if path.stem.startswith("05"):
+        # Every model diagnosed at steps 1, 10, 20, 30 of 30, with its figures beside --out.
+        assert set(result) == {"flax conv net", "equinox relu MLP", "equinox sigmoid MLP"}
+        for diags, steps, _ in result.values():
+            assert steps == [1, 10, 20, 30] and len(diags) == 4
+        sig = result["equinox sigmoid MLP"][0][0].grad_norm
+        assert float(sig[0] / sig[-1]) < 1e-6  # 12 sigmoid layers: the gradient vanishes
+        for suffix in ("-flax-history", "-equinox", "-equinox-history"):
+            assert (tmp_path / f"fig{suffix}.png").read_bytes()[:4] == b"\x89PNG"
     if path.stem.startswith("04"):
         assert all(c.relative_error < 0.1 for c in result)  # width 128: ~1/sqrt(width) noise
