@@ -247,6 +247,7 @@ _NONLINEAR = frozenset(
     "max min abs exp expm1 log1p tanh logistic erf erfc select_n clamp integer_pow".split()
 )
 _CALLS = ("pjit", "jit")
+_PRIMITIVE_SITES = {"tanh": "tanh", "logistic": "sigmoid"}
 _MAX_CHAIN = 64
 
 
@@ -350,7 +351,12 @@ def _sup_function(act: str, params: dict) -> Callable[[dict], Any]:
 # Inline chains of elementwise operations
 
 
-_PROBE_POINTS = np.concatenate([np.linspace(-8.0, 8.0, 65), [-0.3, 0.1, 0.7, 1.3, 2.6]])
+# Points on [-8, 8] where a chain is compared with the catalogue, shuffled once so that the
+# first few (all a small site holds) already spread over the whole range and both signs.
+_PROBE_POINTS = np.random.default_rng(0).permutation(
+    np.concatenate([np.linspace(-8.0, 8.0, 65), [-0.3, 0.1, 0.7, 1.3, 2.6]])
+)
+_MIN_POINTS = 16
 
 
 @functools.lru_cache(maxsize=8)
@@ -370,10 +376,10 @@ def _match(values: np.ndarray, dtype) -> str | None:
     catalogue is accurate to 1-2 ulp and ``jax.nn``'s own formulas to a few ulp where they
     cancel, while two activations differ by far more at some probe point (``gelu`` and
     ``gelu_tanh`` by 1.5e-4 at 1.0). In 16-bit types the closest one wins. A site with fewer
-    than 8 entries sees too few probe points to be told apart and is not matched.
+    than 16 entries sees too few probe points to be told apart and is not matched (tap it).
     """
     n = values.size
-    if n < 8:
+    if n < _MIN_POINTS:
         return None
     tol = 16 * float(jnp.finfo(dtype).eps)
     best, best_err = None, math.inf
@@ -445,8 +451,16 @@ def _chains(jaxpr, taken: set[int], users: dict) -> list[_SiteSpec]:
             continue
         # Evaluate the chain on the probe points (tiled to the site's shape) at trace time.
         size = math.prod(shape)
-        probe = np.resize(np.asarray(_PROBE_POINTS, root.aval.dtype), shape)
         npts = min(size, _PROBE_POINTS.size)
+        if npts < _MIN_POINTS:  # too small to probe: only lax.tanh / lax.logistic themselves
+            for i in members:
+                prim = eqns[i].primitive.name
+                if prim in _PRIMITIVE_SITES and eqns[i].invars[0] is root:
+                    act = _PRIMITIVE_SITES[prim]
+                    found.append(_SiteSpec([i], root, eqns[i].outvars[0], act,
+                                           _sup_function(act, {}), {}, ""))  # fmt: skip
+            continue
+        probe = np.resize(np.asarray(_PROBE_POINTS, root.aval.dtype), shape)
         env = {root: probe}
         try:
             with jax.ensure_compile_time_eval():
