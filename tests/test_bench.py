@@ -19,6 +19,31 @@ def test_measure_excludes_compile_and_reports_spread():
     assert t.repeats == 3 and t.number >= 1
 
 
+def test_rerunning_some_parts_keeps_the_others(tmp_path, monkeypatch):
+    from jaxact.bench import runner
+
+    fake = {"activations": {"x": 1}, "mlp": {"y": 2}}
+    calls = []
+
+    def run_all(*, quick, parts, log=print):
+        calls.append(tuple(parts))
+        return {"device": device_info(), "quick": quick,
+                "parts": {p: dict(fake[p]) for p in parts}}  # fmt: skip
+
+    monkeypatch.setattr(runner, "run_all", run_all)
+    monkeypatch.setattr(runner, "markdown", lambda results, command: "")
+    monkeypatch.setattr(runner, "plots", lambda results, prefix: [])
+    args = ["--quick", "--out", str(tmp_path)]
+    parser = __import__("argparse").ArgumentParser()
+    runner.add_arguments(parser)
+    runner.run_cli(parser.parse_args([*args, "--parts", "activations"]))
+    runner.run_cli(parser.parse_args([*args, "--parts", "mlp"]))
+    (path,) = tmp_path.glob("*.json")
+    saved = json.loads(path.read_text())
+    assert saved["parts"]["activations"]["x"] == 1 and saved["parts"]["mlp"]["y"] == 2
+    assert saved["parts"]["mlp"]["command"] == "jaxact bench --quick --parts mlp"
+
+
 def test_device_info_and_slug():
     info = device_info()
     assert info["backend"] == jax.default_backend()
@@ -46,6 +71,14 @@ def test_quick_bench_writes_json_markdown_and_plots(quick_results):
         assert res["device"][key]
     md = next(f for f in files if f.suffix == ".md").read_text()
     assert "| relu |" in md and "Compile time" in md and "Whole grid: vmapped" in md
+    assert "## jaxact.diagnose in a training step" in md
+    d = res["parts"]["diagnose"]
+    models = {r["model"] for r in d["steps"]}
+    assert {"jaxact scan MLP (relu)", "equinox MLP (relu)", "flax.linen MLP (gelu)"} <= models
+    for r in d["steps"]:
+        assert r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
+        assert r["value_and_grad"]["median"] > 0 and r["diagnose"]["median"] > 0
+    assert d["compile"]["diagnose_s"] > 0 and d["command"] == "jaxact bench --quick"
 
 
 def test_quick_bench_numbers_are_sane(quick_results):

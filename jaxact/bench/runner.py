@@ -11,12 +11,13 @@ from typing import Any
 
 from jaxact.bench import activations as bench_activations
 from jaxact.bench import attenuation as bench_attenuation
+from jaxact.bench import diagnose as bench_diagnose
 from jaxact.bench import mlp as bench_mlp
 from jaxact.bench import sweep as bench_sweep
 from jaxact.bench import torch_baseline
 from jaxact.bench.timing import device_info, device_slug
 
-PARTS = ("activations", "mlp", "attenuation", "sweep", "torch")
+PARTS = ("activations", "mlp", "attenuation", "diagnose", "sweep", "torch")
 
 
 def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
@@ -30,6 +31,8 @@ def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
             res = bench_mlp.run(quick=quick)
         elif part == "attenuation":
             res = bench_attenuation.run(quick=quick)
+        elif part == "diagnose":
+            res = bench_diagnose.run(quick=quick)
         elif part == "sweep":
             res = bench_sweep.run(quick=quick)
         elif part == "torch":
@@ -132,6 +135,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"a batch {t['in_dim']}x larger; `layer_gradient_norms` costs "
             f"{t['gradient_norms_over_forward']:.2f}x a forward pass.",
         ]
+    if "diagnose" in parts:
+        lines += ["", *diagnose_markdown(parts["diagnose"])]
     if "sweep" in parts:
         w = parts["sweep"]
         lines += [
@@ -194,6 +199,35 @@ def markdown(results: dict[str, Any], command: str) -> str:
                     "`torch.set_flush_denormal(True)`. XLA flushes them.",
                 ]
     return "\n".join(lines) + "\n"
+
+
+def diagnose_markdown(g: dict[str, Any]) -> list[str]:
+    """The ``jaxact.diagnose`` section: step overhead per model and compile time."""
+    c = g["compile"]
+    lines = [
+        "## jaxact.diagnose in a training step",
+        "",
+        "The same jitted step (loss, gradient, one Adam update) with `jax.value_and_grad` and "
+        "with `jaxact.diagnose` (which also returns every site's gradient norm and statistics), "
+        "timed in alternation; ratio = median of the per-round time ratios (min-max beside it).",
+        "",
+        "| model | width | depth | batch | value_and_grad ms | diagnose ms | ratio | "
+        "ratio min-max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in g["steps"]:
+        lines.append(
+            f"| {r['model']} | {r['width']} | {r['depth']} | {r['batch']} | "
+            f"{r['value_and_grad']['median'] * 1e3:.2f} | {r['diagnose']['median'] * 1e3:.2f} | "
+            f"{r['ratio']:.3f} | {r['ratio_min']:.2f}-{r['ratio_max']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Compile time (trace, lower, XLA) of a depth-{c['depth']} scanned ReLU MLP, width "
+        f"{c['width']}, median of {c['repeats']}: `value_and_grad` {c['value_and_grad_s']:.2f} s, "
+        f"`diagnose` {c['diagnose_s']:.2f} s: **{c['ratio']:.2f}x**.",
+    ]
+    return lines
 
 
 def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
@@ -269,6 +303,16 @@ def run_cli(args: argparse.Namespace) -> int:
     command = "jaxact bench" + (" --quick" if args.quick else "")
     if list(args.parts) != list(PARTS):
         command += " --parts " + " ".join(args.parts)
+    for part in results["parts"].values():
+        part["command"], part["date"] = command, results["device"]["date"]
+    previous = out / f"{slug}.json"
+    if list(args.parts) != list(PARTS) and previous.exists():
+        # Some parts rerun: keep the other parts of this device's file (each part records the
+        # command and date that produced it).
+        old = json.loads(previous.read_text())
+        results["parts"] = {**old.get("parts", {}), **results["parts"]}
+        results["parts"] = {p: results["parts"][p] for p in PARTS if p in results["parts"]}
+        command = old.get("command", command)
     results["command"] = command
     (out / f"{slug}.json").write_text(json.dumps(results, indent=1))
     (out / f"{slug}.md").write_text(markdown(results, command))

@@ -128,3 +128,57 @@ def measure_python(fn: Callable[[], Any], *, repeats: int = 7, warmup: int = 2) 
         jax.block_until_ready(fn())
         samples.append(time.perf_counter() - t0)
     return Timing(statistics.median(samples), min(samples), max(samples), repeats, 1, 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Two functions timed in alternation: ``b`` against the reference ``a``.
+
+    ``ratio`` is the median over repeats of ``time(b) / time(a)`` measured back to back, so a
+    slow spell of the machine hits both; ``ratio_min`` and ``ratio_max`` give the spread.
+    """
+
+    a: Timing
+    b: Timing
+    ratio: float
+    ratio_min: float
+    ratio_max: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reference": self.a.as_dict(), "candidate": self.b.as_dict(),
+                "ratio": self.ratio, "ratio_min": self.ratio_min,
+                "ratio_max": self.ratio_max}  # fmt: skip
+
+
+def compare(fn_a: Callable[..., Any], fn_b: Callable[..., Any], *args: Any, repeats: int = 9,
+            min_time: float = 0.05, warmup: int = 2) -> Comparison:  # fmt: skip
+    """Time ``jax.jit(fn_b)(*args)`` against ``jax.jit(fn_a)(*args)``, alternating repeats.
+
+    Both are compiled first (compile times reported), warmed up, then timed in ``repeats``
+    rounds of ``a`` then ``b``, each ``number`` back-to-back calls ending in
+    ``block_until_ready``.
+    """
+    compiled, compile_s = [], []
+    for fn in (fn_a, fn_b):
+        jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
+        t0 = time.perf_counter()
+        compiled.append(jitted.lower(*args).compile())
+        compile_s.append(time.perf_counter() - t0)
+    for c in compiled:
+        for _ in range(warmup):
+            jax.block_until_ready(c(*args))
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled[1](*args))
+    number = max(1, int(min_time / max(time.perf_counter() - t0, 1e-9)))
+    samples: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for k, c in enumerate(compiled):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                out = c(*args)
+            jax.block_until_ready(out)
+            samples[k].append((time.perf_counter() - t0) / number)
+    ratios = [b / a for a, b in zip(*samples, strict=True)]
+    timings = [Timing(statistics.median(s), min(s), max(s), repeats, number, cs)
+               for s, cs in zip(samples, compile_s, strict=True)]  # fmt: skip
+    return Comparison(timings[0], timings[1], statistics.median(ratios), min(ratios), max(ratios))

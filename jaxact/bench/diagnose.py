@@ -1,0 +1,136 @@
+"""What :func:`jaxact.diagnose` costs in a training step, and what it costs to compile.
+
+* **Step overhead.** The same jitted training step (loss, gradient, one Adam update) written
+  with ``jax.value_and_grad`` and with ``jaxact.diagnose``, on the same model and batch, timed
+  in the same run, alternating; the figure is the median of the per-round ratios. Models:
+  jaxact's scan MLP (ReLU and tanh), an ``equinox.nn.MLP`` and a ``flax.linen`` GELU MLP.
+* **Compile time.** A deep scanned MLP (depth 1000), ``jax.jit`` of ``value_and_grad`` against
+  ``jax.jit`` of ``diagnose``: tracing, lowering and XLA compilation, on fresh functions each
+  time, median of a few.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxact.bench.timing import compare
+from jaxact.diagnosis import diagnose
+from jaxact.mlp import init_mlp, mlp_forward
+
+
+def _steps(loss, params, *args, opt):
+    """The plain step and the diagnosed step, both ``(params, state, *args) -> (params, state,
+    loss)``; the diagnosed one also returns the per-site gradient norms (so nothing is cut)."""
+
+    def plain(p, state, *a):
+        value, g = jax.value_and_grad(loss)(p, *a)
+        updates, state = opt.update(g, state, p)
+        return optax.apply_updates(p, updates), state, value
+
+    def diagnosed(p, state, *a):
+        d = diagnose(loss, p, *a)
+        updates, state = opt.update(d.grads, state, p)
+        return optax.apply_updates(p, updates), state, d.loss, d.grad_norm, d.dead_units
+
+    return plain, diagnosed
+
+
+def _models(width: int, depth: int, batch: int):
+    """(name, loss, params, args) for each model of the step benchmark."""
+    kx, kp = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, (batch, width), jnp.float32)
+    y = jnp.arange(batch) % 10
+
+    def xent(logits):
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    out = []
+    for act in ("relu", "tanh"):
+        p = init_mlp(kp, depth=depth, width=width, out_dim=10)
+        out.append((f"jaxact scan MLP ({act})", lambda p, x, a=act: xent(mlp_forward(p, x, a)),
+                    p, (x,)))  # fmt: skip
+    try:
+        import equinox as eqx
+
+        m = eqx.nn.MLP(width, 10, width, depth, key=kp)
+        arrays, static = eqx.partition(m, eqx.is_inexact_array)
+
+        def eqx_loss(arrays, x):
+            return xent(jax.vmap(eqx.combine(arrays, static))(x))
+
+        out.append(("equinox MLP (relu)", eqx_loss, arrays, (x,)))
+    except ImportError:  # pragma: no cover - the test extra has it
+        pass
+    try:
+        import flax.linen as nn
+
+        class GeluMLP(nn.Module):
+            @nn.compact
+            def __call__(self, x):
+                for _ in range(depth):
+                    x = nn.gelu(nn.Dense(width)(x))
+                return nn.Dense(10)(x)
+
+        model = GeluMLP()
+        fp = model.init(kp, x)
+        out.append(("flax.linen MLP (gelu)", lambda p, x: xent(model.apply(p, x)), fp, (x,)))
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def _compile_seconds(make, params, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        fn = make()  # a fresh function: nothing cached
+        t0 = time.perf_counter()
+        jax.jit(fn).lower(params).compile()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    widths = [64] if quick else [256, 512]
+    depth, batch = (3, 32) if quick else (8, 128)
+    repeats = 3 if quick else 11
+    opt = optax.adam(1e-3)
+    steps = []
+    for width in widths:
+        for name, loss, params, args in _models(width, depth, batch):
+            plain, diagnosed = _steps(loss, params, *args, opt=opt)
+            state = opt.init(params)
+            c = compare(plain, diagnosed, params, state, *args, repeats=repeats)
+            steps.append({"model": name, "width": width, "depth": depth, "batch": batch,
+                          "value_and_grad": c.a.as_dict(), "diagnose": c.b.as_dict(),
+                          "ratio": c.ratio, "ratio_min": c.ratio_min,
+                          "ratio_max": c.ratio_max})  # fmt: skip
+    c_depth, c_width = (100, 32) if quick else (1000, 64)
+    p = init_mlp(jax.random.key(1), depth=c_depth, width=c_width, out_dim=10)
+    x = jax.random.normal(jax.random.key(2), (32, c_width), jnp.float32)
+
+    def loss(p):
+        return jnp.mean(mlp_forward(p, x, "relu") ** 2)
+
+    # Warm-up: the first diagnose traces the activation catalogue once per process.
+    jax.jit(lambda p: diagnose(loss, p)).lower(p).compile()
+    c_repeats = 2 if quick else 5
+    vg = _compile_seconds(lambda: jax.value_and_grad(loss), p, c_repeats)
+    dg = _compile_seconds(lambda: lambda q: diagnose(loss, q), p, c_repeats)
+    return {
+        "steps": steps,
+        "max_ratio": max(s["ratio"] for s in steps),
+        "compile": {
+            "depth": c_depth,
+            "width": c_width,
+            "value_and_grad_s": vg,
+            "diagnose_s": dg,
+            "ratio": dg / vg,
+            "repeats": c_repeats,
+        },
+    }
