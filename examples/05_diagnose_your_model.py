@@ -11,10 +11,14 @@ the first layer is about 1e-9 of the last one's and the network does not learn; 
 does. The conv net (ReLU) is the healthy reference.
 
 Run: python examples/05_diagnose_your_model.py [--small] [--out figures/diagnose.png]
-(writes the conv net's gradient flow at --out and three more figures beside it).
+[--results summary.json] (writes the conv net's gradient flow at --out, three more figures beside
+it and, with --results, the numbers it prints as JSON). The README's figures and numbers are
+from ``--out docs/diagnose.png --results docs/diagnose_example.json``.
 """
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 import equinox as eqx
@@ -86,6 +90,7 @@ def main(argv=None):
     parser.add_argument("--small", action="store_true", help="a few steps (a test)")
     parser.add_argument("--out", default="diagnose.png", help="the conv net's figure")
     parser.add_argument("--every", type=int, default=None, help="diagnose every k steps")
+    parser.add_argument("--results", default=None, help="write the summary as JSON here")
     args = parser.parse_args(argv)
     steps = 30 if args.small else 600
     every = args.every or (10 if args.small else 50)
@@ -119,14 +124,31 @@ def main(argv=None):
     plot_diagnosis_history(diags, at, out.with_name(out.stem + "-equinox-history.png"),
                            title="equinox MLP (12 sigmoid layers) on digits")  # fmt: skip
 
+    summary = {}
     for name, (diags, at, acc) in results.items():
         first, last = diags[0], diags[-1]
         g = np.asarray(first.grad_norm)
+        summary[name] = {
+            "sites": len(first.sites),
+            "steps": at[-1],
+            "test_accuracy": acc,
+            "first_over_last_grad_at_step_1": float(g[0] / g[-1]),
+            "dead_units_at_end": float(np.asarray(last.dead_units).mean()),
+            "saturated_at_end": float(np.asarray(last.saturated).mean()),
+        }
         print(f"{name}: {len(first.sites)} sites, test accuracy {acc:.1%} after {at[-1]} steps; "
               f"at step {at[0]} the first site's gradient is {g[0] / g[-1]:.2e} x the last's; "
               f"dead units at the end {np.asarray(last.dead_units).mean():.1%} (mean over "
               "sites)")  # fmt: skip
         print(last.table())
+    if args.results:
+        from jaxact.bench.timing import device_info
+
+        given = sys.argv[1:] if argv is None else argv
+        command = " ".join(["python examples/05_diagnose_your_model.py", *given])
+        Path(args.results).write_text(json.dumps(
+            {"command": command.strip(), "device": device_info(), "models": summary},
+            indent=1))  # fmt: skip
     return results
 
 
