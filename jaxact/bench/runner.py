@@ -224,8 +224,9 @@ def diagnose_markdown(g: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Compile time (trace, lower, XLA) of a depth-{c['depth']} scanned ReLU MLP, width "
-        f"{c['width']}, median of {c['repeats']}: `value_and_grad` {c['value_and_grad_s']:.2f} s, "
-        f"`diagnose` {c['diagnose_s']:.2f} s: **{c['ratio']:.2f}x**.",
+        f"{c['width']}, {c['repeats']} alternating pairs: `value_and_grad` "
+        f"{c['value_and_grad_s']:.2f} s, `diagnose` {c['diagnose_s']:.2f} s (medians); ratio "
+        f"**{c['ratio']:.2f}x** (median of pairs, {c['ratio_min']:.2f}-{c['ratio_max']:.2f}).",
     ]
     return lines
 
