@@ -61,6 +61,7 @@ __all__ = [
     "Activation",
     "Interval",
     "activation_fn",
+    "activation_name",
     "get_activation",
     "identity",
     "sigmoid",
@@ -1355,3 +1356,18 @@ def activation_fn(activation: str | Activation | Callable[[jax.Array], jax.Array
         "activation must be a registry name (str), an Activation or a callable, "
         f"got {type(activation).__name__}."
     )
+
+
+def activation_name(activation: str | Activation | Callable[[jax.Array], jax.Array]) -> str:
+    """The registry name of a name or record; a callable's ``__name__`` (or its wrapped
+    function's, for a ``functools.partial``), else ``"custom"``.
+
+    >>> import functools, jaxact
+    >>> activation_name("swish"), activation_name(functools.partial(jaxact.elu, alpha=2.0))
+    ('silu', 'elu')
+    """
+    if isinstance(activation, (str, Activation)):
+        return get_activation(activation).name
+    fn = activation_fn(activation)
+    fn = getattr(fn, "func", fn)
+    return getattr(fn, "__name__", "custom")

@@ -28,7 +28,7 @@ import jax.random as jr
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact.activations import Activation, activation_fn, get_activation
+from jaxact.activations import Activation, activation_fn, activation_name
 from jaxact.diagnosis import diagnose, tap
 from jaxact.mlp import MLPParams, check_input, hidden_weight_norms, mlp_forward, mlp_trace
 
@@ -267,7 +267,7 @@ def fit_rate(norms: np.ndarray) -> tuple[float, float]:
 def gradient_attenuation(
     params: MLPParams,
     x: ArrayLike,
-    activation: str | Activation,
+    activation: str | Activation | Callable[[jax.Array], jax.Array],
     *,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     residual: bool = False,
@@ -285,8 +285,8 @@ def gradient_attenuation(
     >>> r.rate < 0.25
     True
     """
-    rec = get_activation(activation)
-    out = layer_gradient_norms(params, x, rec, loss=loss, residual=residual, remat=remat)
+    name = activation_name(activation)
+    out = layer_gradient_norms(params, x, activation, loss=loss, residual=residual, remat=remat)
     norms = np.asarray(out.pre, np.float64)
     if not np.all(np.isfinite(norms)):
         bad = int(np.nonzero(~np.isfinite(norms))[0][-1]) + 1
@@ -297,7 +297,7 @@ def gradient_attenuation(
     rate, rms = fit_rate(norms)
     total = float(norms[0] / norms[-1]) if norms[-1] > 0 else math.nan
     return AttenuationResult(
-        activation=rec.name,
+        activation=name,
         grad_norms=norms,
         weight_grad_norms=np.asarray(out.weights, np.float64),
         rate=rate,

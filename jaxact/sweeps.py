@@ -529,7 +529,9 @@ def sweep(
       kind: ``"attenuation"`` or ``"training"``.
       batch: attenuation: inputs per network.
       optimizer, learning_rate: training: ``"sgd"``, ``"momentum"`` or ``"adam"`` with the
-        rate, or any optax transformation (recorded as ``"custom"``).
+        rate, or any optax transformation (recorded as ``"custom"``). The default, Adam at
+        1e-2, is :func:`~jaxact.train`'s (training sweeps used SGD at 0.1 before they shared
+        its step).
       steps, log_every: training: full-batch steps; the loss curve keeps every
         ``log_every``-th step and the last.
       data, n_points, data_seed: training: ``"spirals"`` (:func:`~jaxact.training.two_spirals`
