@@ -98,3 +98,24 @@ def test_digits_or_clear_message():
 
     d = digits()
     assert d.x.shape == (1797, 64) and d.out_dim == 10
+
+
+def test_logged_unit_fractions_keep_their_definitions():
+    """The history's dead and saturated units (now from jaxact.diagnose) are what they were:
+    units with phi' == 0, resp. 0 < |phi'| < 0.05 max|phi'|, on every example of the data."""
+    from jaxact import get_activation, mlp_trace
+
+    d = two_spirals(jax.random.key(0), 128)
+    # ReLU at lr 0.5 kills units; sigmoid with sigma_w2 = 400 sits on its tails.
+    for act, kw in (("relu", {"init": "he"}), ("sigmoid", {"init": "gaussian", "sigma_w2": 400.0})):
+        p = init_mlp(jax.random.key(2), depth=4, width=16, in_dim=2, out_dim=1, **kw)
+        r = train(p, d, act, steps=20, log_every=20, optimizer=optax.sgd(0.5))
+        pre = mlp_trace(r.params, d.x, act).pre  # (depth, n, width)
+        rec = get_activation(act)
+        dp = np.abs(np.asarray(rec.derivative(pre)))
+        dead = np.all(dp == 0, axis=1).mean(-1)
+        sat = np.all((dp < 0.05 * rec.max_slope) & (dp > 0), axis=1).mean(-1)
+        # Counts of the same comparisons divided by the width (16): exact in float32.
+        assert r.history["dead"][-1] == pytest.approx(dead.tolist(), abs=0)
+        assert r.history["saturated"][-1] == pytest.approx(sat.tolist(), abs=0)
+        assert max(dead.max(), sat.max()) > 0.1  # something to count
