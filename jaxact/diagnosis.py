@@ -47,8 +47,8 @@ their input to measure them.
 >>> w = jnp.full((4, 4), 0.5)
 >>> def loss(w, x):
 ...     return jnp.sum(jax.nn.relu(x @ w) ** 2)
->>> d = jax.jit(jaxact.diagnose)(loss, w, jnp.ones((2, 4)))  # doctest: +SKIP
->>> d = jaxact.diagnose(loss, w, jnp.ones((2, 4)))
+>>> step = jax.jit(lambda w, x: jaxact.diagnose(loss, w, x))  # jit at the outermost call
+>>> d = step(w, jnp.ones((2, 4)))
 >>> [s.activation for s in d.sites], d.grad_norm.shape
 (['relu'], (1,))
 """
@@ -68,7 +68,7 @@ import numpy as np
 from jax.extend import core as jcore
 from jax.extend import source_info_util
 
-from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX, get_activation
+from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX
 
 __all__ = ["STATISTICS", "Diagnosis", "Site", "diagnose", "tap"]
 
@@ -517,7 +517,7 @@ class _Plan:
 
     actions: dict[int, tuple]  # eqn index -> ("site", spec) | ("skip",) | (kind, subplan)
     sites: list[Site]  # expanded, in execution order
-    specs: list  # the avals of every site input, this plan's and its subplans'
+    avals: list  # of every site input, this plan's and its subplans'
 
     @property
     def n_sites(self) -> int:
@@ -564,7 +564,9 @@ def _site_name(eqn, act: str, prefix: str) -> str:
     return f"{act} ({_frame_of(eqn)})"
 
 
-def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
+def _analyse(jaxpr, prefix: str = "") -> _Plan:
+    """Find the sites of ``jaxpr`` and of the jaxprs inside its equations (``prefix``: the name
+    stack of the equation that holds it)."""
     eqns = jaxpr.eqns
     actions: dict[int, tuple] = {}
     specs: dict[int, _SiteSpec] = {}
@@ -600,8 +602,7 @@ def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
             continue
         prim = e.primitive.name
         stack = "/".join(p for p in (prefix, _scopes(e)) if p)
-        inner = [_analyse(j if isinstance(j, jcore.Jaxpr) else j.jaxpr, stack,
-                          where or prim) for j in subs]  # fmt: skip
+        inner = [_analyse(j if isinstance(j, jcore.Jaxpr) else j.jaxpr, stack) for j in subs]
         n_inner = sum(p.n_sites for p in inner)
         if n_inner == 0:
             continue
@@ -625,7 +626,7 @@ def _analyse(jaxpr, prefix: str = "", where: str = "") -> _Plan:
         else:
             sites += sub.sites
         actions[i] = (prim, sub)
-        avals += sub.specs
+        avals += sub.avals
     return _Plan(actions, sites, avals)
 
 
@@ -907,7 +908,7 @@ def diagnose(
         return loss, (aux, stats)
 
     # Statistics in float32, or float64 if a site is (the probes carry the dtype).
-    dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.specs))
+    dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.avals))
     probes = jnp.zeros((plan.n_sites,), dtype)
     (loss, (aux, stats)), (g_diff, g_probe) = jax.value_and_grad(
         objective, argnums=(0, 1), has_aux=True
@@ -951,11 +952,3 @@ def _check_output(out_shape, has_aux: bool):
     if not jnp.issubdtype(out_shape.dtype, jnp.floating):
         raise TypeError(f"diagnose: the loss must be floating-point, got {out_shape.dtype}.")
     return shape
-
-
-def site_index(diag: Diagnosis, activation: str | None = None) -> np.ndarray:
-    """Indices of the sites of ``diag`` with the given activation (all sites if ``None``)."""
-    if activation is not None:
-        activation = get_activation(activation).name
-    return np.array([i for i, s in enumerate(diag.sites)
-                     if activation is None or s.activation == activation], int)  # fmt: skip
