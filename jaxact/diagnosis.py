@@ -876,6 +876,12 @@ def diagnose(
     diff = [i for i in dynamic
             if i < n_params and jnp.issubdtype(jnp.result_type(flat[i]), jnp.inexact)]  # fmt: skip
 
+    if not diff:
+        raise TypeError(
+            "diagnose: args[0] holds no floating-point array to differentiate (got "
+            f"{type(args[0]).__name__}); pass the parameters or the model first."
+        )
+
     def call(dyn_values):
         leaves = list(flat)
         for i, x in zip(dynamic, dyn_values, strict=True):

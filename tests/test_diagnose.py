@@ -565,6 +565,18 @@ def test_other_bad_arguments():
         jaxact.diagnose("relu", jnp.ones(3))
     with pytest.raises(TypeError, match="arguments"):
         jaxact.diagnose(lambda: 0.0)
+    with pytest.raises(TypeError, match=r"args\[0\] holds no floating-point array"):
+        jaxact.diagnose(lambda n, w: jnp.sum(jax.nn.relu(w)) * n, 3, jnp.ones(3))
+
+
+def test_bfloat16_sites_give_float32_statistics():
+    p = jaxact.init_mlp(_key(29), depth=3, width=16, dtype=jnp.bfloat16)
+    x = jnp.ones((4, 16), jnp.bfloat16)
+    loss = lambda p: jnp.mean(jaxact.mlp_forward(p, x, "gelu").astype(jax_f32) ** 2)  # noqa: E731
+    d = jax.jit(lambda p: jaxact.diagnose(loss, p))(p)
+    assert [s.activation for s in d.sites] == ["gelu"] * 3
+    assert d.grad_norm.dtype == jnp.float32 and bool(jnp.all(d.grad_norm > 0))
+    assert d.grads.weights.dtype == jnp.bfloat16
 
 
 # --------------------------------------------------------------------------- figures, training
