@@ -136,11 +136,11 @@ def _cmd_theory(args: argparse.Namespace) -> int:
         except ValueError:
             crit = math.nan
         d = theory.depth_scales(name, args.sigma_w2, args.sigma_b2)
-        c1 = d["chi1"]
+        c1 = d.chi1
         phase = "ordered" if c1 < 1 - 1e-9 else ("chaotic" if c1 > 1 + 1e-9 else "critical")
         print(
-            f"{name:<12} {crit:>12.6g} {fmt(d['q_star'], '10.5g'):>10} {fmt(c1, '8.4f'):>8} "
-            f"{fmt(d['xi_q'], '8.3g'):>8} {d['c_star']:>7.4f} {fmt(d['xi_c'], '8.3g'):>8}  {phase}"
+            f"{name:<12} {crit:>12.6g} {fmt(d.q_star, '10.5g'):>10} {fmt(c1, '8.4f'):>8} "
+            f"{fmt(d.xi_q, '8.3g'):>8} {d.c_star:>7.4f} {fmt(d.xi_c, '8.3g'):>8}  {phase}"
         )
     print("chi_1: per-layer factor of the squared gradient norm; xi: depth scales in layers.")
     if args.phase_diagram:

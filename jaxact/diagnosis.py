@@ -40,8 +40,10 @@ primitive that cannot be instrumented (``while_loop``, ``cond``, a ``custom_vjp`
 ``custom_jvp`` that is not an activation, ``shard_map``, ...) raises :class:`ValueError` naming
 the primitive; tap the tensors you need outside it.
 
-``log_sigmoid`` and the softmax family are not detected (losses are written with them); tap
-their input to measure them.
+Losses are not activations: ``jax.nn.log_sigmoid``, ``log_softmax``, ``softmax`` and
+``logsumexp`` calls are not looked into (``optax``'s cross-entropies use them), and inline
+``log_sigmoid`` code is not matched; tap their input to measure them. jaxact's own
+``identity`` and ``log_sigmoid``, called by name, are sites like its other activations.
 
 >>> import jax, jax.numpy as jnp, jaxact
 >>> w = jnp.full((4, 4), 0.5)
@@ -227,7 +229,9 @@ _JAX_NN = {
 }
 #: sup|phi'| of the jax.nn activations jaxact's registry does not have (any parameters).
 _OTHER_SUP = {"hard_silu": 1.5, "squareplus": 1.0, "sparse_plus": 1.0, "sparse_sigmoid": 0.5}
-#: Activations never detected automatically (losses use them); tap them instead.
+#: Activations not looked for in inline code: identity (any linear chain would be one) and
+#: log_sigmoid (losses are written with it). Calls of jaxact.identity / jaxact.log_sigmoid are
+#: sites like every jaxact activation.
 _NOT_DETECTED = ("identity", "log_sigmoid")
 #: Named calls diagnose does not look into: output functions and the pieces losses are made of
 #: (``jax.nn.log_sigmoid`` is ``-softplus(-x)``: its softplus is not a site of the model).
@@ -302,7 +306,7 @@ def _named_site(eqn) -> tuple[str, dict] | None:
         return None
     if prim == "custom_jvp_call" and name.startswith(JAXPR_NAME_PREFIX):
         act = name[len(JAXPR_NAME_PREFIX) :]
-        if act not in ACTIVATIONS or act in _NOT_DETECTED:
+        if act not in ACTIVATIONS or not ACTIVATIONS[act].elementwise:
             return None
         # Non-default hyperparameters are arguments of the call inside (kwargs: sorted names).
         inner = eqn.params["call_jaxpr"].jaxpr

@@ -38,6 +38,8 @@ from jaxact.checks import check_positive_int
 from jaxact.initializers import check_variance
 
 __all__ = [
+    "DepthScales",
+    "JacobianSpectrum",
     "attenuation_rate",
     "TheoryComparison",
     "chi1",
@@ -264,18 +266,56 @@ def _correlation_terms(phi: _Phi, q: float, c: float, f, g) -> float:
     return float(np.sum(w2 * f(u1) * g(u2)))
 
 
-def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> dict:
+@dataclasses.dataclass(frozen=True)
+class DepthScales:
+    """What :func:`depth_scales` returns.
+
+    Attributes:
+      q_star: the fixed point of the length map.
+      chi1: the per-layer factor of the squared gradient norm at ``q*``.
+      xi_q: ``-1/log(dq_l/dq_{l-1})`` at ``q*``.
+      c_star: the fixed point of the correlation map (1 in the ordered phase).
+      chi_c: its slope there.
+      xi_c: ``-1/log(chi_c)``; ``inf`` at the edge of chaos.
+    """
+
+    q_star: float
+    chi1: float
+    xi_q: float
+    c_star: float
+    chi_c: float
+    xi_c: float
+
+
+@dataclasses.dataclass(frozen=True)
+class JacobianSpectrum:
+    """What :func:`jacobian_spectrum` returns: ``mean`` and ``variance`` of the eigenvalues of
+    ``J J^T``, the moments ``mu1``, ``mu2`` of ``phi'^2``, the S-transform coefficient ``s1`` and
+    ``q_star``."""
+
+    mean: float
+    variance: float
+    mu1: float
+    mu2: float
+    s1: float
+    q_star: float
+
+
+def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> DepthScales:
     """Depth scales of the length and correlation maps (Schoenholz et al. 2017, eqs. 5 and 9).
 
-    Returns a dict with ``q_star``, ``chi1``, ``xi_q = -1/log(dq_l/dq_{l-1})`` at ``q*``,
-    ``c_star`` (the fixed point of the correlation map: 1 in the ordered phase), ``chi_c`` (its
-    slope there) and ``xi_c = -1/log(chi_c)``; ``inf`` at the edge of chaos.
+    Returns :class:`DepthScales`: ``q_star``, ``chi1``, ``xi_q = -1/log(dq_l/dq_{l-1})`` at
+    ``q*``, ``c_star`` (the fixed point of the correlation map: 1 in the ordered phase),
+    ``chi_c`` (its slope there) and ``xi_c = -1/log(chi_c)``; ``inf`` at the edge of chaos.
+
+    >>> import jaxact.theory as th
+    >>> round(th.depth_scales("relu", 1.5, 0.0).chi1, 6)
+    0.75
     """
     phi = _resolve(activation)
     q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
     if math.isinf(q):
-        return {"q_star": q, "chi1": math.inf, "xi_q": math.nan, "c_star": math.nan,
-                "chi_c": math.nan, "xi_c": math.nan}  # fmt: skip
+        return DepthScales(q, math.inf, math.nan, math.nan, math.nan, math.nan)
     c1 = _chi1_at(phi, sigma_w2, q)
     slope = _length_slope(phi, sigma_w2, q)
     xi_q = -1.0 / math.log(slope) if 0 < slope < 1 - 1e-12 else math.inf
@@ -295,8 +335,7 @@ def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.
         c_star = c
         chi_c = sigma_w2 * _correlation_terms(phi, q, c_star, phi.d1, phi.d1)
     xi_c = -1.0 / math.log(chi_c) if 0 < chi_c < 1 - 1e-12 else math.inf
-    return {"q_star": q, "chi1": c1, "xi_q": xi_q, "c_star": c_star, "chi_c": chi_c,
-            "xi_c": xi_c}  # fmt: skip
+    return DepthScales(q, c1, xi_q, c_star, chi_c, xi_c)
 
 
 def critical_sigma_w2(
@@ -338,7 +377,7 @@ def jacobian_spectrum(
     weights: str = "gaussian",
     *,
     q0: float = 1.0,
-) -> dict:
+) -> JacobianSpectrum:
     """Mean and variance of the eigenvalues of ``J J^T`` for the input-output Jacobian.
 
     With ``mu_k = E[phi'(sqrt(q*) z)^{2k}]`` and ``s_1`` the first S-transform coefficient of
@@ -351,7 +390,7 @@ def jacobian_spectrum(
     orthogonal ones (dynamical isometry).
 
     Returns:
-      dict with ``mean``, ``variance``, ``mu1``, ``mu2``, ``s1``, ``q_star``.
+      :class:`JacobianSpectrum`.
     """
     if weights not in ("gaussian", "orthogonal"):
         raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}.")
@@ -364,7 +403,7 @@ def jacobian_spectrum(
     s1 = -1.0 if weights == "gaussian" else 0.0
     mean = (sigma_w2 * mu1) ** depth
     variance = mean**2 * depth * (mu2 / mu1**2 - 1 - s1)
-    return {"mean": mean, "variance": variance, "mu1": mu1, "mu2": mu2, "s1": s1, "q_star": q}
+    return JacobianSpectrum(mean, variance, mu1, mu2, s1, q)
 
 
 @dataclasses.dataclass(frozen=True)

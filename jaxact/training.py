@@ -216,8 +216,10 @@ def named_optimizer(name: str, learning_rate: float) -> optax.GradientTransforma
     return OPTIMIZERS[name](learning_rate)
 
 
-class StepOutput(NamedTuple):
-    """What one training step returns (see :func:`make_step`)."""
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class StepOutput:
+    """What one training step returns (see :func:`make_step`), a pytree."""
 
     params: MLPParams
     opt_state: Any
@@ -349,8 +351,9 @@ def train(
             xb, yb = data.x[idx], data.y[idx]
         else:
             xb, yb = data.x, data.y
-        params, state, loss, g, finite, _ = step(params, state, xb, yb)
-        finite = np.asarray(finite)
+        out = step(params, state, xb, yb)
+        params, state, loss, g = out.params, out.opt_state, out.loss, out.grads
+        finite = np.asarray(out.finite)
         if not finite.all() or not math.isfinite(float(loss)):
             bad = int(np.argmin(finite)) if not finite.all() else None
             where = names[bad] if bad is not None else "the loss"

@@ -664,7 +664,17 @@ def test_losses_and_output_functions_add_no_sites():
         return (
             optax.sigmoid_binary_cross_entropy(h[:, 0], labels == 1).mean()
             + optax.softmax_cross_entropy_with_integer_labels(h, labels).mean()
-            + jnp.sum(jaxact.log_sigmoid(x) + jax.nn.softmax(x) + jaxact.softmax(x))
+            + jnp.sum(jax.nn.log_sigmoid(x) + jax.nn.softmax(x) + jaxact.softmax(x))
         )
 
     assert [s.activation for s in jaxact.diagnose(loss, x).sites] == ["relu"]
+
+
+def test_jaxact_identity_and_log_sigmoid_called_by_name_are_sites():
+    p = jaxact.init_mlp(_key(30), depth=3, width=8, in_dim=2, out_dim=1)
+    x = jax.random.normal(_key(31), (16, 2), jax_f32)
+    d = jaxact.diagnose(lambda p: jnp.mean(jaxact.mlp_forward(p, x, "identity") ** 2), p)
+    assert [s.activation for s in d.sites] == ["identity"] * 3
+    assert np.asarray(d.saturated).tolist() == [0.0] * 3  # phi' = 1 everywhere
+    d = jaxact.diagnose(lambda x: jnp.sum(jaxact.log_sigmoid(x)), x)
+    assert [s.activation for s in d.sites] == ["log_sigmoid"]

@@ -86,25 +86,25 @@ def test_depth_scales():
     d = theory.depth_scales("relu", 1.5, 0.0)
     # ReLU with sigma_b2 = 0: the length map is q -> sigma_w2 q / 2, so both scales are
     # -1 / log(sigma_w2 / 2).
-    assert d["q_star"] == 0.0
-    assert d["xi_q"] == pytest.approx(-1 / math.log(0.75), rel=1e-10)
-    assert d["xi_c"] == pytest.approx(-1 / math.log(0.75), rel=1e-10)
+    assert d.q_star == 0.0
+    assert d.xi_q == pytest.approx(-1 / math.log(0.75), rel=1e-10)
+    assert d.xi_c == pytest.approx(-1 / math.log(0.75), rel=1e-10)
     crit = theory.depth_scales("relu", 2.0, 0.0)
-    assert math.isinf(crit["xi_c"])
+    assert math.isinf(crit.xi_c)
     chaos = theory.depth_scales("tanh", 2.5, 0.05)
-    assert chaos["chi1"] > 1 and 0 < chaos["c_star"] < 1 and chaos["chi_c"] < 1
-    assert chaos["xi_c"] == pytest.approx(-1 / math.log(chaos["chi_c"]))
+    assert chaos.chi1 > 1 and 0 < chaos.c_star < 1 and chaos.chi_c < 1
+    assert chaos.xi_c == pytest.approx(-1 / math.log(chaos.chi_c))
     ordered = theory.depth_scales("tanh", 1.0, 0.05)
-    assert ordered["c_star"] == 1.0 and ordered["chi_c"] == ordered["chi1"] < 1
+    assert ordered.c_star == 1.0 and ordered.chi_c == ordered.chi1 < 1
 
 
 def test_jacobian_spectrum_linear_networks():
     for depth in (1, 5, 40):
         g = theory.jacobian_spectrum("identity", 1.0, 0.0, depth, "gaussian")
         o = theory.jacobian_spectrum("identity", 1.0, 0.0, depth, "orthogonal")
-        assert g["mean"] == pytest.approx(1.0, rel=1e-12)
-        assert g["variance"] == pytest.approx(depth, rel=1e-12)  # grows as L
-        assert o["variance"] == pytest.approx(0.0, abs=1e-12)  # dynamical isometry
+        assert g.mean == pytest.approx(1.0, rel=1e-12)
+        assert g.variance == pytest.approx(depth, rel=1e-12)  # grows as L
+        assert o.variance == pytest.approx(0.0, abs=1e-12)  # dynamical isometry
     with pytest.raises(ValueError, match="weights must be 'gaussian' or 'orthogonal'"):
         theory.jacobian_spectrum("tanh", 1.0, 0.0, 3, "uniform")
 
@@ -120,8 +120,8 @@ def test_jacobian_spectrum_against_finite_width_measurement(weights):
     want = theory.jacobian_spectrum("identity", 1.0, 0.0, depth, weights)
     # Finite width: the spectrum's moments carry O(depth / width) corrections (~2% here) and
     # sampling noise of a similar size: 10% on the variance, 5% on the mean.
-    assert eig.mean() == pytest.approx(want["mean"], rel=0.05)
-    assert eig.var() == pytest.approx(want["variance"], rel=0.10, abs=1e-9)
+    assert eig.mean() == pytest.approx(want.mean, rel=0.05)
+    assert eig.var() == pytest.approx(want.variance, rel=0.10, abs=1e-9)
 
 
 @pytest.mark.parametrize(
