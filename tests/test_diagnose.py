@@ -678,3 +678,38 @@ def test_jaxact_identity_and_log_sigmoid_called_by_name_are_sites():
     assert np.asarray(d.saturated).tolist() == [0.0] * 3  # phi' = 1 everywhere
     d = jaxact.diagnose(lambda x: jnp.sum(jaxact.log_sigmoid(x)), x)
     assert [s.activation for s in d.sites] == ["log_sigmoid"]
+
+
+class _ScanBlock(nn.Module):
+    @nn.compact
+    def __call__(self, x, _):
+        return nn.tanh(nn.Dense(8)(x)), None
+
+
+class _ScanStack(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        blocks = nn.scan(_ScanBlock, variable_axes={"params": 0}, split_rngs={"params": True},
+                         length=5)  # fmt: skip
+        x, _ = blocks()(x, None)
+        return nn.Dense(1)(x)
+
+
+def test_flax_linen_scan_gives_a_site_per_iteration():
+    m = _ScanStack()
+    x = jax.random.normal(_key(32), (6, 8), jax_f32)
+    params = m.init(_key(33), x)
+    d = jaxact.diagnose(lambda p: jnp.mean(m.apply(p, x) ** 2), params)
+    assert [s.name.split(" ")[0] for s in d.sites] == ["_ScanStack/Scan_ScanBlock_0/tanh"] * 5
+    assert [s.name.rsplit(" ", 1)[-1] for s in d.sites] == [f"[{i}]" for i in range(5)]
+
+    def ref(p, deltas):
+        p = p["params"]
+        blocks, hs, a = p["Scan_ScanBlock_0"]["Dense_0"], [], x
+        for i in range(5):
+            h = _add(a @ blocks["kernel"][i] + blocks["bias"][i], deltas, i)
+            hs.append(h)
+            a = jnp.tanh(h)
+        return jnp.mean((a @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]) ** 2), hs
+
+    _check(d, ref, params, phis=[jnp.tanh] * 5, sups=[1.0] * 5)
