@@ -325,6 +325,7 @@ def plot_diagnosis(diag, path: str | Path | None = None, *, title: str | None = 
     ):
         bottom.plot(x, np.asarray(getattr(diag, key), np.float64), style, lw=1.5, label=label)
     bottom.set_ylim(-0.03, 1.03)
+    bottom.set_xlim(-0.5, n - 0.5)
     bottom.set_ylabel("fraction")
     bottom.grid(True, alpha=0.3)
     bottom.legend(fontsize=7)
