@@ -172,7 +172,8 @@ def layer_gradient_norms(
     """
     x = check_input(params, x, "layer_gradient_norms")
     phi = activation_fn(activation)
-    loss = loss if loss is not None else _default_loss(loss_key or jr.key(0))
+    key = loss_key if loss_key is not None else jr.key(0)
+    loss = loss if loss is not None else _default_loss(key)
 
     def tapped(h):
         return phi(tap(h, _TAP))

@@ -174,3 +174,13 @@ def test_bad_input_names_shapes():
         layer_jacobians(p, jnp.ones((2, 4), jnp.float32), "relu")
     with pytest.raises(TypeError, match="int32"):
         gradient_attenuation(p, jnp.ones((2, 5), jnp.int32), "relu")
+
+
+def test_loss_key_picks_the_default_loss_direction():
+    p = init_mlp(jax.random.key(0), depth=3, width=8)
+    x = jax.random.normal(jax.random.key(1), (4, 8), jnp.float32)
+    a = layer_gradient_norms(p, x, "tanh", loss_key=jax.random.key(5))
+    b = layer_gradient_norms(p, x, "tanh", loss_key=jax.random.key(5))
+    c = layer_gradient_norms(p, x, "tanh")  # jax.random.key(0)
+    np.testing.assert_array_equal(a.pre, b.pre)
+    assert not np.allclose(a.pre, c.pre)
