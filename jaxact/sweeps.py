@@ -67,7 +67,7 @@ from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
 from jaxact.checks import check_positive_int
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
+from jaxact.mlp import hidden_weight_norms, mlp_scales, sample_mlp
 from jaxact.theory import attenuation_rate as theory_rate
 from jaxact.training import (
     DEFAULT_LEARNING_RATE,
@@ -76,7 +76,6 @@ from jaxact.training import (
     Dataset,
     accuracy,
     layer_names,
-    loss_fn,
     make_step,
     named_optimizer,
     two_spirals,
@@ -251,12 +250,6 @@ def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimize
     (the step :func:`~jaxact.train` runs) in one ``lax.scan``, recording where a NaN or inf
     first appeared instead of stopping."""
     step_fn = make_step(act, task, optimizer)
-    lf = loss_fn(task)
-    rec = get_activation(act)
-
-    def objective(p, x, y):
-        out = mlp_forward(p, x, rec)
-        return lf(out, y), out
 
     def draw(key_data, scales):
         kp, _ = jr.split(jr.wrap_key_data(key_data))
@@ -279,11 +272,12 @@ def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimize
             return (p, state, bad_step, bad_layer), (out.loss, hidden_weight_norms(out.grads))
 
         carry = (params, optimizer.init(params), jnp.int32(0), jnp.int32(-1))
-        (p, _, bad_step, bad_layer), (losses, gnorms) = jax.lax.scan(
+        (p, state, bad_step, bad_layer), (losses, gnorms) = jax.lax.scan(
             step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
         )
-        # The final loss, output and gradient from one forward and backward pass.
-        (final_loss, out), g_final = jax.value_and_grad(objective, has_aux=True)(p, x, y)
+        # The final loss, output and gradient: the same step once more, its update unused.
+        final = step_fn(p, state, x, y)
+        final_loss, out, g_final = final.loss, final.output, final.grads
         # losses[i] is the loss before update i+1, i.e. after i updates: shift to "after".
         after = jnp.concatenate([losses[1:], final_loss[None]])
         return {
