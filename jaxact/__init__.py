@@ -1,7 +1,9 @@
 """jaxact: activation functions and the vanishing-gradient problem, in JAX.
 
 The activation catalogue with closed-form derivatives lives in :mod:`jaxact.activations`;
-``import jaxact`` stays light (it does not import matplotlib).
+:func:`jaxact.diagnose` measures gradients, saturation and dead units at every activation site
+of any JAX model (:mod:`jaxact.diagnosis`). ``import jaxact`` stays light (it does not import
+matplotlib, flax or equinox).
 """
 
 from jaxact import theory
