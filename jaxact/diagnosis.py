@@ -380,11 +380,9 @@ def _match(values: np.ndarray, dtype) -> str | None:
     catalogue is accurate to 1-2 ulp and ``jax.nn``'s own formulas to a few ulp where they
     cancel, while two activations differ by far more at some probe point (``gelu`` and
     ``gelu_tanh`` by 1.5e-4 at 1.0). In 16-bit types the closest one wins. A site with fewer
-    than 16 entries sees too few probe points to be told apart and is not matched (tap it).
+    than 16 entries sees too few probe points to be told apart: :func:`_chains` does not ask.
     """
     n = values.size
-    if n < _MIN_POINTS:
-        return None
     tol = 16 * float(jnp.finfo(dtype).eps)
     best, best_err = None, math.inf
     for name, ref in _catalogue(np.dtype(dtype)):
@@ -683,8 +681,7 @@ def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
     stats = {"pre_mean": jnp.mean(wide), "pre_std": jnp.std(wide)}
     if spec.sup is None:
         nan = jnp.float32(jnp.nan)
-        return stats | {k: nan for k in ("saturated", "zero_grad", "dead_units",
-                                           "saturated_units")}  # fmt: skip
+        return stats | {k: nan for k in _FORWARD if k not in stats}
     # phi'(h) as the model's own backward pass computes it: the JVP of its own code.
     _, d = jax.jvp(phi, (h,), (jnp.ones_like(h),))
     d = jnp.abs(d)
@@ -894,7 +891,7 @@ def diagnose(
 
     dyn = [flat[i] for i in dynamic]
     closed, out_shape = jax.make_jaxpr(call, return_shape=True)(dyn)
-    loss_shape = _check_output(out_shape, has_aux)
+    _check_output(out_shape, has_aux)
     plan = _analyse(closed.jaxpr)
     if plan.n_sites == 0:
         raise ValueError(
@@ -906,11 +903,11 @@ def diagnose(
         )
     sites = _dedupe(plan.sites)
     out_tree = jax.tree_util.tree_structure(out_shape)
-    del loss_shape
+    diff_positions = [dynamic.index(i) for i in diff]  # where in ``dyn`` they sit
 
     def objective(diff_values, probes):
         values = list(dyn)
-        for pos, x in zip([dynamic.index(i) for i in diff], diff_values, strict=True):
+        for pos, x in zip(diff_positions, diff_values, strict=True):
             values[pos] = x
         outs, stats = _run(plan, closed.jaxpr, closed.consts, values, probes, saturation)
         out = jax.tree_util.tree_unflatten(out_tree, outs)
@@ -946,7 +943,7 @@ def diagnose(
     )
 
 
-def _check_output(out_shape, has_aux: bool):
+def _check_output(out_shape, has_aux: bool) -> None:
     if has_aux:
         if not (isinstance(out_shape, (tuple, list)) and len(out_shape) == 2):
             raise ValueError(
@@ -961,4 +958,3 @@ def _check_output(out_shape, has_aux: bool):
         raise ValueError(f"diagnose: loss_fn must return a scalar loss, got {what}{hint}.")
     if not jnp.issubdtype(out_shape.dtype, jnp.floating):
         raise TypeError(f"diagnose: the loss must be floating-point, got {out_shape.dtype}.")
-    return shape

@@ -33,6 +33,14 @@ class Timing:
         return dataclasses.asdict(self)
 
 
+def _compile(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
+    """``jax.jit(fn)`` lowered and compiled for ``args``, and the seconds that took."""
+    jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
+    t0 = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    return compiled, time.perf_counter() - t0
+
+
 def measure(
     fn: Callable[..., Any],
     *args: Any,
@@ -46,10 +54,7 @@ def measure(
     called ``warmup`` times, then ``repeats`` timed repeats each of ``number`` calls, with
     ``jax.block_until_ready`` on every result.
     """
-    jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
-    t0 = time.perf_counter()
-    compiled = jitted.lower(*args).compile()
-    compile_s = time.perf_counter() - t0
+    compiled, compile_s = _compile(fn, args)
     for _ in range(warmup):
         jax.block_until_ready(compiled(*args))
     t0 = time.perf_counter()
@@ -158,12 +163,7 @@ def compare(fn_a: Callable[..., Any], fn_b: Callable[..., Any], *args: Any, repe
     rounds of ``a`` then ``b``, each ``number`` back-to-back calls ending in
     ``block_until_ready``.
     """
-    compiled, compile_s = [], []
-    for fn in (fn_a, fn_b):
-        jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
-        t0 = time.perf_counter()
-        compiled.append(jitted.lower(*args).compile())
-        compile_s.append(time.perf_counter() - t0)
+    compiled, compile_s = zip(*(_compile(fn, args) for fn in (fn_a, fn_b)), strict=True)
     for c in compiled:
         for _ in range(warmup):
             jax.block_until_ready(c(*args))
