@@ -4,7 +4,7 @@ The network, for ``l = 1 .. depth``::
 
     a_0 = x                      (or x @ w_in + b_in, a linear projection, if in_dim != width)
     h_l = a_{l-1} @ W_l + b_l    pre-activation, shape (..., width)
-    a_l = phi(h_l)               (residual=True: a_l = a_{l-1} + phi(h_l))
+    a_l = phi(h_l)               (residual=True: a_l = a_{l-1} + branch_scale * phi(h_l))
     y   = a_depth @ w_out + b_out   (if out_dim was given), then head(y) if a head is given
 
 ``W_l`` and ``b_l`` are stacked into arrays of shape ``(depth, width, width)`` and
@@ -294,13 +294,22 @@ def _readout(params: MLPParams, a: jax.Array) -> jax.Array:
     return a @ params.w_out + params.b_out
 
 
-def _scan(params, a0, phi, *, residual, remat, collect=False):
-    """Run the hidden stack; returns ``(a_depth, (h, a) per layer if collect else None)``."""
+def _scan(params, a0, phi, *, residual, branch_scale=1.0, remat, collect=False):
+    """Run the hidden stack; returns ``(a_depth, (h, a) per layer if collect else None)``.
+
+    ``residual`` is a Python bool or a traced boolean scalar (then plain and residual networks
+    are one program: the shortcut is selected per network)."""
+    static = isinstance(residual, bool)
+    if not static and jnp.ndim(residual) != 0:
+        raise ValueError(f"residual must be a bool or a scalar, got shape {jnp.shape(residual)}.")
 
     def step(a, xs):
         h = a @ xs[0] + xs[1]
         out = phi(h)
-        a_new = a + out if residual else out
+        if static:
+            a_new = a + branch_scale * out if residual else out
+        else:
+            a_new = jnp.where(residual, a + branch_scale * out, out)
         return a_new, ((h, a_new) if collect else None)
 
     if remat:
@@ -314,7 +323,8 @@ def mlp_forward(
     activation: str | Activation | Callable[[jax.Array], jax.Array],
     *,
     head: str | Callable | None = None,
-    residual: bool = False,
+    residual: bool | jax.Array = False,
+    branch_scale: float | jax.Array = 1.0,
     remat: bool = False,
 ) -> jax.Array:
     """Run the MLP on ``x`` of shape ``(..., in_dim)``; returns ``(..., out_dim)``.
@@ -327,7 +337,12 @@ def mlp_forward(
         ``functools.partial(jaxact.leaky_relu, negative_slope=0.2)``).
       head: optional output function: a registry name (``"sigmoid"`` for binary tasks,
         ``"softmax"`` for multi-class) or a callable.
-      residual: ``a_l = a_{l-1} + phi(h_l)`` (ResNet-style identity shortcuts).
+      residual: ``a_l = a_{l-1} + branch_scale * phi(h_l)`` (ResNet-style identity
+        shortcuts). A Python bool, or a boolean scalar array that may be traced (vmapping over
+        plain and residual networks).
+      branch_scale: the residual branch's multiplier (scalar, may be traced; ignored without
+        ``residual``). ``1 / sqrt(depth)`` keeps the signal's variance bounded with depth
+        (the forward variance grows like ``(1 + branch_scale^2)^depth`` at He init).
       remat: wrap each layer in :func:`jax.checkpoint`, so ``grad`` stores one activation per
         layer instead of every intermediate (memory for very deep nets).
 
@@ -338,7 +353,8 @@ def mlp_forward(
     """
     x = check_input(params, x, "mlp_forward")
     phi = activation_fn(activation)
-    a, _ = _scan(params, _input_layer(params, x), phi, residual=residual, remat=remat)
+    a, _ = _scan(params, _input_layer(params, x), phi, residual=residual,
+                 branch_scale=branch_scale, remat=remat)  # fmt: skip
     y = _readout(params, a)
     head_fn = _resolve_head(head)
     return y if head_fn is None else head_fn(y)
@@ -349,11 +365,12 @@ def mlp_trace(
     x: ArrayLike,
     activation: str | Activation | Callable[[jax.Array], jax.Array],
     *,
-    residual: bool = False,
+    residual: bool | jax.Array = False,
+    branch_scale: float | jax.Array = 1.0,
 ) -> MLPTrace:
     """Per-layer pre-activations and activations from the same scan as :func:`mlp_forward`.
 
-    ``activation`` as in :func:`mlp_forward`.
+    ``activation``, ``residual`` and ``branch_scale`` as in :func:`mlp_forward`.
 
     Returns:
       :class:`MLPTrace` with ``pre`` and ``post`` of shape ``(depth, ..., width)``.
@@ -361,7 +378,13 @@ def mlp_trace(
     x = check_input(params, x, "mlp_trace")
     phi = activation_fn(activation)
     a, (pre, post) = _scan(
-        params, _input_layer(params, x), phi, residual=residual, remat=False, collect=True
+        params,
+        _input_layer(params, x),
+        phi,
+        residual=residual,
+        branch_scale=branch_scale,
+        remat=False,
+        collect=True,
     )
     return MLPTrace(pre, post, _readout(params, a))
 

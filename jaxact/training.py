@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,10 +29,12 @@ import optax
 
 from jaxact.activations import Activation, get_activation
 from jaxact.checks import check_positive_int
+from jaxact.datasets import Dataset, digits, teacher_student, two_spirals
 from jaxact.diagnosis import Diagnosis, diagnose
-from jaxact.mlp import MLPParams, hidden_weight_norms, init_mlp, mlp_forward
+from jaxact.mlp import MLPParams, hidden_weight_norms, mlp_forward
 
 __all__ = [
+    "DIRECTIONS",
     "OPTIMIZERS",
     "Dataset",
     "StepOutput",
@@ -44,86 +46,13 @@ __all__ = [
     "make_step",
     "named_optimizer",
     "observe",
+    "per_network_optimizer",
     "teacher_student",
     "train",
     "two_spirals",
 ]
 
 TASKS = ("binary", "multiclass", "regression")
-
-
-class Dataset(NamedTuple):
-    """Inputs ``x`` ``(n, in_dim)``, targets ``y`` (``(n,)`` int labels or ``(n, out)`` floats)."""
-
-    x: jax.Array
-    y: jax.Array
-    task: str
-    name: str
-
-    @property
-    def out_dim(self) -> int:
-        if self.task == "binary":
-            return 1
-        if self.task == "multiclass":
-            return int(np.max(np.asarray(self.y))) + 1
-        return int(self.y.shape[-1])
-
-
-def two_spirals(key: jax.Array, n: int = 512, *, noise: float = 0.05, turns: float = 1.5,
-                dtype=jnp.float32) -> Dataset:  # fmt: skip
-    """Two interleaved spirals in the plane, labels 0 and 1: no linear model fits them.
-
-    >>> import jax, jaxact.training as tr
-    >>> d = tr.two_spirals(jax.random.key(0), 100)
-    >>> d.x.shape, d.y.shape, d.task
-    ((100, 2), (100,), 'binary')
-    """
-    if n < 2:
-        raise ValueError(f"two_spirals needs n >= 2 points, got {n}.")
-    x, y = _spirals(key, noise, n=n, turns=turns, dtype=jnp.dtype(dtype))
-    return Dataset(x, y, "binary", "two spirals")
-
-
-@functools.partial(jax.jit, static_argnames=("n", "turns", "dtype"))
-def _spirals(key, noise, *, n, turns, dtype):
-    half = n // 2
-    # One normal draw for both the positions and the noise (one PRNG kernel to compile);
-    # the positions use its Gaussian CDF, which is uniform on (0, 1).
-    z = jr.normal(key, (half + 2 * half * 2,), dtype)
-    u = jax.scipy.stats.norm.cdf(z[:half])
-    t = jnp.sqrt(u) * turns * 2 * jnp.pi
-    r = t / (turns * 2 * jnp.pi)
-    a = jnp.stack([r * jnp.cos(t), r * jnp.sin(t)], axis=1)
-    b = -a
-    x = jnp.concatenate([a, b]) + noise * z[half:].reshape(2 * half, 2)
-    y = jnp.concatenate([jnp.zeros(half, jnp.int32), jnp.ones(half, jnp.int32)])
-    return x.astype(dtype), y
-
-
-def teacher_student(key: jax.Array, n: int = 512, *, in_dim: int = 8, out_dim: int = 1,
-                    depth: int = 2, width: int = 32, activation: str = "tanh",
-                    dtype=jnp.float32) -> Dataset:  # fmt: skip
-    """Regression on the outputs of a random teacher MLP (``depth`` x ``width``, ``activation``)."""
-    kt, kx = jr.split(key)
-    teacher = init_mlp(kt, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
-                       init="lecun", dtype=dtype)  # fmt: skip
-    x = jr.normal(kx, (n, in_dim), dtype)
-    y = mlp_forward(teacher, x, activation)
-    return Dataset(x, y, "regression", f"teacher-student ({activation} teacher)")
-
-
-def digits(dtype=jnp.float32) -> Dataset:
-    """scikit-learn's bundled 8x8 digits (1797 images, 10 classes), scaled to [0, 1].
-
-    Needs the optional extra ``pip install 'jaxact[data]'``; raises ImportError otherwise.
-    """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as err:  # pragma: no cover - depends on the extra
-        raise ImportError("digits() needs scikit-learn: pip install 'jaxact[data]'") from err
-    d = load_digits()
-    x = jnp.asarray(d.data / 16.0, dtype)
-    return Dataset(x, jnp.asarray(d.target, jnp.int32), "multiclass", "digits")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -207,6 +136,52 @@ OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "momentum": lambda lr: optax
 DEFAULT_OPTIMIZER_NAME, DEFAULT_LEARNING_RATE = "adam", 1e-2
 
 
+#: The update direction of each named optimizer, before its learning rate:
+#: ``OPTIMIZERS[name](lr)`` is ``optax.chain(DIRECTIONS[name](), optax.scale(-lr))``.
+DIRECTIONS = {"sgd": optax.identity, "adam": optax.scale_by_adam,
+              "momentum": lambda: optax.trace(decay=0.9)}  # fmt: skip
+
+
+def per_network_optimizer(
+    names: tuple[str, ...], index: jax.Array, learning_rate: jax.Array
+) -> optax.GradientTransformation:
+    """Named optimizers chosen per network: one program trains SGD and Adam networks vmapped.
+
+    The state holds every optimizer in ``names`` (keys of :data:`OPTIMIZERS`); each update
+    computes all their directions (:data:`DIRECTIONS`), keeps ``names[index]``'s and scales it
+    by ``-learning_rate``. ``index`` and ``learning_rate`` are scalars and may be traced, so
+    vmapping over them gives each network its own optimizer and rate. With one name it is
+    ``OPTIMIZERS[name](learning_rate)`` exactly (the same updates, bit for bit); the cost of
+    the unused directions is elementwise work on the parameters, small beside the matmuls.
+
+    >>> import jax.numpy as jnp, optax
+    >>> opt = per_network_optimizer(("adam", "momentum"), jnp.int32(1), jnp.float32(0.1))
+    >>> p = {"w": jnp.ones(2)}
+    >>> u, _ = opt.update({"w": jnp.ones(2)}, opt.init(p), p)
+    >>> u["w"].tolist()  # momentum's first step: -0.1 * g
+    [-0.10000000149011612, -0.10000000149011612]
+    """
+    unknown = [n for n in names if n not in DIRECTIONS]
+    if not names or unknown:
+        raise ValueError(f"per_network_optimizer: unknown optimizer(s) {unknown or names}; use "
+                         f"names from {sorted(DIRECTIONS)}.")  # fmt: skip
+    parts = tuple(DIRECTIONS[n]() for n in names)
+
+    def init(params):
+        return tuple(t.init(params) for t in parts)
+
+    def update(grads, state, params=None):
+        outs = [t.update(grads, s, params) for t, s in zip(parts, state, strict=True)]
+        if len(outs) == 1:
+            direction = outs[0][0]
+        else:
+            direction = jax.tree.map(lambda *us: jnp.stack(us)[index], *[o[0] for o in outs])
+        updates = jax.tree.map(lambda u: -learning_rate * u, direction)
+        return updates, tuple(o[1] for o in outs)
+
+    return optax.GradientTransformation(init, update)
+
+
 @functools.lru_cache(maxsize=32)
 def named_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
     """``OPTIMIZERS[name](learning_rate)``, one object per (name, rate): compiled training
@@ -230,20 +205,26 @@ class StepOutput:
 
 
 def make_step(
-    activation: str | Activation, task: str, optimizer: optax.GradientTransformation
+    activation: str | Activation,
+    task: str,
+    optimizer: optax.GradientTransformation,
+    *,
+    residual: bool | jax.Array = False,
+    branch_scale: float | jax.Array = 1.0,
 ) -> Callable[[MLPParams, Any, jax.Array, jax.Array], StepOutput]:
     """The one training step of jaxact: :func:`train` jits it, training sweeps scan it.
 
     ``step(params, opt_state, x, y)`` computes the loss and gradient on ``(x, y)``, applies one
     ``optimizer`` update and returns :class:`StepOutput`: the new parameters and state, the loss
     and gradient *before* the update, :func:`layer_finite` flags of the gradient and the network
-    output (logits) on ``x``. A pure function: not jitted.
+    output (logits) on ``x``. A pure function: not jitted. ``residual`` and ``branch_scale`` as
+    in :func:`~jaxact.mlp_forward` (traced values allowed).
     """
     rec = get_activation(activation)
     lf = loss_fn(task)
 
     def objective(p, x, y):
-        out = mlp_forward(p, x, rec)
+        out = mlp_forward(p, x, rec, residual=residual, branch_scale=branch_scale)
         return lf(out, y), out
 
     def step(p, state, x, y):
@@ -255,16 +236,18 @@ def make_step(
 
 
 def observe(params: MLPParams, data: Dataset, activation: str | Activation,
-            saturation: float = 0.05) -> Diagnosis:  # fmt: skip
+            saturation: float = 0.05, *, residual: bool | jax.Array = False,
+            branch_scale: float | jax.Array = 1.0) -> Diagnosis:  # fmt: skip
     """:func:`jaxact.diagnose` of the training loss on the whole data set, logits as ``aux``.
 
-    Its first ``depth`` sites are the hidden layers (the loss adds none).
+    Its first ``depth`` sites are the hidden layers (the loss adds none). ``residual`` and
+    ``branch_scale`` as in :func:`~jaxact.mlp_forward`.
     """
     rec = get_activation(activation)
     lf = loss_fn(data.task)
 
     def objective(p):
-        out = mlp_forward(p, data.x, rec)
+        out = mlp_forward(p, data.x, rec, residual=residual, branch_scale=branch_scale)
         return lf(out, data.y), out
 
     return diagnose(objective, params, has_aux=True, saturation=saturation)

@@ -200,3 +200,27 @@ def test_params_properties():
     p = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=2, out_dim=4)
     assert (p.depth, p.width, p.in_dim, p.out_dim) == (3, 8, 2, 4)
     assert isinstance(p, jaxact.MLPParams)
+
+
+def test_traced_residual_and_branch_scale_match_static():
+    """One program for plain and residual nets: a traced flag selects the same computation."""
+    p = init_mlp(jax.random.key(0), depth=4, width=8, init="he")
+    x = jax.random.normal(jax.random.key(1), (5, 8), jnp.float32)
+    p = jax.tree.map(lambda a: a.astype(jnp.float32), p)
+    for flag in (False, True):
+        static = mlp_forward(p, x, "relu", residual=flag, branch_scale=0.5)
+        traced = jax.jit(lambda r: mlp_forward(p, x, "relu", residual=r, branch_scale=0.5))(
+            jnp.asarray(flag)
+        )
+        np.testing.assert_array_equal(np.asarray(static), np.asarray(traced))
+    # residual: a_l = a_{l-1} + s phi(h_l), checked against a loop.
+    a = x
+    for w, b in zip(p.weights, p.biases, strict=True):
+        a = a + 0.5 * jnp.maximum(a @ w + b, 0)
+    np.testing.assert_allclose(
+        np.asarray(mlp_forward(p, x, "relu", residual=True, branch_scale=0.5)),
+        np.asarray(a),
+        rtol=1e-6,  # float32: same ops, possibly fused differently
+    )
+    with pytest.raises(ValueError, match="residual must be a bool or a scalar"):
+        mlp_forward(p, x, "relu", residual=jnp.ones(2))
