@@ -45,6 +45,7 @@ How it runs:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -67,7 +68,7 @@ from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
 from jaxact.checks import check_positive_int
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import hidden_weight_norms, mlp_scales, sample_mlp
+from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
 from jaxact.theory import attenuation_rate as theory_rate
 from jaxact.training import (
     DEFAULT_LEARNING_RATE,
@@ -76,14 +77,19 @@ from jaxact.training import (
     Dataset,
     accuracy,
     layer_names,
+    loss_fn,
     make_step,
     named_optimizer,
+    observe,
+    per_network_optimizer,
     two_spirals,
 )
 
 __all__ = [
+    "HYPERPARAMETERS",
     "KINDS",
     "Cell",
+    "Run",
     "attenuation_cell",
     "device_mesh",
     "network_bytes",
@@ -92,6 +98,7 @@ __all__ = [
     "summarize",
     "sweep",
     "theory_rate",
+    "train_runs",
     "training_cell",
 ]
 
@@ -229,9 +236,9 @@ class Cell(NamedTuple):
 def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
     rec = get_activation(act)
 
-    def draw(key_data, scales):
+    def draw(key_data, hyper):
         kp, kx = jr.split(jr.wrap_key_data(key_data))
-        params = sample_mlp(kp, scales, depth=depth, width=width, in_dim=None, out_dim=None,
+        params = sample_mlp(kp, hyper[:3], depth=depth, width=width, in_dim=None, out_dim=None,
                              orthogonal=orthogonal, dtype=dtype)  # fmt: skip
         # A flat draw, reshaped: vmapped random bits of a 2-D shape take XLA:CPU seconds to
         # compile (2.2 s against 0.2 s for (8, 12), jax 0.10); the values are the same.
@@ -244,22 +251,65 @@ def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
     return Cell(draw, measure, 0)
 
 
-def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer, steps,
-                  dtype) -> Cell:  # fmt: skip
-    """A training cell: full-batch training, ``steps`` of :func:`jaxact.training.make_step`
-    (the step :func:`~jaxact.train` runs) in one ``lax.scan``, recording where a NaN or inf
-    first appeared instead of stopping."""
-    step_fn = make_step(act, task, optimizer)
+#: The per-network hyperparameters of a training program: the row of numbers each network
+#: brings (``hyper``), in this order. The first three are :func:`jaxact.mlp.mlp_scales`.
+HYPERPARAMETERS = ("weight_scale", "readout_scale", "sigma_b2", "residual", "branch_scale",
+                   "optimizer_index", "learning_rate")  # fmt: skip
 
-    def draw(key_data, scales):
-        kp, _ = jr.split(jr.wrap_key_data(key_data))
-        return sample_mlp(kp, scales, depth=depth, width=width, in_dim=in_dim,
-                          out_dim=out_dim, orthogonal=orthogonal, dtype=dtype)  # fmt: skip
 
-    def measure(params, x, y):
+def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer, steps, dtype,
+                  *, batch_size=None, n_train=None, test=False, residual=False,
+                  observe_every=None) -> Cell:  # fmt: skip
+    """A training cell: ``steps`` of :func:`jaxact.training.make_step` (the step
+    :func:`~jaxact.train` runs) in one ``lax.scan``, recording where a NaN or inf first
+    appeared instead of stopping.
+
+    ``draw(key_data, hyper)`` samples the network from the first half of the split key (with
+    ``hyper[:3]``, :data:`HYPERPARAMETERS`) and, with ``batch_size``, ``steps`` minibatches of
+    indices into the ``n_train`` training examples (drawn with replacement) from the second.
+    ``measure(drawn, x, y[, x_test, y_test])`` trains: on all of ``x`` every step (full batch)
+    or on the minibatches. ``optimizer`` is an optax optimizer shared by every network, or a
+    tuple of names of :data:`~jaxact.training.OPTIMIZERS`, one picked per network by
+    ``hyper[5]`` at rate ``hyper[6]`` (:func:`~jaxact.training.per_network_optimizer`).
+    ``residual``: ``False``/``True`` for every network, or ``"per-network"``: ``hyper[3] > 0``
+    with branch scale ``hyper[4]``. ``observe_every``: every so many steps, the
+    :func:`~jaxact.training.observe` of the whole training set (dead and saturated units per
+    layer). Returns per network: ``loss`` (before each update, on that step's batch),
+    ``final_loss`` and ``final_accuracy`` (the full training set after training),
+    ``test_loss`` and ``test_accuracy`` (with ``test``), ``grad_norms_init``/``_final``
+    (``||dL/dW_l||``), ``bad_step``, ``bad_layer`` and, when observing, ``dead_units`` and
+    ``saturated_units`` ``(steps // observe_every, depth)``.
+    """
+    lf = loss_fn(task)
+    if observe_every is not None and steps % observe_every:
+        raise ValueError(f"observe_every={observe_every} must divide steps={steps}.")
+
+    def draw(key_data, hyper):
+        kp, kb = jr.split(jr.wrap_key_data(key_data))
+        params = sample_mlp(kp, hyper[:3], depth=depth, width=width, in_dim=in_dim,
+                            out_dim=out_dim, orthogonal=orthogonal, dtype=dtype)  # fmt: skip
+        if batch_size is None:
+            return params, hyper
+        return params, hyper, jr.randint(kb, (steps, batch_size), 0, n_train)
+
+    def measure(drawn, x, y, *test_data):
+        params, hyper = drawn[:2]
+        batches = drawn[2] if batch_size is not None else None
+        if isinstance(optimizer, optax.GradientTransformation):
+            opt = optimizer
+        else:
+            opt = per_network_optimizer(optimizer, hyper[5].astype(jnp.int32), hyper[6])
+        res = hyper[3] > 0 if residual == "per-network" else residual
+        branch = hyper[4] if residual is not False else 1.0
+        step_fn = make_step(act, task, opt, residual=res, branch_scale=branch)
+
         def step(carry, i):
             p, state, bad_step, bad_layer = carry
-            out = step_fn(p, state, x, y)
+            if batches is None:
+                xb, yb = x, y
+            else:
+                xb, yb = x[batches[i - 1]], y[batches[i - 1]]
+            out = step_fn(p, state, xb, yb)
             ok = out.finite.all() & jnp.isfinite(out.loss)
             new_bad = (bad_step == 0) & ~ok
             bad_step = jnp.where(new_bad, i, bad_step)
@@ -271,25 +321,47 @@ def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimize
             state = jax.tree.map(keep, out.opt_state, state)
             return (p, state, bad_step, bad_layer), (out.loss, hidden_weight_norms(out.grads))
 
-        carry = (params, optimizer.init(params), jnp.int32(0), jnp.int32(-1))
-        (p, state, bad_step, bad_layer), (losses, gnorms) = jax.lax.scan(
-            step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
-        )
-        # The final loss, output and gradient: the same step once more, its update unused.
+        carry = (params, opt.init(params), jnp.int32(0), jnp.int32(-1))
+        observed = {}
+        if observe_every is None:
+            carry, (losses, gnorms) = jax.lax.scan(
+                step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
+            )
+        else:
+
+            def window(carry, first):
+                carry, out = jax.lax.scan(
+                    step, carry, first + jnp.arange(observe_every, dtype=jnp.int32)
+                )
+                d = observe(carry[0], Dataset(x, y, task, ""), act, residual=res,
+                            branch_scale=branch)  # fmt: skip
+                return carry, (out, d.dead_units[:depth], d.saturated_units[:depth])
+
+            firsts = jnp.arange(1, steps + 1, observe_every, dtype=jnp.int32)
+            carry, ((losses, gnorms), dead, sat) = jax.lax.scan(window, carry, firsts)
+            losses, gnorms = losses.reshape(steps), gnorms.reshape(steps, depth)
+            observed = {"dead_units": dead, "saturated_units": sat}
+        p, state, bad_step, bad_layer = carry
+        # The final loss, output and gradient on the whole training set: one more step, its
+        # update unused.
         final = step_fn(p, state, x, y)
-        final_loss, out, g_final = final.loss, final.output, final.grads
-        # losses[i] is the loss before update i+1, i.e. after i updates: shift to "after".
-        after = jnp.concatenate([losses[1:], final_loss[None]])
-        return {
-            "loss_after": after,
-            "final_accuracy": accuracy(out, y, task),
+        result = {
+            "loss": losses,
+            "final_loss": final.loss,
+            "final_accuracy": accuracy(final.output, y, task),
             "grad_norms_init": gnorms[0],
-            "grad_norms_final": hidden_weight_norms(g_final),
+            "grad_norms_final": hidden_weight_norms(final.grads),
             "bad_step": bad_step,
             "bad_layer": bad_layer,
+            **observed,
         }
+        if test_data:
+            x_test, y_test = test_data
+            out = mlp_forward(p, x_test, act, residual=res, branch_scale=branch)
+            result |= {"test_loss": lf(out, y_test), "test_accuracy": accuracy(out, y_test, task)}
+        return result
 
-    return Cell(draw, measure, 2)
+    return Cell(draw, measure, 4 if test else 2)
 
 
 @functools.lru_cache(maxsize=32)
@@ -306,12 +378,13 @@ def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, mesh,
 
 
 def program(cell: Cell, mesh: Mesh, vmap_width: int | None):
-    """One compiled program for a group: its networks sharded over the mesh, and on each
-    device drawn one after another (vmapped threefry is 2-3x slower than sequential on CPU)
-    then measured ``vmap_width`` at a time (``None``: all at once)."""
+    """One compiled program for a group: ``f(keys, hyper, *shared)``, one key and one row of
+    hyperparameters per network (``hyper[:3]``: the scales). Its networks are sharded over the
+    mesh, and on each device drawn one after another (vmapped threefry is 2-3x slower than
+    sequential on CPU) then measured ``vmap_width`` at a time (``None``: all at once)."""
 
-    def per_device(keys, scales, *shared):
-        drawn = jax.lax.map(lambda a: cell.draw(*a), (keys, scales))
+    def per_device(keys, hyper, *shared):
+        drawn = jax.lax.map(lambda a: cell.draw(*a), (keys, hyper))
         width = keys.shape[0] if vmap_width is None else min(vmap_width, keys.shape[0])
         return jax.lax.map(lambda d: cell.measure(d, *shared), drawn, batch_size=width)
 
@@ -611,7 +684,9 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
     bar.set_postfix_str(f"{g['activation']} d={g['depth']} w={g['width']} chunk={chunk}")
     keys = np.stack([np.asarray(jr.key_data(jr.key(s))) for s in seeds])
     item_keys = np.tile(keys, (len(todo), 1))
-    item_scales = np.repeat(np.asarray([s for _, s in todo], dtype), n_seed, axis=0)
+    # Rows of HYPERPARAMETERS: the scales, then plain networks (the optimizer is shared).
+    rows = [(*s, 0.0, 1.0, 0.0, 0.0) for _, s in todo]
+    item_scales = np.repeat(np.asarray(rows, dtype), n_seed, axis=0)
     pad = n_chunks * chunk - n
     item_keys = np.concatenate([item_keys, np.repeat(item_keys[:1], pad, 0)])
     item_scales = np.concatenate([item_scales, np.repeat(item_scales[:1], pad, 0)])
@@ -656,7 +731,8 @@ def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
         return rec | {"rate": rate, "total": total, "fit_rms": rms, "grad_norms": gn.tolist()}
     steps, every = settings["steps"], settings["log_every"]
     logged = sorted({*range(every, steps + 1, every), steps})
-    after = np.asarray(item["loss_after"], np.float64)
+    # loss[i] is the loss before update i+1, i.e. after i updates: shift to "after".
+    after = np.append(np.asarray(item["loss"], np.float64)[1:], float(item["final_loss"]))
     bad = int(item["bad_step"])
     curve = [float(after[s - 1]) if not bad or s < bad else float("nan") for s in logged]
     nan = float("nan")
@@ -714,3 +790,245 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _SETTINGS = ("batch", "optimizer", "learning_rate", "steps", "data", "n_points")
+
+
+# ----------------------------------------------------------------------------- training runs
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of :func:`train_runs`: a network, its initialisation, optimizer, seed.
+
+    ``sigma_w2=None`` takes the initializer's own (2 for ``he``, 1 for ``glorot`` at equal
+    fans); ``residual`` adds identity shortcuts whose branch is scaled by ``branch_scale``
+    (:func:`~jaxact.mlp_forward`); ``optimizer`` is a key of
+    :data:`~jaxact.training.OPTIMIZERS`. The network is ``init_mlp`` of
+    ``jax.random.split(jax.random.key(seed))[0]``, as in :func:`sweep`.
+    """
+
+    activation: str
+    depth: int
+    width: int
+    init: str = "he"
+    sigma_w2: float | None = None
+    sigma_b2: float = 0.0
+    residual: bool = False
+    branch_scale: float = 1.0
+    optimizer: str = DEFAULT_OPTIMIZER_NAME
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    seed: int = 0
+
+    def __post_init__(self):
+        get_activation(self.activation)
+        get_initializer(self.init)
+        check_positive_int("Run: depth", self.depth)
+        check_positive_int("Run: width", self.width)
+        if not isinstance(self.residual, bool):
+            raise TypeError(f"Run: residual must be a bool, got {self.residual!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Run: unknown optimizer {self.optimizer!r}; use one of "
+                             f"{sorted(OPTIMIZERS)}.")  # fmt: skip
+        for name in ("learning_rate", "branch_scale"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                    math.isfinite(v) and v > 0):  # fmt: skip
+                raise ValueError(f"Run: {name} must be a finite number > 0, got {v!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"Run: seed must be an integer >= 0, got {self.seed!r}.")
+
+
+@functools.lru_cache(maxsize=64)
+def _runs_program(act, depth, width, orthogonal, dtype, mesh, vmap_width, task, in_dim,
+                  out_dim, optimizers, steps, batch_size, n_train, test, residual,
+                  observe_every):  # fmt: skip
+    cell = training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizers,
+                         steps, dtype, batch_size=batch_size, n_train=n_train, test=test,
+                         residual=residual, observe_every=observe_every)  # fmt: skip
+    return program(cell, mesh, vmap_width)
+
+
+def train_runs(
+    runs: Sequence[Run],
+    data: Dataset,
+    *,
+    test: Dataset | None = None,
+    steps: int,
+    batch_size: int | None = None,
+    log_every: int | None = None,
+    observe_every: int | None = None,
+    max_memory: int | None = None,
+    dtype=jnp.float32,
+    vmap_width: int | None = None,
+    progress: Callable[[int], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Train many networks at once; one flat record per :class:`Run`, in the order given.
+
+    Runs with the same activation, depth and width (and orthogonal or not) are one compiled
+    program: everything else - initialisation, residual or plain, branch scale, optimizer,
+    learning rate, seed - is a row of numbers per network (:data:`HYPERPARAMETERS`), so He and
+    Glorot, SGD and Adam, plain and residual networks of one shape train side by side,
+    vmapped and sharded over every device as in :func:`sweep` (chunked when they do not fit
+    the memory budget, :func:`network_bytes`).
+
+    Args:
+      runs: the runs.
+      data: the training set (a :class:`~jaxact.training.Dataset`).
+      test: an optional held-out set of the same task and input size.
+      steps: optimizer steps per run.
+      batch_size: minibatch size (drawn with replacement, a different sequence per seed);
+        ``None``: the whole training set every step.
+      log_every: the loss curve's resolution (default ``steps // 20``, at least 1).
+      observe_every: every so many steps (a divisor of ``steps``) record the dead and
+        saturated units per layer on the whole training set (:func:`~jaxact.training.observe`).
+      max_memory: bytes per device (default: half the free memory).
+      progress: called with the number of runs just finished.
+
+    Returns:
+      One dict per run: the :class:`Run`'s fields (``sigma_w2`` the effective value),
+      ``dataset``, ``steps``, ``batch_size``, ``final_loss`` and ``train_accuracy`` (the whole
+      training set after training), ``test_loss`` and ``test_accuracy`` (``None`` without
+      ``test``), ``steps_logged`` and ``loss_curve`` (mean training loss over each window of
+      ``log_every`` steps), ``grad_norms_init`` and ``grad_norms_final`` (per hidden layer
+      ``||dL/dW_l||``, layer 1 first), ``diverged_step`` and ``diverged_layer`` (``None``, or
+      where a NaN or inf first appeared; the run's numbers are then NaN) and, with
+      ``observe_every``, ``observed_steps``, ``dead_units`` and ``saturated_units`` (per
+      observation, per layer).
+
+    >>> from jaxact.sweeps import Run, train_runs
+    >>> from jaxact.datasets import two_spirals
+    >>> import jax
+    >>> runs = [Run("relu", 3, 16, seed=s) for s in range(2)]
+    >>> recs = train_runs(runs, two_spirals(jax.random.key(0), 64), steps=20)
+    >>> [(r["seed"], r["final_loss"] < 0.7) for r in recs]
+    [(0, True), (1, True)]
+    """
+    runs = list(runs)
+    if not runs or not all(isinstance(r, Run) for r in runs):
+        raise TypeError("train_runs: runs must be a non-empty sequence of jaxact.sweeps.Run.")
+    loss_fn(data.task)  # validates the task
+    steps = check_positive_int("train_runs: steps", steps)
+    n_train = int(data.x.shape[0])
+    if batch_size is not None:
+        check_positive_int("train_runs: batch_size", batch_size)
+        if batch_size > n_train:
+            raise ValueError(f"train_runs: batch_size {batch_size} is larger than the "
+                             f"{n_train} training examples.")  # fmt: skip
+    log_every = max(1, steps // 20) if log_every is None else log_every
+    check_positive_int("train_runs: log_every", log_every)
+    if observe_every is not None:
+        check_positive_int("train_runs: observe_every", observe_every)
+        if steps % observe_every:
+            raise ValueError(f"train_runs: observe_every={observe_every} must divide "
+                             f"steps={steps}.")  # fmt: skip
+    if test is not None and (test.task != data.task or test.x.shape[1:] != data.x.shape[1:]):
+        raise ValueError(f"train_runs: the test set ({test.task}, inputs {test.x.shape[1:]}) "
+                         f"does not match the training set ({data.task}, "
+                         f"{data.x.shape[1:]}).")  # fmt: skip
+    dtype = jnp.dtype(dtype)
+    in_dim, out_dim = int(data.x.shape[-1]), data.out_dim
+    if test is not None and test.task != "regression":
+        out_dim = max(out_dim, test.out_dim)
+    budget = int(max_memory) if max_memory is not None else _device_budget()
+    mesh = device_mesh()
+    n_dev = jax.device_count()
+    by_networks, replicated = NamedSharding(mesh, PartitionSpec("networks")), NamedSharding(
+        mesh, PartitionSpec())  # fmt: skip
+
+    def put(a, dt):
+        return _put(np.asarray(a, dt), replicated)
+
+    ydt = dtype if data.task == "regression" else np.int32
+    shared = (put(data.x, dtype), put(data.y, ydt))
+    if test is not None:
+        shared += (put(test.x, dtype), put(test.y, ydt))
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(runs):
+        orth = get_initializer(r.init).orthogonal
+        groups.setdefault((get_activation(r.activation).name, r.depth, r.width, orth), []).append(i)
+    # Every group's chunks are dispatched first and collected afterwards: JAX runs them
+    # asynchronously, so the next group compiles while the previous one trains.
+    pending = []
+    for (act, depth, width, orth), members in groups.items():
+        rs = [runs[i] for i in members]
+        names = tuple(sorted({r.optimizer for r in rs}))
+        kinds = {r.residual for r in rs}
+        residual = "per-network" if len(kinds) > 1 else kinds.pop()
+        per_net = network_bytes("training", depth=depth, width=width,
+                                batch=n_train + (0 if test is None else int(test.x.shape[0])),
+                                in_dim=in_dim, out_dim=out_dim,
+                                itemsize=dtype.itemsize)  # fmt: skip
+        if budget // per_net < 1:
+            raise MemoryError(
+                f"train_runs: one {act} network of depth {depth} and width {width} needs "
+                f"about {per_net / 2**20:.3g} MiB, more than the {budget / 2**20:.3g} MiB "
+                "per device budget; lower depth/width or raise max_memory."
+            )
+        n = len(rs)
+        chunk = min((budget // per_net) * n_dev, -(-n // n_dev) * n_dev)
+        hyper, keys = [], []
+        for r in rs:
+            scales = mlp_scales(r.init, width, out_dim, r.sigma_w2, r.sigma_b2)
+            hyper.append((*scales, float(r.residual), r.branch_scale,
+                          names.index(r.optimizer), r.learning_rate))  # fmt: skip
+            keys.append(np.asarray(jr.key_data(jr.key(r.seed))))
+        pad = -(-n // chunk) * chunk - n
+        hyper = np.asarray(hyper + hyper[:1] * pad, dtype)
+        keys = np.stack(keys + keys[:1] * pad)
+        prog = _runs_program(act, depth, width, orth, dtype, mesh, vmap_width, data.task,
+                             in_dim, out_dim, names, steps, batch_size, n_train,
+                             test is not None, residual, observe_every)  # fmt: skip
+        outs = [prog(_put(keys[c : c + chunk], by_networks),
+                     _put(hyper[c : c + chunk], by_networks), *shared)
+                for c in range(0, n + pad, chunk)]  # fmt: skip
+        pending.append((members, rs, chunk, width, outs))
+    records: list[dict[str, Any] | None] = [None] * len(runs)
+    for members, rs, chunk, width, outs in pending:
+        items = []
+        for res in outs:
+            res = _to_host(res)
+            items += [jax.tree.map(lambda a, i=i: a[i], res) for i in range(chunk)]
+        for i, r, item in zip(members, rs, items, strict=False):
+            records[i] = _run_record(r, item, data, test, steps, batch_size, log_every,
+                                     observe_every, width, out_dim)  # fmt: skip
+        if progress is not None:
+            progress(len(rs))
+    return records  # type: ignore[return-value]
+
+
+def _run_record(run, item, data, test, steps, batch_size, log_every, observe_every, width,
+                out_dim) -> dict[str, Any]:  # fmt: skip
+    nan = float("nan")
+    bad = int(item["bad_step"])
+    losses = np.asarray(item["loss"], np.float64)
+    ends = sorted({*range(log_every, steps + 1, log_every), steps})
+    starts = [0, *ends[:-1]]
+    curve = [float(losses[a:b].mean()) if not bad or b < bad else nan
+             for a, b in zip(starts, ends, strict=True)]  # fmt: skip
+    layer = None
+    if bad:
+        li = int(item["bad_layer"])
+        layer = "the loss" if li < 0 else layer_names(run.depth)[li]
+    value = lambda k: nan if bad else float(item[k])  # noqa: E731
+    rec = dataclasses.asdict(run) | {
+        "sigma_w2": resolve_sigma_w2(run.init, width, width, run.sigma_w2),
+        "dataset": data.name,
+        "steps": steps,
+        "batch_size": batch_size,
+        "final_loss": value("final_loss"),
+        "train_accuracy": value("final_accuracy"),
+        "test_loss": value("test_loss") if test is not None else None,
+        "test_accuracy": value("test_accuracy") if test is not None else None,
+        "steps_logged": ends,
+        "loss_curve": curve,
+        "grad_norms_init": np.asarray(item["grad_norms_init"], np.float64).tolist(),
+        "grad_norms_final": np.asarray(item["grad_norms_final"], np.float64).tolist(),
+        "diverged_step": bad or None,
+        "diverged_layer": layer,
+    }
+    if observe_every is not None:
+        rec |= {
+            "observed_steps": list(range(observe_every, steps + 1, observe_every)),
+            "dead_units": np.asarray(item["dead_units"], np.float64).tolist(),
+            "saturated_units": np.asarray(item["saturated_units"], np.float64).tolist(),
+        }
+    return rec

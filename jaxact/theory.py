@@ -301,6 +301,33 @@ class JacobianSpectrum:
     q_star: float
 
 
+def _correlation_fixed_point(phi: _Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
+    """The stable fixed point ``c* < 1`` of the correlation map in the chaotic phase.
+
+    The map ``c -> (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q`` lies above the diagonal
+    below ``c*`` and below it between ``c*`` and 1 (its slope at 1 is ``chi_1 > 1``), so
+    Brent's method on ``map(c) - c`` finds ``c*`` in a few dozen evaluations; plain
+    iteration (slow where ``chi_c`` is near 1) is the fallback if no bracket is found.
+    """
+    from scipy.optimize import brentq
+
+    def cmap(c):
+        return min(max((sigma_w2 * _correlation_terms(phi, q, c, phi.fn, phi.fn) + sigma_b2) / q,
+                       -1.0), 1.0)  # fmt: skip
+
+    lo, hi = -1.0 + 1e-12, 1.0 - 1e-9
+    g_lo, g_hi = cmap(lo) - lo, cmap(hi) - hi
+    if g_lo > 0 > g_hi:
+        return float(brentq(lambda c: cmap(c) - c, lo, hi, xtol=1e-14, rtol=1e-14))
+    c = 0.5
+    for _ in range(500):
+        c_new = cmap(c)
+        if abs(c_new - c) < 1e-13:
+            return c_new
+        c = c_new
+    return c
+
+
 def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> DepthScales:
     """Depth scales of the length and correlation maps (Schoenholz et al. 2017, eqs. 5 and 9).
 
@@ -324,15 +351,7 @@ def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.
     else:
         # Chaotic phase: the correlation map c -> (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q
         # has a stable fixed point c* < 1; iterate to it.
-        c = 0.5
-        for _ in range(500):
-            c_new = (sigma_w2 * _correlation_terms(phi, q, c, phi.fn, phi.fn) + sigma_b2) / q
-            c_new = min(max(c_new, -1.0), 1.0)
-            if abs(c_new - c) < 1e-13:
-                c = c_new
-                break
-            c = c_new
-        c_star = c
+        c_star = _correlation_fixed_point(phi, sigma_w2, sigma_b2, q)
         chi_c = sigma_w2 * _correlation_terms(phi, q, c_star, phi.d1, phi.d1)
     xi_c = -1.0 / math.log(chi_c) if 0 < chi_c < 1 - 1e-12 else math.inf
     return DepthScales(q, c1, xi_q, c_star, chi_c, xi_c)

@@ -380,3 +380,110 @@ def test_summary_cli_and_plot(tmp_path, capsys):
     training_row = {**rows[0], "kind": "training", "final_accuracy_mean": 0.5}
     with pytest.raises(ValueError, match="theory=True predicts attenuation rates"):
         plot_sweep([training_row], png, theory=True)
+
+
+# ----------------------------------------------------------------------------- train_runs
+
+
+def _digits_small():
+    from jaxact.datasets import digits, split, standardize
+
+    train_set, test_set = standardize(*split(digits()))
+    return train_set, test_set
+
+
+def test_train_runs_records_and_mixed_programs_equal_separate_ones():
+    """A run's numbers do not depend on which other runs share its program: per-network
+    optimizer and residual choices select exactly the computation a program of its own does."""
+    from jaxact.sweeps import Run, train_runs
+
+    train_set, test_set = _digits_small()
+    runs = [Run("relu", 4, 16, optimizer=o, learning_rate=lr, residual=r, branch_scale=0.5,
+                seed=s)
+            for o, lr in (("adam", 3e-3), ("momentum", 0.01)) for r in (False, True)
+            for s in (0, 1)]  # fmt: skip
+    kw = dict(test=test_set, steps=12, batch_size=32, log_every=4)
+    mixed = train_runs(runs, train_set, **kw)
+    alone = [train_runs([r], train_set, **kw)[0] for r in runs[::3]]
+    for a, m in zip(alone, mixed[::3], strict=True):
+        # Same computation, vmapped with different neighbours: XLA may batch the matmuls
+        # differently, so allow float32 reassociation error over 12 steps.
+        np.testing.assert_allclose(m["final_loss"], a["final_loss"], rtol=1e-4)
+        np.testing.assert_allclose(m["loss_curve"], a["loss_curve"], rtol=1e-4)
+    r = mixed[0]
+    for k in ("activation", "init", "depth", "width", "optimizer", "dataset", "seed",
+              "residual", "final_loss", "test_accuracy", "train_accuracy"):  # fmt: skip
+        assert k in r
+    assert r["dataset"].startswith("digits") and r["steps_logged"] == [4, 8, 12]
+    assert len(r["grad_norms_init"]) == 4 and 0 <= r["test_accuracy"] <= 1
+    assert mixed[0]["final_loss"] != mixed[1]["final_loss"]  # seeds differ
+
+
+def test_train_runs_full_batch_equals_train_loop():
+    from jaxact.sweeps import Run, train_runs
+
+    data = two_spirals(jr.key(0), 64)
+    rec = train_runs([Run("tanh", 3, 8, init="glorot", optimizer="sgd", learning_rate=0.3,
+                          seed=2)], data, steps=10, log_every=10)[0]  # fmt: skip
+    p = init_mlp(jr.split(jr.key(2))[0], depth=3, width=8, in_dim=2, out_dim=1, init="glorot")
+    t = train(p, data, "tanh", optimizer=optax.sgd(0.3), steps=10, log_every=10)
+    # float32 both ways, the same ops: equal to a few float32 ulp.
+    np.testing.assert_allclose(rec["final_loss"], t.final_loss, rtol=1e-5)
+    assert rec["train_accuracy"] == pytest.approx(t.final_accuracy)
+
+
+def test_per_network_optimizer_with_one_name_is_the_optax_optimizer():
+    from jaxact.training import per_network_optimizer
+
+    p = {"w": jnp.linspace(-1.0, 1.0, 5, dtype=jnp.float32)}
+    for name, ref in (("adam", optax.adam(0.01)), ("momentum", optax.sgd(0.01, 0.9))):
+        ours = per_network_optimizer((name,), jnp.int32(0), jnp.float32(0.01))
+        s1, s2 = ours.init(p), ref.init(p)
+        for k in range(3):
+            g = {"w": jnp.sin(p["w"] * (k + 1))}
+            u1, s1 = ours.update(g, s1, p)
+            u2, s2 = ref.update(g, s2, p)
+            np.testing.assert_array_equal(np.asarray(u1["w"]), np.asarray(u2["w"]))
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        per_network_optimizer(("lion",), jnp.int32(0), jnp.float32(0.1))
+
+
+def test_train_runs_observes_dead_units_per_layer():
+    from jaxact.sweeps import Run, train_runs
+
+    train_set, _ = _digits_small()
+    rec = train_runs([Run("relu", 3, 8, optimizer="sgd", learning_rate=0.1)], train_set,
+                     steps=6, batch_size=16, observe_every=3)[0]  # fmt: skip
+    assert rec["observed_steps"] == [3, 6]
+    dead = np.asarray(rec["dead_units"])
+    assert dead.shape == (2, 3) and np.all((dead >= 0) & (dead <= 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [(dict(batch_size=10_000), "larger than"), (dict(observe_every=4), "must divide"),
+     (dict(steps=0), "steps must be"), (dict(test="spirals"), "does not match")],
+)  # fmt: skip
+def test_train_runs_rejects_bad_settings_before_compute(kwargs, message):
+    from jaxact.sweeps import Run, train_runs
+
+    train_set, _ = _digits_small()
+    if kwargs.get("test") == "spirals":
+        kwargs = {"test": two_spirals(jr.key(0), 10)}
+    kw = {"steps": 6, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train_runs([Run("relu", 2, 8)], train_set, **kw)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [("activation", "sigmod", ValueError), ("depth", 0, ValueError),
+     ("optimizer", "lion", ValueError), ("learning_rate", -1.0, ValueError),
+     ("branch_scale", float("nan"), ValueError), ("seed", -1, ValueError),
+     ("residual", 1, TypeError)],
+)  # fmt: skip
+def test_run_rejects_bad_fields(field, value, error):
+    from jaxact.sweeps import Run
+
+    with pytest.raises(error, match=field if field != "activation" else "sigmod"):
+        Run(**{"activation": "relu", "depth": 2, "width": 8, field: value})

@@ -190,3 +190,22 @@ def test_cli_theory_table_and_figures(tmp_path, capsys):
     c = theory.compare("tanh", sigma_w2=1.0, sigma_b2=0.05, depth=4, width=64, seeds=2)
     tc = plot_theory_comparison([c], tmp_path / "tc.png")
     assert tc.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("sigma_w2", [2.0, 4.0])
+def test_chaotic_correlation_fixed_point_is_a_fixed_point(sigma_w2):
+    """c* from Brent's method: applying the correlation map to it returns it (to the
+    quadrature's precision, ~1e-12), and it is stable (slope chi_c < 1)."""
+    import numpy as np
+
+    ds = theory.depth_scales("tanh", sigma_w2, 0.05)
+    q = ds.q_star
+    z, w = np.polynomial.hermite_e.hermegauss(120)
+    w = w / w.sum()
+    z1, z2 = np.meshgrid(z, z, indexing="ij")
+    c = ds.c_star
+    u1 = np.sqrt(q) * z1
+    u2 = np.sqrt(q) * (c * z1 + np.sqrt(1 - c * c) * z2)
+    mapped = (sigma_w2 * np.sum(np.outer(w, w) * np.tanh(u1) * np.tanh(u2)) + 0.05) / q
+    assert 0 < c < 1 and mapped == pytest.approx(c, abs=1e-9)
+    assert 0 < ds.chi_c < 1 and np.isfinite(ds.xi_c)
