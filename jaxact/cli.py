@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -162,11 +163,29 @@ def _cmd_theory(args: argparse.Namespace) -> int:
     return 0
 
 
+def use_every_cpu_core() -> None:
+    """Make each CPU core a JAX device, so that the vmapped training and sweep programs
+    (sharded over ``jax.devices()``) use them all: XLA runs one CPU device's small matmuls
+    on one core. Only before JAX has initialised its backends, and not when ``XLA_FLAGS``
+    already sets a device count; on a GPU machine it only adds CPU devices nobody uses."""
+    import jax
+
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        jax.config.update("jax_num_cpu_devices", max(1, cores or 1))
+    except RuntimeError:  # JAX has already computed something: keep its devices
+        pass
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     import time
 
     from jaxact.study import run_study
 
+    if args.every_core:
+        use_every_cpu_core()
     mode = "quick" if args.quick else ("full" if args.full else "default")
     t0 = time.perf_counter()
     done = run_study(args.out, mode=mode, resume=args.resume, only=args.only, seed=args.seed,
@@ -367,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # From the shell (argv None), `study` spreads its programs over every CPU core; called
+    # from Python (a notebook, the tests) it leaves the process's JAX devices alone.
+    args.every_core = argv is None
     if args.command is None:
         parser.print_help()
         return 2

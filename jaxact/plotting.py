@@ -43,6 +43,7 @@ def plot_activations(
     *,
     x_range: tuple[float, float] = (-7.0, 7.0),
     dpi: int = 110,
+    cols: int = 4,
 ) -> Path:
     """Draw every (elementwise) activation with its derivative, one panel each, and save it.
 
@@ -54,11 +55,13 @@ def plot_activations(
       names: registry names to draw; default all elementwise ones.
       x_range: the x interval drawn.
       dpi: resolution for raster formats.
+      cols: panels per row (2 keeps four panels readable on a laptop screen).
 
     Returns:
       The path written.
     """
     plt = pyplot()
+    cols = max(1, int(cols))
     if names is None:
         names = [n for n, r in ACTIVATIONS.items() if r.elementwise]
     records = [get_activation(n) for n in names]
@@ -67,7 +70,7 @@ def plot_activations(
         raise ValueError(
             f"plot_activations draws elementwise activations; {non_elementwise} act along an axis."
         )
-    cols = min(4, len(records))
+    cols = min(cols, len(records))
     rows = math.ceil(len(records) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
     x = np.linspace(*x_range, 1001)

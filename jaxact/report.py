@@ -30,6 +30,8 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.2rem; }
 table { border-collapse: collapse; font-size: .9rem; } td, th { border: 1px solid #ddd;
         padding: .2rem .5rem; text-align: left; }
 img { max-width: 100%; } .meta { color: #666; font-size: .85rem; }
+figure { margin: 1rem 0; } .decided { font-size: .9rem; color: #444; background: #f6f6f6;
+  padding: .4rem .6rem; } dt { font-weight: 600; margin-top: .5rem; }
 </style>
 </head>
 <body>
@@ -47,15 +49,76 @@ img { max-width: 100%; } .meta { color: #666; font-size: .85rem; }
 <h2 id="{{ e.id }}">{{ loop.index }}. {{ e.title }}</h2>
 <p class="claim">&ldquo;{{ e.claim }}&rdquo;</p>
 <p><span class="verdict {{ css(e.verdict) }}">{{ e.verdict }}</span> {{ e.summary }}</p>
-{% for fig in e.figures %}<img src="{{ figures[fig] }}" alt="{{ e.title }}: {{ fig }}">
+{% if e.decided_by %}<p class="decided"><b>How this verdict is decided</b> (fixed before the
+run): {{ e.decided_by }}</p>
+{% endif %}{% for fig in e.figures %}<figure><img src="{{ figures[fig] }}"
+alt="{{ e.title }}: {{ fig }}"></figure>
 {% endfor %}<p class="meta">{{ '%.1f' % e.seconds }} s</p>
 {% endfor %}
+<h2 id="glossary">Glossary</h2>
+<dl>
+{% for term, text in glossary %}<dt>{{ term }}</dt><dd>{{ text }}</dd>
+{% endfor %}</dl>
 </body>
 </html>
 """
 
 
+#: Terms the report uses, explained once at its end.
+GLOSSARY = (
+    (
+        "phi, phi'",
+        "The activation function and its derivative (slope). The gradient flowing "
+        "back through a layer is multiplied by phi'(h) at each unit's pre-activation h.",
+    ),
+    (
+        "sigma_w2, sigma_b2",
+        "The variances of the initial weights (times the fan-in: a weight "
+        "is drawn with variance sigma_w2 / fan_in) and of the initial biases.",
+    ),
+    (
+        "Glorot / Xavier init",
+        "sigma_w2 = 1 for square layers (Glorot & Bengio 2010): keeps "
+        "the signal's variance for an activation with slope 1 at 0, such as tanh.",
+    ),
+    (
+        "He init",
+        "sigma_w2 = 2 (He et al. 2015): ReLU zeroes half its inputs, so doubling the "
+        "weight variance keeps the signal's and the gradient's size through depth.",
+    ),
+    (
+        "Edge of chaos",
+        "The sigma_w2 (for a given sigma_b2) at which the per-layer gradient "
+        "factor chi_1 is exactly 1: below it gradients vanish (ordered phase), above it they "
+        "explode (chaotic phase). Signals propagate over about xi_c layers, infinitely many at "
+        "the edge (Schoenholz et al. 2017).",
+    ),
+    (
+        "xi_c",
+        "The correlation depth scale of mean-field theory: how many layers two inputs "
+        "stay distinguishable. Networks deeper than about 6 xi_c do not train.",
+    ),
+    (
+        "Residual connection",
+        "A shortcut a_l = a_{l-1} + s phi(W a_{l-1} + b) around each "
+        "layer (ResNets); here with branch scale s = 1/sqrt(depth).",
+    ),
+    (
+        "Dead unit",
+        "A ReLU unit whose pre-activation is negative on every training input: its "
+        "gradient is zero everywhere, so it never changes again.",
+    ),
+    (
+        "Test accuracy",
+        "The fraction of held-out examples (never trained on) classified "
+        "correctly; mean ± sd are over seeds (different initial weights and minibatch orders).",
+    ),
+)
+
+
 def _css(verdict: str) -> str:
+    if verdict.startswith("supported only"):
+        return "caveat"
     return {"supported": "supported", "supported with a caveat": "caveat"}.get(verdict, "not")
 
 
@@ -73,7 +136,11 @@ def render_markdown(experiments, meta: dict[str, Any]) -> str:
     lines += [f"| {i} | {e.title} | {e.verdict} |" for i, e in enumerate(experiments, 1)]
     for i, e in enumerate(experiments, 1):
         lines += ["", f"## {i}. {e.title}", "", f"> {e.claim}", "", f"**{e.verdict}.** {e.summary}"]
+        if e.decided_by:
+            lines += ["", f"*How this verdict is decided (fixed before the run):* {e.decided_by}"]
         lines += [f"\n![{e.title}](figures/{fig})" for fig in e.figures]
+    lines += ["", "## Glossary", ""]
+    lines += [f"- **{term}**: {text}" for term, text in GLOSSARY]
     return "\n".join(lines) + "\n"
 
 
@@ -85,7 +152,8 @@ def render_html(experiments, meta: dict[str, Any], figures_dir: Path) -> str:
             figures[fig] = f"data:image/png;base64,{data}"
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(_HTML)
-    return template.render(experiments=experiments, meta=meta, figures=figures, css=_css)
+    return template.render(experiments=experiments, meta=meta, figures=figures, css=_css,
+                           glossary=GLOSSARY)  # fmt: skip
 
 
 def write_report(out: Path, experiments, meta: dict[str, Any]) -> tuple[Path, Path]:

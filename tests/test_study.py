@@ -12,6 +12,12 @@ from jaxact.cli import main as cli_main
 from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write
 
 VERDICTS = {"supported", "not supported", "supported with a caveat"}
+RUN_FIELDS = {"activation", "init", "depth", "width", "optimizer", "dataset", "seed", "residual",
+              "final_loss", "test_accuracy"}  # fmt: skip
+
+
+def _verdict_ok(v: str) -> bool:
+    return v in VERDICTS or v.startswith("supported only ")
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +35,50 @@ def test_quick_study_writes_every_output(quick_study):
     assert [e["id"] for e in res["experiments"]] == [i for i, _ in EXPERIMENTS]
     assert res["device"]["backend"] and res["device"]["jax"]
     for e in res["experiments"]:
-        assert e["verdict"] in VERDICTS and e["summary"] and e["numbers"]
+        assert _verdict_ok(e["verdict"]) and e["summary"] and e["numbers"]
+        assert e["decided_by"], f"{e['id']} does not say how its verdict is decided"
+        assert e["figures"], f"{e['id']} has no figure"
         assert (out / "results" / f"{e['id']}.json").exists()
         for fig in e["figures"]:
             assert (out / "figures" / fig).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_training_runs_are_flat_records_over_seeds(quick_study):
+    res = json.loads((quick_study / "results.json").read_text())
+    by_id = {e["id"]: e for e in res["experiments"]}
+    runs = by_id["depth"]["numbers"]["runs"]
+    assert runs and all(RUN_FIELDS <= set(r) for r in runs)
+    assert {r["dataset"] for r in runs} == {"digits (train), standardized"}
+    cells = {}
+    for r in runs:
+        key = (r["activation"], r["init"], r["depth"], r["width"], r["residual"],
+               r["optimizer"], r["sigma_w2"])  # fmt: skip
+        cells.setdefault(key, set()).add(r["seed"])
+    grid = [k for k in cells if k[0] in ("relu", "sigmoid") and k[5] in ("momentum", "adam")]
+    assert grid and all(len(cells[k]) >= 3 for k in grid), "every grid cell has 3 seeds"
+    assert {k[4] for k in grid} == {False, True} and {k[5] for k in grid} == {"momentum", "adam"}
+    dead = by_id["dead"]["numbers"]["runs"]
+    assert {r["activation"] for r in dead} == {"relu", "leaky_relu"}
+    assert all(len(r["dead_units"][-1]) == 5 for r in dead)
+
+
+def test_report_explains_verdicts_and_terms(quick_study):
+    md = (quick_study / "report.md").read_text()
+    html = (quick_study / "report.html").read_text()
+    assert md.count("How this verdict is decided") == len(EXPERIMENTS)
+    assert "## Glossary" in md and "Edge of chaos" in md and "He init" in md
+    assert "How this verdict is decided" in html and 'id="glossary"' in html
+
+
+def test_only_on_a_full_report_keeps_the_other_experiments(quick_study, capsys):
+    assert cli_main(["study", "--quick", "--out", str(quick_study), "--no-progress",
+                     "--only", "flat"]) == 0  # fmt: skip
+    capsys.readouterr()
+    res = json.loads((quick_study / "results.json").read_text())
+    assert [e["id"] for e in res["experiments"]] == [i for i, _ in EXPERIMENTS]
+    assert (quick_study / "report.md").read_text().count("How this verdict is decided") == len(
+        EXPERIMENTS
+    )
 
 
 def test_quick_study_verdicts(quick_study):

@@ -6,7 +6,9 @@ and the device that produced it:
 
 * ``diagnose-bench``: ``benchmarks/results/cpu-AMD_EPYC.json`` (``jaxact bench``), part
   ``diagnose``;
-* ``diagnose-example``: ``docs/diagnose_example.json`` (``examples/05_diagnose_your_model.py``).
+* ``diagnose-example``: ``docs/diagnose_example.json`` (``examples/05_diagnose_your_model.py``);
+* ``study``: ``docs/study/results.json`` (``jaxact study --out docs/study``), its figures in
+  ``docs/study/figures``.
 
 Run: python tools/readme_numbers.py [--check]
 (tests/test_readme.py runs the check in the test suite.)
@@ -24,6 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BENCH = ROOT / "benchmarks" / "results" / "cpu-AMD_EPYC.json"
 EXAMPLE = ROOT / "docs" / "diagnose_example.json"
+STUDY = ROOT / "docs" / "study" / "results.json"
+#: The study's figures shown in the README (the rest are in the report).
+STUDY_FIGURES = ("depth.png", "why_deep_fails.png", "he_xavier.png", "trainability_map.png",
+                 "vanishing.png")  # fmt: skip
 
 
 def _device(d: dict) -> str:
@@ -96,7 +102,28 @@ def diagnose_example() -> str:
     )
 
 
-BLOCKS = {"diagnose-bench": diagnose_bench, "diagnose-example": diagnose_example}
+def study() -> str:
+    res = json.loads(STUDY.read_text())
+    d = res["device"]
+    lines = [
+        f"From `{res['command']} --out docs/study` on the {_device(d)} ({d['date'][:10]}), "
+        f"{res['seconds']:.0f} s of experiments; the full report is "
+        "[docs/study/report.md](docs/study/report.md) (`report.html` is the same, "
+        "self-contained).",
+        "",
+        "| # | claim | verdict | the numbers |",
+        "|---|---|---|---|",
+    ]
+    for i, e in enumerate(res["experiments"], 1):
+        lines.append(f"| {i} | {e['title']} | {e['verdict']} | {e['summary']} |")
+    figures = {f for e in res["experiments"] for f in e["figures"]}
+    lines.append("")
+    lines += [f"![{f[:-4].replace('_', ' ')}](docs/study/figures/{f})" for f in STUDY_FIGURES
+              if f in figures]  # fmt: skip
+    return "\n".join(lines)
+
+
+BLOCKS = {"diagnose-bench": diagnose_bench, "diagnose-example": diagnose_example, "study": study}
 
 
 def _pattern(name: str) -> re.Pattern:

@@ -1,0 +1,266 @@
+"""The study's figures: one function per figure, each drawing from plain result records."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxact.activations import get_activation
+from jaxact.plotting import pyplot, save_figure
+from jaxact.trainability import cell_summary, six_xi_c
+
+DPI = 100
+_STYLE = {"relu": ("C0", "o"), "sigmoid": ("C3", "s"), "tanh": ("C2", "^"),
+          "leaky_relu": ("C1", "D")}  # fmt: skip
+
+
+def depth_grid(records: Sequence[dict[str, Any]], path: Path, chance: float) -> Path:
+    """Test accuracy against depth, one panel per optimizer: solid plain, dashed residual,
+    error bars = standard deviation over seeds, the dots each seed."""
+    plt = pyplot()
+    cells = cell_summary(records, ("optimizer", "activation", "residual", "depth"))
+    opts = list(dict.fromkeys(r["optimizer"] for r in records))
+    depths = sorted({r["depth"] for r in records})
+    fig, axes = plt.subplots(1, len(opts), figsize=(5.2 * len(opts), 4.0), sharey=True,
+                             squeeze=False)  # fmt: skip
+    names = {"momentum": "SGD + momentum", "adam": "Adam", "sgd": "SGD"}
+    for ax, opt in zip(axes[0], opts, strict=True):
+        for act in dict.fromkeys(r["activation"] for r in records):
+            color, marker = _STYLE.get(act, ("C4", "x"))
+            for res, ls in ((False, "-"), (True, "--")):
+                st = [cells.get((opt, act, res, d)) for d in depths]
+                if not any(st):
+                    continue
+                m = [c["mean"] if c else np.nan for c in st]
+                e = [c["std"] if c else np.nan for c in st]
+                label = f"{act}{' + residual' if res else ''}"
+                ax.errorbar(depths, m, yerr=e, color=color, marker=marker, ls=ls, capsize=3,
+                            label=label, alpha=0.9 if res else 1.0)  # fmt: skip
+        ax.axhline(chance, color="0.6", ls=":", lw=1)
+        ax.text(depths[0], chance + 0.02, "chance", fontsize=8, color="0.4")
+        ax.axhline(0.9, color="0.8", lw=0.8)
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(depths, [str(d) for d in depths])
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("hidden layers")
+        ax.set_title(names.get(opt, opt))
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (mean ± sd over seeds)")
+    axes[0][-1].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Which deep MLPs learn: {records[0]['dataset']}, width {records[0]['width']}, "
+                 f"{records[0]['steps']} steps", fontsize=11)  # fmt: skip
+    return save_figure(fig, path, DPI)
+
+
+def heatmap(records, path: Path, *, x: str, y: str, title: str, xlabel: str, ylabel: str,
+            overlay=None) -> Path:  # fmt: skip
+    """Mean test accuracy over seeds on an ``x`` by ``y`` grid, each cell labelled."""
+    plt = pyplot()
+    cells = cell_summary(records, (y, x))
+    xs = sorted({r[x] for r in records})
+    ys = sorted({r[y] for r in records})
+    grid = np.array([[cells[(b, a)]["mean"] if (b, a) in cells else np.nan for a in xs]
+                     for b in ys])  # fmt: skip
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.6, 0.8 * len(ys) + 1.8))
+    im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            v = grid[i, j]
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=9,
+                        color="white" if v < 0.6 else "black")  # fmt: skip
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    if overlay is not None:
+        overlay(ax, xs, ys)
+    fig.colorbar(im, ax=ax, label="test accuracy (mean over seeds)")
+    return save_figure(fig, path, DPI)
+
+
+def trainability_map(records, path: Path, sigma_b2: float) -> Path:
+    """Schoenholz et al. (2017): tanh test accuracy over depth x sigma_w2, with ``6 xi_c``."""
+
+    def overlay(ax, xs, ys):
+        fine = np.linspace(min(xs), max(xs), 41)
+        lim = np.array([six_xi_c("tanh", v, sigma_b2) for v in fine])
+        # Map depth to the heatmap's row coordinate (rows are the depths, evenly spaced).
+        rows = np.interp(np.log(np.clip(lim, 1e-9, None)), np.log(ys), np.arange(len(ys)),
+                         left=-0.5, right=len(ys) - 0.5)  # fmt: skip
+        cols = np.interp(fine, xs, np.arange(len(xs)))
+        ax.plot(cols, rows, color="w", lw=2, ls="--", label=r"$6\,\xi_c$ (theory)")
+        ax.legend(loc="upper right", fontsize=8, facecolor="0.3", labelcolor="w")
+
+    return heatmap(records, path, x="sigma_w2", y="depth", xlabel=r"$\sigma_w^2$",
+                   ylabel="hidden layers",
+                   title=f"tanh, sigma_b2 = {sigma_b2}: trainable below 6 xi_c "
+                         "(Schoenholz et al. 2017)", overlay=overlay)  # fmt: skip
+
+
+def loss_curves(records, path: Path, groups: Sequence[tuple[str, dict]], title: str) -> Path:
+    """Training loss against step, mean over seeds with the min-max band, per group; one
+    panel per optimizer."""
+    plt = pyplot()
+    opts = list(dict.fromkeys(r["optimizer"] for r in records))
+    fig, axes = plt.subplots(1, len(opts), figsize=(5.0 * len(opts), 3.6), sharey=True,
+                             squeeze=False)  # fmt: skip
+    names = {"momentum": "SGD + momentum", "adam": "Adam", "sgd": "SGD"}
+    for ax, opt in zip(axes[0], opts, strict=True):
+        for i, (label, match) in enumerate(groups):
+            rs = [r for r in records if r["optimizer"] == opt
+                  and all(r[k] == v for k, v in match.items())]  # fmt: skip
+            if not rs:
+                continue
+            steps = rs[0]["steps_logged"]
+            c = np.array([r["loss_curve"] for r in rs], np.float64)
+            ax.plot(steps, np.nanmean(c, 0), color=f"C{i}", label=label)
+            ax.fill_between(steps, np.nanmin(c, 0), np.nanmax(c, 0), color=f"C{i}", alpha=0.2)
+        ax.set_title(names.get(opt, opt))
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("training loss (nats)")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path, DPI)
+
+
+def signal(curves: dict[str, dict[str, list[float]]], grads: dict[str, list[float]],
+           path: Path) -> Path:  # fmt: skip
+    """Why plain deep nets fail: input similarity per layer at initialisation (left) and the
+    gradient norm of the first and last layer at initialisation (right)."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, (label, c) in enumerate(curves.items()):
+        a.plot(range(1, len(c["spread"]) + 1), c["spread"], color=f"C{i}", label=label)
+    a.set_xlabel("layer")
+    a.set_ylabel("share of the signal that differs between inputs")
+    a.set_yscale("log")
+    a.set_title("At initialisation: do different digits still look different?", fontsize=10)
+    a.grid(True, alpha=0.3)
+    a.legend(fontsize=8)
+    labels = list(grads)
+    vals = np.array([grads[k] for k in labels], np.float64)  # (n, 2): layer 1, last
+    xs = np.arange(len(labels))
+    b.bar(xs - 0.2, vals[:, 0], 0.4, label="first layer")
+    b.bar(xs + 0.2, vals[:, 1], 0.4, label="last layer")
+    b.set_yscale("log")
+    b.set_xticks(xs, labels, fontsize=8, rotation=15)
+    b.set_ylabel(r"$\|\partial L / \partial W_l\|$ at init (mean over seeds)")
+    b.set_title("Gradient reaching the first and last layer", fontsize=10)
+    b.legend(fontsize=8)
+    return save_figure(fig, path, DPI)
+
+
+def derivatives(names: Sequence[str], points: Sequence[float], path: Path) -> Path:
+    """|phi'(x)| on a log axis over [-12, 12], the points the claim names marked."""
+    plt = pyplot()
+    x = np.linspace(-12, 12, 2401)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for n in names:
+        d = np.abs(np.asarray(get_activation(n).derivative(jnp.asarray(x, jnp.float32))))
+        color = _STYLE.get(n, ("C4", "x"))[0]
+        ax.plot(x, np.where(d > 0, d, np.nan), color=color, label=n)
+        for p in points:
+            v = float(abs(get_activation(n).derivative(jnp.float32(p))))
+            if v > 0:
+                ax.plot([p], [v], "o", color=color, ms=4)
+    for p in points:
+        ax.axvline(p, color="0.85", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-10, 2)
+    ax.set_xlabel("x")
+    ax.set_ylabel(r"$|\phi'(x)|$ (log scale)")
+    ax.set_title("Slopes far from 0: sigmoid and tanh flatten, ReLU stays 1 (or 0)",
+                 fontsize=10)  # fmt: skip
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path, DPI)
+
+
+def active_fraction(per_layer: Sequence[float], path: Path) -> Path:
+    """Fraction of ReLU units passing the gradient, per layer."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    layers = np.arange(1, len(per_layer) + 1)
+    ax.bar(layers, per_layer, color="C0", label="phi'(h) = 1: gradient passes")
+    ax.bar(layers, 1 - np.asarray(per_layer), bottom=per_layer, color="0.8",
+           label="phi'(h) = 0: gradient blocked")  # fmt: skip
+    ax.set_xlabel("layer")
+    ax.set_ylabel("fraction of (unit, input) pairs")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(layers)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("ReLU's gradient is exactly 0 or 1: about half pass", fontsize=10)
+    return save_figure(fig, path, DPI)
+
+
+def ratios(labels: Sequence[str], values: Sequence[float], path: Path, title: str) -> Path:
+    """Horizontal bars of time ratios (sigmoid time / ReLU time), 1 marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 0.6 * len(labels) + 1.4))
+    ys = np.arange(len(labels))
+    ax.barh(ys, values, color=["C3" if v > 1 else "C2" for v in values])
+    for y, v in zip(ys, values, strict=True):
+        ax.text(v, y, f" {v:.2f}x", va="center", fontsize=9)
+    ax.axvline(1, color="k", lw=1)
+    ax.set_yticks(ys, labels)
+    ax.set_xlabel("sigmoid time / ReLU time (> 1: ReLU faster)")
+    ax.set_xlim(0, max(max(values) * 1.25, 1.5))
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, path, DPI)
+
+
+def dead_units(records, path: Path) -> Path:
+    """Per-layer fraction of dead units over training (mean over seeds), one panel each."""
+    plt = pyplot()
+    acts = list(dict.fromkeys(r["activation"] for r in records))
+    fig, axes = plt.subplots(1, len(acts), figsize=(5.0 * len(acts), 3.6), sharey=True,
+                             squeeze=False)  # fmt: skip
+    for ax, act in zip(axes[0], acts, strict=True):
+        rs = [r for r in records if r["activation"] == act]
+        d = np.array([r["dead_units"] for r in rs], np.float64)  # (seeds, obs, depth)
+        steps = rs[0]["observed_steps"]
+        for layer in range(d.shape[2]):
+            ax.plot(steps, d[:, :, layer].mean(0), marker=".", label=f"layer {layer + 1}")
+        ax.set_title(f"{act}: dead units (never active on the training set)", fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("fraction of units (mean over seeds)")
+    axes[0][0].legend(fontsize=8)
+    return save_figure(fig, path, DPI)
+
+
+def decisions(runs, grid_fn, data_xy, path: Path, title: str) -> Path:
+    """Predicted probability maps of 2-D classifiers: ``runs`` is ``[(label, prob_fn)]``."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4), squeeze=False)
+    g = np.linspace(-1.3, 1.3, 161)
+    gx, gy = np.meshgrid(g, g)
+    grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
+    xy, y = data_xy
+    for ax, (label, prob_fn) in zip(axes[0], runs, strict=True):
+        prob = np.asarray(prob_fn(grid))
+        if prob.ndim == 2 and prob.shape[1] > 1:
+            ax.imshow(prob.reshape(*gx.shape, -1)[..., :3], origin="lower",
+                      extent=(-1.3, 1.3, -1.3, 1.3), alpha=0.6)  # fmt: skip
+        else:
+            ax.contourf(gx, gy, prob.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.6)
+        ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="RdBu_r" if y.max() <= 1 else "brg", s=6,
+                   edgecolors="k", linewidths=0.2)  # fmt: skip
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path, DPI)
+
+
+def finite(v: float) -> bool:
+    return v is not None and math.isfinite(v)

@@ -1,0 +1,195 @@
+"""What makes a deep MLP trainable: the study's training experiments on real data (claim 6).
+
+Four measurements, each run as one call of :func:`jaxact.sweeps.train_runs` (every network of a
+shape vmapped in one compiled program):
+
+* **the grid**: ReLU (He init), sigmoid and tanh (Glorot init) at several depths, plain and
+  residual (branch scaled by ``1/sqrt(depth)``), SGD with momentum and Adam, several seeds;
+* **width**: plain He-initialised ReLU nets on a depth x width grid (Hanin 2018: the
+  fluctuations of the gradient grow like ``exp(5 sum_l 1/n_l)``, so depth/width matters);
+* **He et al. (2015)**: a 30-layer ReLU net, He init against Xavier (Glorot) init, same budget,
+  with SGD + momentum and with Adam;
+* **the trainability map** (Schoenholz et al. 2017): tanh nets over depth x ``sigma_w2`` with
+  ``sigma_b2 = 0.05``; they train where depth is below about ``6 xi_c``.
+
+:func:`signal_at_init` adds the why: how alike two inputs look after each layer (cosine
+similarity) and how large the gradient is per layer, at initialisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from jaxact import theory
+from jaxact.datasets import Dataset
+from jaxact.mlp import init_mlp, mlp_trace
+from jaxact.sweeps import Run, train_runs
+
+__all__ = [
+    "GridSettings",
+    "cell_summary",
+    "grid_runs",
+    "he_xavier_runs",
+    "map_runs",
+    "run_grid",
+    "signal_at_init",
+    "width_runs",
+]
+
+#: The initialisation each activation gets in the grid (the lesson's pairing).
+INITS = {"relu": "he", "sigmoid": "glorot", "tanh": "glorot"}
+#: The flat fields every training run keeps in the study's results (``numbers.runs``).
+RUN_FIELDS = ("activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "residual",
+              "branch_scale", "optimizer", "learning_rate", "dataset", "seed", "steps",
+              "batch_size", "final_loss", "train_accuracy", "test_loss", "test_accuracy",
+              "diverged_step", "diverged_layer", "loss_curve", "steps_logged")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class GridSettings:
+    """The sizes of the training experiments (one per study mode)."""
+
+    depths: tuple[int, ...]
+    width: int
+    steps: int
+    batch_size: int
+    seeds: int
+    lr_momentum: float
+    lr_adam: float
+    widths: tuple[int, ...]
+    width_depths: tuple[int, ...]
+    he_depth: int
+    he_width: int
+    he_steps: int
+    he_lr: float
+    map_sigma_w2: tuple[float, ...]
+    map_sigma_b2: float = 0.05
+
+
+def _opts(s: GridSettings):
+    return (("momentum", s.lr_momentum), ("adam", s.lr_adam))
+
+
+def grid_runs(s: GridSettings) -> list[Run]:
+    """ReLU/He, sigmoid/Glorot and tanh/Glorot x depths x plain/residual x optimizers x seeds."""
+    return [
+        Run(act, depth, s.width, init=init, residual=res,
+            branch_scale=1 / math.sqrt(depth) if res else 1.0, optimizer=opt,
+            learning_rate=lr, seed=seed)
+        for act, init in INITS.items() for depth in s.depths for res in (False, True)
+        for opt, lr in _opts(s) for seed in range(s.seeds)
+    ]  # fmt: skip
+
+
+def width_runs(s: GridSettings) -> list[Run]:
+    """Plain He ReLU nets, Adam, on ``width_depths x widths`` (the grid's width excluded:
+    :func:`grid_runs` has those)."""
+    return [Run("relu", d, w, init="he", optimizer="adam", learning_rate=s.lr_adam, seed=seed)
+            for d in s.width_depths for w in s.widths if w != s.width
+            for seed in range(s.seeds)]  # fmt: skip
+
+
+def map_runs(s: GridSettings) -> list[Run]:
+    """Plain tanh nets with SGD + momentum over ``depths x map_sigma_w2`` (one seed each)."""
+    return [Run("tanh", d, s.width, init="gaussian", sigma_w2=v, sigma_b2=s.map_sigma_b2,
+                optimizer="momentum", learning_rate=s.lr_momentum, seed=0)
+            for d in s.depths for v in s.map_sigma_w2]  # fmt: skip
+
+
+def he_xavier_runs(s: GridSettings) -> list[Run]:
+    """He et al. (2015)'s test: plain ReLU at ``he_depth``, He against Glorot, SGD + momentum
+    (rate ``he_lr``) and Adam, every seed."""
+    return [Run("relu", s.he_depth, s.he_width, init=init, optimizer=opt, learning_rate=lr,
+                seed=seed)
+            for opt, lr in (("momentum", s.he_lr), ("adam", s.lr_adam))
+            for init in ("he", "glorot") for seed in range(s.seeds)]  # fmt: skip
+
+
+def run_grid(
+    s: GridSettings, train: Dataset, test: Dataset, progress: Callable[[int], Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Train everything: ``{"grid", "width", "map", "he_xavier"}``, each a list of run records
+    (:func:`jaxact.sweeps.train_runs`'s, restricted to :data:`RUN_FIELDS` plus the gradient
+    norms of the first and last hidden layer at initialisation)."""
+    parts = {"grid": grid_runs(s), "width": width_runs(s), "map": map_runs(s)}
+    # With the same step budget He et al.'s runs join the others (and, at the grid's shape,
+    # its compiled program); otherwise they are a call of their own.
+    together = s.he_steps == s.steps
+    if together:
+        parts["he_xavier"] = he_xavier_runs(s)
+    flat = [r for rs in parts.values() for r in rs]
+    recs = train_runs(flat, train, test=test, steps=s.steps, batch_size=s.batch_size,
+                      progress=progress)  # fmt: skip
+    out, i = {}, 0
+    for name, rs in parts.items():
+        out[name] = [_slim(r) for r in recs[i : i + len(rs)]]
+        i += len(rs)
+    if not together:
+        hx = train_runs(he_xavier_runs(s), train, test=test, steps=s.he_steps,
+                        batch_size=s.batch_size, progress=progress)  # fmt: skip
+        out["he_xavier"] = [_slim(r) for r in hx]
+    return out
+
+
+def _slim(rec: dict[str, Any]) -> dict[str, Any]:
+    g = rec["grad_norms_init"]
+    return {k: rec[k] for k in RUN_FIELDS} | {
+        "grad_norm_layer1_init": g[0], "grad_norm_last_init": g[-1]}  # fmt: skip
+
+
+def cell_summary(records: Iterable[dict[str, Any]], keys: Sequence[str],
+                 metric: str = "test_accuracy") -> dict[tuple, dict[str, float]]:  # fmt: skip
+    """Mean, standard deviation, min, max and count of ``metric`` over seeds, per cell (the
+    values of ``keys``). Diverged runs count with NaN and are reported in ``diverged``."""
+    cells: dict[tuple, list[float]] = {}
+    for r in records:
+        v = r[metric]
+        cells.setdefault(tuple(r[k] for k in keys), []).append(np.nan if v is None else v)
+    out = {}
+    for k, vs in cells.items():
+        a = np.asarray(vs, np.float64)
+        ok = a[np.isfinite(a)]
+        stats = (ok.mean(), ok.std(), ok.min(), ok.max()) if ok.size else (np.nan,) * 4
+        out[k] = dict(zip(("mean", "std", "min", "max"), map(float, stats), strict=True)) | {
+            "n": len(vs), "diverged": int((~np.isfinite(a)).sum())}  # fmt: skip
+    return out
+
+
+def signal_at_init(
+    activation: str, depth: int, width: int, x: jnp.ndarray, *, init: str, residual: bool,
+    seed: int = 0, sigma_b2: float = 0.0,
+) -> dict[str, list[float]]:  # fmt: skip
+    """How a fresh network sees its inputs, layer by layer.
+
+    Returns ``spread``: after each layer, the part of the representations' energy that
+    differs between inputs, ``E_i ||a_i - mean_j a_j||^2 / E_i ||a_i||^2`` (``(depth,)``, in
+    [0, 1]; near 0 every input looks the same and the output cannot depend on it), ``cosine``:
+    the mean cosine similarity of two inputs' representations, and ``scale``: the root mean
+    square activation. Residual nets use ``branch_scale = 1/sqrt(depth)``.
+    """
+    p = init_mlp(jr.key(seed), depth=depth, width=width, in_dim=x.shape[-1], init=init,
+                 sigma_b2=sigma_b2)  # fmt: skip
+    t = mlp_trace(p, x, activation, residual=residual,
+                  branch_scale=1 / math.sqrt(depth) if residual else 1.0)  # fmt: skip
+    a = np.asarray(t.post, np.float64)  # (depth, n, width)
+    norms = np.linalg.norm(a, axis=-1, keepdims=True)
+    u = a / np.where(norms > 0, norms, 1.0)
+    gram = np.einsum("lnw,lmw->lnm", u, u)
+    n = a.shape[1]
+    off = (gram.sum((1, 2)) - np.trace(gram, axis1=1, axis2=2)) / (n * (n - 1))
+    centred = a - a.mean(1, keepdims=True)
+    spread = (centred**2).sum((1, 2)) / np.maximum((a**2).sum((1, 2)), 1e-300)
+    return {"spread": spread.tolist(), "cosine": off.tolist(),
+            "scale": np.sqrt((a**2).mean((1, 2))).tolist()}  # fmt: skip
+
+
+def six_xi_c(activation: str, sigma_w2: float, sigma_b2: float) -> float:
+    """``6 xi_c``: Schoenholz et al. (2017)'s depth limit for training (``inf`` at criticality)."""
+    return 6 * theory.depth_scales(activation, sigma_w2, sigma_b2).xi_c
