@@ -621,14 +621,14 @@ def exp_outputs(ctx: Context) -> Experiment:
     fig = figs.decisions(
         [(f"sigmoid output: P(class 1), accuracy {r.final_accuracy:.0%}",
           lambda g: predict(r.params, jnp.asarray(g), "relu", "binary")[:, 0])],
-        None, (np.asarray(data.x), np.asarray(data.y)), ctx.figure("outputs_binary.png"),
+        (np.asarray(data.x), np.asarray(data.y)), ctx.figure("outputs_binary.png"),
         "Binary output: one sigmoid unit (two spirals)")  # fmt: skip
     x3n, y3n = np.asarray(x3), np.asarray(y3)
     keep = np.abs(x3n).max(1) < 1.3
     fig3 = figs.decisions(
         [(f"softmax output: (P0, P1, P2) as RGB, accuracy {r3.final_accuracy:.0%}",
           lambda g: predict(r3.params, jnp.asarray(g), "relu", "multiclass"))],
-        None, (x3n[keep], y3n[keep]), ctx.figure("outputs_softmax.png"),
+        (x3n[keep], y3n[keep]), ctx.figure("outputs_softmax.png"),
         "Three classes: softmax rows are probabilities")  # fmt: skip
     return Experiment(
         "outputs", "Sigmoid for binary outputs, softmax for multi-class",
@@ -657,7 +657,7 @@ def _decisions(ctx: Context, data: Dataset, runs, name: str) -> str:
     fns = [(f"{label}: accuracy {r.final_accuracy:.0%}",
             lambda g, r=r: predict(r.params, jnp.asarray(g), r.activation, "binary")[:, 0])
            for r, label in runs]  # fmt: skip
-    return figs.decisions(fns, None, (np.asarray(data.x), np.asarray(data.y)), ctx.figure(name),
+    return figs.decisions(fns, (np.asarray(data.x), np.asarray(data.y)), ctx.figure(name),
                           "Two spirals: predicted probability of class 1").name  # fmt: skip
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -238,7 +237,7 @@ def dead_units(records, path: Path) -> Path:
     return save_figure(fig, path, DPI)
 
 
-def decisions(runs, grid_fn, data_xy, path: Path, title: str) -> Path:
+def decisions(runs, data_xy, path: Path, title: str) -> Path:
     """Predicted probability maps of 2-D classifiers: ``runs`` is ``[(label, prob_fn)]``."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4), squeeze=False)
@@ -260,7 +259,3 @@ def decisions(runs, grid_fn, data_xy, path: Path, title: str) -> Path:
         ax.set_yticks([])
     fig.suptitle(title, fontsize=11)
     return save_figure(fig, path, DPI)
-
-
-def finite(v: float) -> bool:
-    return v is not None and math.isfinite(v)

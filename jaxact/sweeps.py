@@ -95,6 +95,7 @@ __all__ = [
     "network_bytes",
     "plan",
     "program",
+    "seed_statistics",
     "summarize",
     "sweep",
     "theory_rate",
@@ -736,15 +737,24 @@ def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
     bad = int(item["bad_step"])
     curve = [float(after[s - 1]) if not bad or s < bad else float("nan") for s in logged]
     nan = float("nan")
-    layer = None
-    if bad:
-        li = int(item["bad_layer"])
-        layer = "the loss" if li < 0 else layer_names(depth)[li]
     return rec | {
         "final_loss": nan if bad else float(after[-1]),
         "final_accuracy": nan if bad else float(item["final_accuracy"]),
         "steps_logged": logged,
         "loss_curve": curve,
+        **_gradients_and_divergence(item, depth),
+    }
+
+
+def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
+    """The fields every training record ends with: per-layer gradient norms at the first and
+    the last step, and where a NaN or inf first appeared (``None`` if nowhere)."""
+    bad = int(item["bad_step"])
+    layer = None
+    if bad:
+        li = int(item["bad_layer"])
+        layer = "the loss" if li < 0 else layer_names(depth)[li]
+    return {
         "grad_norms_init": np.asarray(item["grad_norms_init"], np.float64).tolist(),
         "grad_norms_final": np.asarray(item["grad_norms_final"], np.float64).tolist(),
         "diverged_step": bad or None,
@@ -754,7 +764,15 @@ def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- summary
 
-_STATS = ("mean", "std", "min", "max")
+
+def seed_statistics(values) -> dict[str, float]:
+    """``mean``, ``std``, ``min`` and ``max`` of a metric over seeds (NaN for no values): the
+    spread that :func:`summarize` and the study report for every cell."""
+    v = np.asarray(values, np.float64)
+    stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (np.nan,) * 4
+    return dict(zip(("mean", "std", "min", "max"), map(float, stats), strict=True))
+
+
 METRICS = {"attenuation": ("rate",), "training": ("final_loss", "final_accuracy")}
 
 
@@ -777,9 +795,8 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         row = {k: rs[0][k] for k in (*COORDS, "kind") if k in rs[0]} | {"seeds": len(rs)}
         alive = [r for r in rs if not r.get("diverged_step")]
         for m in METRICS[kind]:
-            v = np.array([r[m] for r in alive], np.float64)
-            stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (np.nan,) * 4
-            row |= {f"{m}_{s}": float(x) for s, x in zip(_STATS, stats, strict=True)}
+            stats = seed_statistics([r[m] for r in alive])
+            row |= {f"{m}_{k}": v for k, v in stats.items()}
         if kind == "attenuation":
             with np.errstate(divide="ignore"):
                 row["log10_total_mean"] = float(np.mean(np.log10([r["total"] for r in rs])))
@@ -1004,10 +1021,6 @@ def _run_record(run, item, data, test, steps, batch_size, log_every, observe_eve
     starts = [0, *ends[:-1]]
     curve = [float(losses[a:b].mean()) if not bad or b < bad else nan
              for a, b in zip(starts, ends, strict=True)]  # fmt: skip
-    layer = None
-    if bad:
-        li = int(item["bad_layer"])
-        layer = "the loss" if li < 0 else layer_names(run.depth)[li]
     value = lambda k: nan if bad else float(item[k])  # noqa: E731
     rec = dataclasses.asdict(run) | {
         "sigma_w2": resolve_sigma_w2(run.init, width, width, run.sigma_w2),
@@ -1020,10 +1033,7 @@ def _run_record(run, item, data, test, steps, batch_size, log_every, observe_eve
         "test_accuracy": value("test_accuracy") if test is not None else None,
         "steps_logged": ends,
         "loss_curve": curve,
-        "grad_norms_init": np.asarray(item["grad_norms_init"], np.float64).tolist(),
-        "grad_norms_final": np.asarray(item["grad_norms_final"], np.float64).tolist(),
-        "diverged_step": bad or None,
-        "diverged_layer": layer,
+        **_gradients_and_divergence(item, run.depth),
     }
     if observe_every is not None:
         rec |= {

@@ -30,7 +30,7 @@ import numpy as np
 from jaxact import theory
 from jaxact.datasets import Dataset
 from jaxact.mlp import init_mlp, mlp_trace
-from jaxact.sweeps import Run, train_runs
+from jaxact.sweeps import Run, seed_statistics, train_runs
 
 __all__ = [
     "GridSettings",
@@ -155,9 +155,7 @@ def cell_summary(records: Iterable[dict[str, Any]], keys: Sequence[str],
     out = {}
     for k, vs in cells.items():
         a = np.asarray(vs, np.float64)
-        ok = a[np.isfinite(a)]
-        stats = (ok.mean(), ok.std(), ok.min(), ok.max()) if ok.size else (np.nan,) * 4
-        out[k] = dict(zip(("mean", "std", "min", "max"), map(float, stats), strict=True)) | {
+        out[k] = seed_statistics(a[np.isfinite(a)]) | {
             "n": len(vs), "diverged": int((~np.isfinite(a)).sum())}  # fmt: skip
     return out
 
