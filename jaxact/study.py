@@ -462,7 +462,9 @@ def exp_depth(ctx: Context) -> Experiment:
     summary += (
         f"Plain deep ReLU nets do not fail here from vanishing gradients: at initialisation "
         f"the gradient reaching layer 1 of the depth-{dmax} ReLU net is {g_relu[0] / g_relu[1]:.2g}"
-        f" times the last layer's (sigmoid: {g_sig[0] / g_sig[1]:.1e}). What grows is its "
+        f" times the last layer's (sigmoid: "
+        + (f"{g_sig[0] / g_sig[1]:.1e}" if g_sig[0] > 0 else "0, it underflowed float32")
+        + "). What grows is its "
         f"fluctuation: across seeds the layer-1 gradient norm ranges {g1.min():.2g}-"
         f"{g1.max():.2g} (Hanin 2018: the spread grows like exp(5 depth/width); depth/width "
         f"= {dmax / s.width:.1f} here), and the depth x width grid shows the accuracy against "

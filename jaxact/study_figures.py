@@ -151,6 +151,10 @@ def signal(curves: dict[str, dict[str, list[float]]], grads: dict[str, list[floa
     b.bar(xs - 0.2, vals[:, 0], 0.4, label="first layer")
     b.bar(xs + 0.2, vals[:, 1], 0.4, label="last layer")
     b.set_yscale("log")
+    low = np.nanmin(np.where(vals > 0, vals, np.nan))
+    for x, v in zip(xs, vals[:, 0], strict=True):
+        if v == 0:  # no bar on a log axis: say why
+            b.text(x - 0.2, low, "0\n(under-\nflow)", ha="center", va="bottom", fontsize=7)
     b.set_xticks(xs, labels, fontsize=8, rotation=15)
     b.set_ylabel(r"$\|\partial L / \partial W_l\|$ at init (mean over seeds)")
     b.set_title("Gradient reaching the first and last layer", fontsize=10)
@@ -252,8 +256,13 @@ def decisions(runs, data_xy, path: Path, title: str) -> Path:
                       extent=(-1.3, 1.3, -1.3, 1.3), alpha=0.6)  # fmt: skip
         else:
             ax.contourf(gx, gy, prob.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.6)
-        ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="RdBu_r" if y.max() <= 1 else "brg", s=6,
-                   edgecolors="k", linewidths=0.2)  # fmt: skip
+        if prob.ndim == 2 and prob.shape[1] > 1:
+            # Each point in its class's own colour of the RGB map: class k is primary k.
+            ax.scatter(xy[:, 0], xy[:, 1], c=np.eye(3)[np.asarray(y, int)] * 0.6, s=6,
+                       edgecolors="w", linewidths=0.3)  # fmt: skip
+        else:
+            ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="RdBu_r", s=6, edgecolors="k",
+                       linewidths=0.2)  # fmt: skip
         ax.set_title(label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
