@@ -179,6 +179,43 @@ def use_every_cpu_core() -> None:
         pass
 
 
+#: XLA flags that make the study's CPU compiles about twice as fast (``name=value``) and the
+#: jaxlib versions they were checked on (``[low, high)``): the older kernel emitters and
+#: LLVM's -O2 instead of -O3. XLA aborts the process on a flag it does not know, so they are
+#: set only for versions known to have them.
+FAST_CPU_COMPILE_FLAGS = ("--xla_cpu_use_fusion_emitters=false",
+                          "--xla_backend_optimization_level=2")  # fmt: skip
+FAST_CPU_COMPILE_JAXLIB = ((0, 10), (0, 11))
+
+
+def fast_cpu_compile(jaxlib_version: str | None = None) -> list[str]:
+    """Compile XLA CPU programs faster, for ``jaxact study``.
+
+    A cold ``jaxact study`` spends most of its time compiling (about 3 s per training program
+    on a 2-core CPU). With :data:`FAST_CPU_COMPILE_FLAGS` the same programs compile in about
+    half that time and run as fast, with the same accuracies (measured on jaxlib 0.10.2, 2-core
+    AMD EPYC). Adds each flag to ``XLA_FLAGS`` unless ``XLA_FLAGS`` already sets it (yours
+    wins) or jaxlib is outside :data:`FAST_CPU_COMPILE_JAXLIB`. Effective only before JAX has
+    initialised its backends. Returns the flags added.
+    """
+    if jaxlib_version is None:
+        import jaxlib
+
+        jaxlib_version = jaxlib.__version__
+    try:
+        version = tuple(int(p) for p in jaxlib_version.split(".")[:2])
+    except ValueError:
+        return []
+    low, high = FAST_CPU_COMPILE_JAXLIB
+    if not low <= version < high:
+        return []
+    flags = os.environ.get("XLA_FLAGS", "")
+    added = [f for f in FAST_CPU_COMPILE_FLAGS if f.split("=")[0] not in flags]
+    if added:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
+    return added
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     import time
 
@@ -186,6 +223,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
     if args.every_core:
         use_every_cpu_core()
+        fast_cpu_compile()
     mode = "quick" if args.quick else ("full" if args.full else "default")
     t0 = time.perf_counter()
     done = run_study(args.out, mode=mode, resume=args.resume, only=args.only, seed=args.seed,

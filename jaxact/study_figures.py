@@ -89,7 +89,7 @@ def trainability_map(records, path: Path, sigma_b2: float) -> Path:
     """Schoenholz et al. (2017): tanh test accuracy over depth x sigma_w2, with ``6 xi_c``."""
 
     def overlay(ax, xs, ys):
-        fine = np.linspace(min(xs), max(xs), 41)
+        fine = np.linspace(min(xs), max(xs), 25)
         lim = np.array([six_xi_c("tanh", v, sigma_b2) for v in fine])
         # Map depth to the heatmap's row coordinate (rows are the depths, evenly spaced).
         rows = np.interp(np.log(np.clip(lim, 1e-9, None)), np.log(ys), np.arange(len(ys)),
@@ -158,6 +158,42 @@ def signal(curves: dict[str, dict[str, list[float]]], grads: dict[str, list[floa
     b.set_xticks(xs, labels, fontsize=8, rotation=15)
     b.set_ylabel(r"$\|\partial L / \partial W_l\|$ at init (mean over seeds)")
     b.set_title("Gradient reaching the first and last layer", fontsize=10)
+    b.legend(fontsize=8)
+    return save_figure(fig, path, DPI)
+
+
+def fluctuations(cells: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Hanin's law: the variance over random inits of ``log ||J u||^2`` after each layer, per
+    width (band: one standard error), with the finite-width theory (dashed) and ``5 l / n``
+    (dotted); right: the typical factor ``exp(sd)`` by which one init's gradient is off."""
+    plt = pyplot()
+    from matplotlib.ticker import ScalarFormatter
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.9))
+    widths = sorted({c["width"] for c in cells})
+    for i, w in enumerate(widths):
+        cs = sorted((c for c in cells if c["width"] == w), key=lambda c: c["depth"])
+        d = np.array([c["depth"] for c in cs])
+        v = np.array([c["var_log"] for c in cs])
+        se = np.array([c["var_log_se"] for c in cs])
+        a.plot(d, v, color=f"C{i}", label=f"width {w}: measured")
+        a.fill_between(d, v - se, v + se, color=f"C{i}", alpha=0.2, lw=0)
+        a.plot(d, [c["predicted_var_log"] for c in cs], color=f"C{i}", ls="--", lw=1)
+        a.plot(d, [c["hanin_var_log"] for c in cs], color=f"C{i}", ls=":", lw=1)
+        b.plot(d, [c["spread"] for c in cs], color=f"C{i}", label=f"width {w}")
+    a.plot([], [], color="0.4", ls="--", lw=1, label="theory, finite width")
+    a.plot([], [], color="0.4", ls=":", lw=1, label="5 x layers / width (wide limit)")
+    a.set_xlabel("layer")
+    a.set_ylabel("variance of log ||J u||² over inits")
+    a.set_title(f"He-initialised ReLU nets, {cells[0]['inits']} inits per width", fontsize=10)
+    a.grid(True, alpha=0.3)
+    a.legend(fontsize=7)
+    b.set_yscale("log")
+    b.yaxis.set_major_formatter(ScalarFormatter())
+    b.set_xlabel("layer")
+    b.set_ylabel(r"typical factor off the median, $e^{sd}$")
+    b.set_title("One init's gradient scale vs another's", fontsize=10)
+    b.grid(True, alpha=0.3)
     b.legend(fontsize=8)
     return save_figure(fig, path, DPI)
 

@@ -10,7 +10,10 @@ shape vmapped in one compiled program):
 * **He et al. (2015)**: a 30-layer ReLU net, He init against Xavier (Glorot) init, same budget,
   with SGD + momentum and with Adam;
 * **the trainability map** (Schoenholz et al. 2017): tanh nets over depth x ``sigma_w2`` with
-  ``sigma_b2 = 0.05``; they train where depth is below about ``6 xi_c``.
+  ``sigma_b2 = 0.05``; they train where depth is below about ``6 xi_c``;
+* **gradient fluctuations** (Hanin 2018, Hanin & Nica 2019): how much the gradient's size at
+  initialisation varies from one random init to the next, over depth x width
+  (:func:`gradient_fluctuations`, untrained, so hundreds of inits per cell are cheap).
 
 :func:`signal_at_init` adds the why: how alike two inputs look after each layer (cosine
 similarity) and how large the gradient is per layer, at initialisation.
@@ -19,22 +22,27 @@ similarity) and how large the gradient is per layer, at initialisation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
 from jaxact import theory
+from jaxact.checks import check_positive_int
 from jaxact.datasets import Dataset
-from jaxact.mlp import init_mlp, mlp_trace
+from jaxact.mlp import init_mlp, mlp_scales, mlp_trace, sample_mlp
 from jaxact.sweeps import Run, seed_statistics, train_runs
 
 __all__ = [
     "GridSettings",
     "cell_summary",
+    "fluctuation_cells",
+    "gradient_fluctuations",
     "grid_runs",
     "he_xavier_runs",
     "map_runs",
@@ -71,6 +79,9 @@ class GridSettings:
     he_lr: float
     map_sigma_w2: tuple[float, ...]
     map_sigma_b2: float = 0.05
+    fluct_depths: tuple[int, ...] = (10, 25, 50, 100)
+    fluct_widths: tuple[int, ...] = (16, 32, 64)
+    fluct_inits: int = 256
 
 
 def _opts(s: GridSettings):
@@ -191,3 +202,77 @@ def signal_at_init(
 def six_xi_c(activation: str, sigma_w2: float, sigma_b2: float) -> float:
     """``6 xi_c``: Schoenholz et al. (2017)'s depth limit for training (``inf`` at criticality)."""
     return 6 * theory.depth_scales(activation, sigma_w2, sigma_b2).xi_c
+
+
+@functools.partial(jax.jit, static_argnames=("depth", "width"))
+def _jacobian_growth(keys: jax.Array, depth: int, width: int) -> jax.Array:
+    scales = jnp.asarray(mlp_scales("he", width, 1, None, 0.0), jnp.float32)
+
+    def one(key):
+        kp, kx, ku = jr.split(key, 3)
+        p = sample_mlp(kp, scales, depth=depth, width=width, in_dim=width, out_dim=1,
+                       orthogonal=False, dtype=jnp.float32)  # fmt: skip
+        x = jr.normal(kx, (width,), jnp.float32)
+        u = jr.normal(ku, (width,), jnp.float32)
+        _, t = jax.jvp(lambda x_: mlp_trace(p, x_, "relu").post, (x,), (u,))
+        return jnp.sum(t * t, axis=-1) / jnp.sum(u * u)  # (depth,)
+
+    return jax.lax.map(one, keys, batch_size=min(64, keys.shape[0]))
+
+
+def gradient_fluctuations(depth: int, width: int, *, inits: int = 256, seed: int = 0) -> np.ndarray:
+    """How much the gradient's size at initialisation varies between random inits.
+
+    For each of ``inits`` independently drawn He-initialised ReLU MLPs (``depth`` hidden
+    layers of ``width`` units, input size ``width``, no biases), a random input ``x`` and a
+    random direction ``u``: ``G_l = ||J_l u||^2 / ||u||^2`` after every layer ``l``, where
+    ``J_l = da_l/dx`` is the input-output Jacobian up to layer ``l`` (one forward-mode pass
+    gives every layer). Backpropagation multiplies by the same matrices, transposed, so this
+    is the factor by which a gradient's size changes through ``l`` layers.
+
+    Its mean is 1 at every depth (He init preserves it on average); its spread is what depth
+    costs. Each ReLU layer multiplies ``G`` by ``(2/n) chi^2_K`` with ``K ~ Binomial(n, 1/2)``
+    active units, a factor of mean 1 and variance ``5/n``; so ``log G_l`` is close to Gaussian
+    with variance ``5 beta_l``, ``beta_l = sum_{k<=l} 1/n_k = l/width`` (Hanin 2018; Hanin &
+    Nica 2019), a little more at small widths (:func:`jaxact.theory.relu_log_gain_variance`).
+    A deep narrow net's gradient scale is, from one seed to the next, a lottery over orders of
+    magnitude, and no single learning rate suits every draw.
+
+    Returns:
+      ``(inits, depth)`` float64 values of ``G_l`` (0 where every unit of a layer was off).
+
+    >>> import jaxact.trainability as tr
+    >>> g = tr.gradient_fluctuations(5, 64, inits=512)
+    >>> g.shape, bool(0.8 < g[:, -1].mean() < 1.2)
+    ((512, 5), True)
+    """
+    keys = jr.split(jr.key(seed), check_positive_int("inits", inits))
+    depth = check_positive_int("depth", depth)
+    width = check_positive_int("width", width)
+    return np.asarray(_jacobian_growth(keys, depth=depth, width=width), np.float64)
+
+
+def fluctuation_cells(depths: Sequence[int], widths: Sequence[int], *, inits: int = 256,
+                      seed: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """:func:`gradient_fluctuations` over ``depths x widths`` (one forward pass of the deepest
+    net per width serves every depth): one record per cell with ``depth``, ``width``,
+    ``beta = depth/width``, ``inits``, ``zero`` (inits whose ``G`` was exactly 0), ``mean`` of
+    ``G``, ``var_log`` (variance of ``log G`` over the nonzero inits) with its standard error
+    ``var_log_se = var_log sqrt(2/(n-1))`` (for Gaussian ``log G``), the theory's
+    ``predicted_var_log`` (:func:`jaxact.theory.relu_log_gain_variance`, finite width) and
+    ``hanin_var_log = 5 beta`` (its wide limit), and ``spread`` (``exp(sd of log G)``: the
+    factor by which one init's gradient is typically off the median)."""
+    out = []
+    for w in widths:
+        g = gradient_fluctuations(max(depths), w, inits=inits, seed=seed)
+        for d in sorted(depths):
+            gd = g[:, d - 1]
+            pos = gd[gd > 0]
+            var = float(np.var(np.log(pos), ddof=1)) if pos.size > 1 else float("nan")
+            out.append({"depth": d, "width": w, "beta": d / w, "inits": inits,
+                        "zero": int(gd.size - pos.size), "mean": float(gd.mean()),
+                        "var_log": var, "var_log_se": var * math.sqrt(2 / max(pos.size - 1, 1)),
+                        "predicted_var_log": theory.relu_log_gain_variance(w, d),
+                        "hanin_var_log": 5 * d / w,
+                        "spread": math.exp(math.sqrt(var))})  # fmt: skip
+    return out

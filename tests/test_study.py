@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from html.parser import HTMLParser
 
 import pytest
@@ -60,6 +61,18 @@ def test_training_runs_are_flat_records_over_seeds(quick_study):
     dead = by_id["dead"]["numbers"]["runs"]
     assert {r["activation"] for r in dead} == {"relu", "leaky_relu"}
     assert all(len(r["dead_units"][-1]) == 5 for r in dead)
+
+
+def test_depth_experiment_measures_gradient_fluctuations(quick_study):
+    res = json.loads((quick_study / "results.json").read_text())
+    depth = {e["id"]: e for e in res["experiments"]}["depth"]
+    s = StudyConfig.for_mode("quick").grid
+    cells = depth["numbers"]["gradient_fluctuations"]
+    assert {(c["depth"], c["width"]) for c in cells} == {
+        (d, w) for d in s.fluct_depths for w in s.fluct_widths}  # fmt: skip
+    assert all(c["inits"] == s.fluct_inits and c["var_log"] > 0 for c in cells)
+    assert "fluctuations.png" in depth["figures"]
+    assert "variance of log ||J u||^2" in depth["summary"]
 
 
 def test_report_explains_verdicts_and_terms(quick_study):
@@ -150,3 +163,23 @@ def test_bad_mode_and_unknown_experiment(tmp_path):
         StudyConfig.for_mode("huge")
     with pytest.raises(ValueError, match=r"unknown experiment\(s\) \['nope'\]"):
         cli_main(["study", "--quick", "--out", str(tmp_path), "--only", "nope", "--no-progress"])
+
+
+def test_fast_cpu_compile_flags_only_for_checked_jaxlib_and_never_over_the_users(monkeypatch):
+    from jaxact import cli
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    assert cli.fast_cpu_compile("0.10.2") == list(cli.FAST_CPU_COMPILE_FLAGS)
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_force_host_platform_device_count=2"
+    assert flags[1:] == list(cli.FAST_CPU_COMPILE_FLAGS)
+    assert cli.fast_cpu_compile("0.10.2") == []  # already there: nothing added twice
+    # A jaxlib it was not checked on might not know the flags (XLA aborts on unknown ones).
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert cli.fast_cpu_compile("0.11.0") == [] and os.environ["XLA_FLAGS"] == ""
+    assert cli.fast_cpu_compile("0.9.1") == [] and cli.fast_cpu_compile("dev") == []
+    # The user's own setting of one of them wins; the other is still added.
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
+    assert cli.fast_cpu_compile("0.10.0") == ["--xla_cpu_use_fusion_emitters=false"]
+    assert "--xla_backend_optimization_level=3" in os.environ["XLA_FLAGS"]
+    assert "--xla_backend_optimization_level=2" not in os.environ["XLA_FLAGS"]

@@ -209,3 +209,43 @@ def test_chaotic_correlation_fixed_point_is_a_fixed_point(sigma_w2):
     mapped = (sigma_w2 * np.sum(np.outer(w, w) * np.tanh(u1) * np.tanh(u2)) + 0.05) / q
     assert 0 < c < 1 and mapped == pytest.approx(c, abs=1e-9)
     assert 0 < ds.chi_c < 1 and np.isfinite(ds.xi_c)
+
+
+# ------------------------------------------------------------------ finite-width ReLU gain
+
+
+def test_relu_log_gain_variance_closed_forms():
+    # One unit: the factor is 2 chi^2_1, and Var[log chi^2_1] = psi'(1/2) = pi^2 / 2 exactly.
+    assert theory.relu_log_gain_variance(1) == pytest.approx(math.pi**2 / 2, rel=1e-12)
+    # Independent layers: the variances add.
+    assert theory.relu_log_gain_variance(16, 7) == pytest.approx(
+        7 * theory.relu_log_gain_variance(16), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("width", [100, 1000, 10000])
+def test_relu_log_gain_variance_tends_to_hanins_five_over_n(width):
+    # n Var -> 5 with a 1/n correction (n Var - 5 is 0.19 at n = 100, 0.019 at n = 1000).
+    assert abs(width * theory.relu_log_gain_variance(width) - 5) < 20 / width
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_relu_log_gain_variance_matches_sampling_the_factor(width):
+    # Sample the per-layer factor (2/n) chi^2_K, K ~ Binomial(n, 1/2), K >= 1, directly.
+    rng = np.random.default_rng(0)
+    n_samples = 400_000
+    k = rng.binomial(width, 0.5, size=n_samples)
+    k = k[k > 0]
+    log_f = np.log(2 / width * rng.chisquare(k))
+    v = np.var(log_f, ddof=1)
+    # Standard error of a sample variance: sqrt((m4 - v^2) / n); 5 standard errors.
+    se = math.sqrt(np.mean((log_f - log_f.mean()) ** 4) - v**2) / math.sqrt(k.size)
+    assert abs(v - theory.relu_log_gain_variance(width)) < 5 * se
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_relu_log_gain_variance_rejects_bad_sizes(bad):
+    with pytest.raises(ValueError, match="width"):
+        theory.relu_log_gain_variance(bad)
+    with pytest.raises(ValueError, match="depth"):
+        theory.relu_log_gain_variance(8, bad)

@@ -28,8 +28,8 @@ BENCH = ROOT / "benchmarks" / "results" / "cpu-AMD_EPYC.json"
 EXAMPLE = ROOT / "docs" / "diagnose_example.json"
 STUDY = ROOT / "docs" / "study" / "results.json"
 #: The study's figures shown in the README (the rest are in the report).
-STUDY_FIGURES = ("depth.png", "why_deep_fails.png", "he_xavier.png", "trainability_map.png",
-                 "vanishing.png")  # fmt: skip
+STUDY_FIGURES = ("depth.png", "why_deep_fails.png", "fluctuations.png", "he_xavier.png",
+                 "trainability_map.png", "vanishing.png")  # fmt: skip
 
 
 def _device(d: dict) -> str:

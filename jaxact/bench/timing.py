@@ -90,7 +90,7 @@ def _cpu_model() -> str:
 
 
 def device_info() -> dict[str, Any]:
-    """Backend, device kind, versions, CPU count and date, for the results file.
+    """Backend, device kind, versions, CPU count, ``XLA_FLAGS`` and date, for the results file.
 
     On the CPU backend JAX's device kind is just ``cpu``; the CPU model is used instead.
     """
@@ -108,6 +108,7 @@ def device_info() -> dict[str, Any]:
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
         "python": platform.python_version(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
