@@ -31,9 +31,11 @@ float32 where they are normal numbers. Products whose factors underflow but whos
 
 Kinks
 -----
-Where ``phi'`` jumps the library picks one side, following ``jax.nn``: ``relu'(0) = 0``,
+Where ``phi'`` jumps the library picks one side (or, with ``jax.nn.sparse_sigmoid``'s clip,
+the mean of the two), following ``jax.nn``: ``relu'(0) = 0``,
 ``relu6'(0) = relu6'(6) = 0``, ``hard_sigmoid'(+-3) = 0``, ``hard_tanh'(+-1) = 1``,
-``leaky_relu'(0) = 1``, ``elu'(0) = alpha``, ``selu'(0) = scale * alpha``. Each record lists its
+``leaky_relu'(0) = 1``, ``elu'(0) = alpha``, ``selu'(0) = scale * alpha``, ``hard_silu'(-3) = 0``,
+``hard_silu'(3) = 1``, ``sparse_sigmoid'(+-1) = 1/4``. Each record lists its
 kinks with that value in :attr:`Activation.kinks`.
 """
 
@@ -72,6 +74,7 @@ __all__ = [
     "selu",
     "celu",
     "gelu",
+    "gelu_exact",
     "gelu_tanh",
     "softplus",
     "silu",
@@ -82,6 +85,13 @@ __all__ = [
     "hard_tanh",
     "relu6",
     "log_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "squareplus",
+    "soft_sign",
+    "glu",
     "softmax",
     "log_softmax",
 ]
@@ -826,8 +836,9 @@ def celu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
 _gelu, _gelu_d1_pub, _gelu_d2_pub = _build("gelu", _gelu_value, _gelu_d1, _gelu_d2)
 
 
-def gelu(x: ArrayLike) -> jax.Array:
-    r"""Gaussian error linear unit, exact (erf-based) form (Hendrycks & Gimpel 2016).
+def gelu_exact(x: ArrayLike) -> jax.Array:
+    r"""Gaussian error linear unit, exact (erf-based) form (Hendrycks & Gimpel 2016): the
+    registry's ``"gelu"``, and :func:`gelu` with ``approximate=False``.
 
     .. math::
        \mathrm{gelu}(x) = x \Phi(x), \quad \mathrm{gelu}'(x) = \Phi(x) + x \varphi(x), \quad
@@ -839,7 +850,7 @@ def gelu(x: ArrayLike) -> jax.Array:
     never formed.
 
     >>> import jax.numpy as jnp, jaxact
-    >>> jaxact.gelu(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
+    >>> jaxact.gelu_exact(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
     Array([-0.15865524,  0.        ,  0.8413448 ], dtype=float32)
     """
     return _gelu(x)
@@ -867,6 +878,31 @@ def gelu_tanh(x: ArrayLike) -> jax.Array:
     Array([-0.15880801,  0.        ,  0.841192  ], dtype=float32)
     """
     return _gelu_tanh(x)
+
+
+def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
+    r"""GELU with :func:`jax.nn.gelu`'s signature and default: the tanh approximation unless
+    ``approximate=False``.
+
+    ``approximate=True`` is :func:`gelu_tanh`, ``x sigma(2 sqrt(2/pi) (x + 0.044715 x^3))``;
+    ``approximate=False`` is :func:`gelu_exact`, ``x Phi(x)``. The two differ by up to 4.7e-4
+    on [-4, 4]: swapping one for the other changes a model. In the registry ``"gelu"`` names
+    the exact form and ``"gelu_tanh"`` the approximation.
+
+    Args:
+      x: floating-point array.
+      approximate: a Python bool (it picks the formula, so it cannot be traced).
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> x = jnp.array([-1.0, 1.0], dtype=jnp.float32)
+    >>> jaxact.gelu(x)
+    Array([-0.15880801,  0.841192  ], dtype=float32)
+    >>> jaxact.gelu(x, approximate=False)
+    Array([-0.15865524,  0.8413448 ], dtype=float32)
+    """
+    if not isinstance(approximate, (bool, np.bool_)):
+        raise TypeError(f"gelu: approximate must be a Python bool, got {approximate!r}.")
+    return _gelu_tanh(x) if approximate else _gelu(x)
 
 
 # softplus -----------------------------------------------------------------------------------
@@ -953,6 +989,9 @@ def softsign(x: ArrayLike) -> jax.Array:
     """
     return _softsign(x)
 
+
+#: The same function as :func:`softsign`, under :func:`jax.nn.soft_sign`'s name.
+soft_sign = softsign
 
 # hard sigmoid -------------------------------------------------------------------------------
 _hard_sigmoid, _hard_sigmoid_d1, _hard_sigmoid_d2 = _build(
@@ -1042,6 +1081,189 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
     Array([-100.       ,   -0.6931472], dtype=float32)
     """
     return _log_sigmoid(x)
+
+
+# hard silu ----------------------------------------------------------------------------------
+_hard_silu, _hard_silu_d1, _hard_silu_d2 = _build(
+    "hard_silu",
+    # x <= -3 gives 0 (not x * 0, which is NaN at -inf); x >= 3 gives x itself (x * 6 / 6 would
+    # overflow near the largest float).
+    lambda x: jnp.where(x <= -3, jnp.zeros_like(x), jnp.where(x >= 3, x, x * (x + 3) / 6)),
+    lambda x: jnp.where(
+        x <= -3, jnp.zeros_like(x), jnp.where(x >= 3, jnp.ones_like(x), (2 * x + 3) / 6)
+    ),
+    lambda x: _step((x > -3) & (x < 3), x, 1.0 / 3.0),
+)
+
+
+def hard_silu(x: ArrayLike) -> jax.Array:
+    r"""Hard SiLU (hard swish; Howard et al. 2019, MobileNetV3): ``x * hard_sigmoid(x)``.
+
+    .. math:: \phi(x) = \begin{cases} 0 & x \le -3 \\ x (x + 3) / 6 & -3 < x < 3 \\
+       x & x \ge 3 \end{cases}, \quad
+       \phi'(x) = \begin{cases} 0 & x \le -3 \\ (2x + 3) / 6 & -3 < x < 3 \\
+       1 & x \ge 3 \end{cases}, \quad \phi'' = \tfrac13 [-3 < x < 3]
+
+    ``phi'`` jumps at both ends of the ramp (from -1/2 to 0 at -3, from 3/2 to 1 at 3); kink
+    convention, as :func:`jax.nn.hard_silu`'s gradient: ``phi'(-3) = 0``, ``phi'(3) = 1``.
+    Its minimum is ``phi(-3/2) = -3/8``. :func:`hard_swish` is the same function.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.hard_silu(jnp.array([-4.0, -1.5, 1.0, 5.0], dtype=jnp.float32))
+    Array([ 0.       , -0.375    ,  0.6666667,  5.       ], dtype=float32)
+    """
+    return _hard_silu(x)
+
+
+#: The same function as :func:`hard_silu` (jax.nn's second name for it).
+hard_swish = hard_silu
+
+
+# sparse plus / sparse sigmoid ---------------------------------------------------------------
+_sparse_plus, _sparse_plus_d1, _sparse_plus_d2 = _build(
+    "sparse_plus",
+    lambda x: jnp.where(x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, x, (x + 1) ** 2 / 4)),
+    lambda x: jnp.where(
+        x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, jnp.ones_like(x), (x + 1) / 2)
+    ),
+    lambda x: _step((x > -1) & (x < 1), x, 0.5),
+)
+
+
+def sparse_plus(x: ArrayLike) -> jax.Array:
+    r"""Sparse plus (Blondel et al. 2020, sec. 6.2): softplus's piecewise-quadratic twin.
+
+    .. math:: \phi(x) = \begin{cases} 0 & x \le -1 \\ (x + 1)^2 / 4 & -1 < x < 1 \\
+       x & x \ge 1 \end{cases}, \quad \phi'(x) = \mathrm{sparse\_sigmoid}(x), \quad
+       \phi''(x) = \tfrac12 [-1 < x < 1]
+
+    ``phi'`` is continuous; ``phi''`` jumps at -1 and 1, where the library takes ``phi'' = 0``
+    (as autodiff of :func:`jax.nn.sparse_plus` does).
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.sparse_plus(jnp.array([-2.0, 0.0, 3.0], dtype=jnp.float32))
+    Array([0.  , 0.25, 3.  ], dtype=float32)
+    """
+    return _sparse_plus(x)
+
+
+_sparse_sigmoid, _sparse_sigmoid_d1, _sparse_sigmoid_d2 = _build(
+    "sparse_sigmoid",
+    lambda x: jnp.where(
+        x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, jnp.ones_like(x), 0.5 * x + 0.5)
+    ),
+    # At -1 and 1 jax.nn's clip gives each side half the gradient: 0.25.
+    lambda x: jnp.where(
+        (x > -1) & (x < 1),
+        jnp.full_like(x, 0.5),
+        jnp.where((x == -1) | (x == 1), jnp.full_like(x, 0.25), jnp.zeros_like(x)),
+    ),
+    _zeros,
+)
+
+
+def sparse_sigmoid(x: ArrayLike) -> jax.Array:
+    r"""Sparse sigmoid (Blondel et al. 2020): ``clip(x + 1, 0, 2) / 2``, the derivative of
+    :func:`sparse_plus`.
+
+    .. math:: \phi(x) = \begin{cases} 0 & x \le -1 \\ (x + 1) / 2 & -1 < x < 1 \\
+       1 & x \ge 1 \end{cases}, \quad \phi'(x) = \tfrac12 [-1 < x < 1], \quad \phi'' = 0
+
+    Kink convention, as :func:`jax.nn.sparse_sigmoid`'s gradient: ``phi'(+-1) = 1/4`` (its clip
+    splits the gradient between the two sides of a tie).
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.sparse_sigmoid(jnp.array([-2.0, 0.0, 0.5, 3.0], dtype=jnp.float32))
+    Array([0.  , 0.5 , 0.75, 1.  ], dtype=float32)
+    """
+    return _sparse_sigmoid(x)
+
+
+# squareplus ---------------------------------------------------------------------------------
+def _validate_squareplus(b=4.0):
+    _check_positive("squareplus", "b", b)
+    _check_finite("squareplus", "b", b)
+
+
+def _squareplus_root(x, b):
+    """``sqrt(x**2 + b)`` without overflow for huge ``|x|``."""
+    return jnp.hypot(x, jnp.sqrt(jnp.asarray(b, x.dtype)))
+
+
+def _squareplus_value(x, b=4.0):
+    r = _squareplus_root(x, b)
+    # For x < 0, (x + r) / 2 cancels; b / (2 (r - x)) is the same number without cancellation.
+    # x / 2 + r / 2 rather than (x + r) / 2: the sum alone overflows near the largest float.
+    return jnp.where(x < 0, b / 2 / (r - x), x / 2 + r / 2)
+
+
+def _squareplus_d1(x, b=4.0):
+    r = _squareplus_root(x, b)
+    # (1 + x / r) / 2, written so that neither side cancels and +-inf gives the limits 0 and 1.
+    return jnp.where(x < 0, b / (2 * r * (r - x)), 1 - b / (2 * r * (r + x)))
+
+
+def _squareplus_d2(x, b=4.0):
+    r = _squareplus_root(x, b)
+    return b / (2 * r) / (r * r)
+
+
+_squareplus, _squareplus_d1_pub, _squareplus_d2_pub = _build(
+    "squareplus", _squareplus_value, _squareplus_d1, _squareplus_d2,
+    validate=_validate_squareplus,
+)  # fmt: skip
+
+
+def squareplus(x: ArrayLike, *, b: float = 4.0) -> jax.Array:
+    r"""Squareplus (Barron 2021, https://arxiv.org/abs/2112.11687): a softplus made of a square
+    root.
+
+    .. math:: \phi(x) = \frac{x + \sqrt{x^2 + b}}{2}, \quad
+       \phi'(x) = \frac12 \Bigl(1 + \frac{x}{\sqrt{x^2 + b}}\Bigr), \quad
+       \phi''(x) = \frac{b}{2 (x^2 + b)^{3/2}}
+
+    For ``x < 0`` the library evaluates ``b / (2 (sqrt(x^2 + b) - x))``: the textbook form
+    cancels to 0 there (``jax.nn.squareplus(-1e10)`` is 0; the value is ``1e-10``).
+
+    Args:
+      x: floating-point array.
+      b: the smoothness, ``phi(0) = sqrt(b) / 2`` (finite, > 0; ``b -> 0`` is ReLU).
+        Not differentiable.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.squareplus(jnp.array([-1e10, 0.0, 3.0], dtype=jnp.float32))
+    Array([1.0000000e-10, 1.0000000e+00, 3.3027756e+00], dtype=float32)
+    """
+    return _squareplus(x, b=b)
+
+
+# glu ----------------------------------------------------------------------------------------
+def glu(x: ArrayLike, axis: int = -1) -> jax.Array:
+    r"""Gated linear unit (Dauphin et al. 2017): split ``x`` in halves ``a, b`` along ``axis``,
+    return ``a * sigmoid(b)``.
+
+    Not an elementwise activation (the output is half the size along ``axis``), so not in the
+    registry; its gradient comes from :func:`sigmoid`'s closed forms.
+
+    Args:
+      x: floating-point array whose size along ``axis`` is even.
+      axis: the axis to split.
+
+    Returns:
+      ``a * sigmoid(b)``, the size along ``axis`` halved.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> jaxact.glu(jnp.array([[1.0, 2.0, 0.0, 100.0]], dtype=jnp.float32))
+    Array([[0.5, 2. ]], dtype=float32)
+    """
+    arr = _as_float_array(x, "glu")
+    ax = _normalize_axis("glu", axis, arr.ndim)
+    n = arr.shape[ax]
+    if n % 2:
+        raise ValueError(f"glu: the size along axis {axis} must be even, got {n} (shape "
+                         f"{arr.shape}).")  # fmt: skip
+    a, b = jnp.split(arr, 2, axis=ax)
+    return a * sigmoid(b)
 
 
 # softmax / log_softmax ------------------------------------------------------------------------
@@ -1236,7 +1458,7 @@ _register("celu", celu, _celu_d1, _celu_d2,
           gain=1.245198300700706550, gain_source="second-moment",
           saturates_left=True, saturates_right=False, curvature_kinks={0.0: 1.0},
           params={"alpha": 1.0}, doc="x if x > 0 else alpha (exp(x / alpha) - 1)")  # fmt: skip
-_register("gelu", gelu, _gelu_d1_pub, _gelu_d2_pub,
+_register("gelu", gelu_exact, _gelu_d1_pub, _gelu_d2_pub,
           output_range=_R(-0.16997120747990366169, _INF, True, False),
           max_slope=1.1289041451851547863, gain=1.5335304411955352338,
           gain_source="second-moment", saturates_left=True, saturates_right=False,
@@ -1284,6 +1506,26 @@ _register("log_sigmoid", log_sigmoid, _log_sigmoid_d1, _log_sigmoid_d2,
           output_range=_R(-_INF, 0.0, False, False), max_slope=1.0,
           gain=1.0418668355353017080, gain_source="second-moment",
           saturates_left=False, saturates_right=True, doc="log(sigmoid(x))")  # fmt: skip
+_register("hard_silu", hard_silu, _hard_silu_d1, _hard_silu_d2,
+          output_range=_R(-0.375, _INF, True, False), max_slope=1.5,
+          gain=1.7366572127665416197, gain_source="second-moment",
+          saturates_left=True, saturates_right=False, kinks={-3.0: 0.0, 3.0: 1.0},
+          doc="x relu6(x + 3) / 6, a.k.a. hard swish")  # fmt: skip
+_register("sparse_plus", sparse_plus, _sparse_plus_d1, _sparse_plus_d2,
+          output_range=_R(0.0, _INF, True, False), max_slope=1.0,
+          gain=1.3803368628588103886, gain_source="second-moment",
+          saturates_left=True, saturates_right=False, curvature_kinks={-1.0: 0.0, 1.0: 0.0},
+          doc="0, (x + 1)^2 / 4 or x")  # fmt: skip
+_register("sparse_sigmoid", sparse_sigmoid, _sparse_sigmoid_d1, _sparse_sigmoid_d2,
+          output_range=_R(0.0, 1.0, True, True), max_slope=0.5,
+          gain=1.6243215587888254836, gain_source="second-moment",
+          saturates_left=True, saturates_right=True, kinks={-1.0: 0.25, 1.0: 0.25},
+          doc="clip(x + 1, 0, 2) / 2")  # fmt: skip
+_register("squareplus", squareplus, _squareplus_d1_pub, _squareplus_d2_pub,
+          output_range=_R(0.0, _INF, False, False), max_slope=1.0,
+          gain=math.sqrt(2.0 / 3.0), gain_source="second-moment",
+          saturates_left=True, saturates_right=False, params={"b": 4.0},
+          doc="(x + sqrt(x^2 + b)) / 2")  # fmt: skip
 _register("softmax", softmax, _softmax_jacobian, _softmax_hessian,
           output_range=_R(0.0, 1.0, False, False), max_slope=0.25, gain=1.0,
           gain_source="pytorch", saturates_left=True, saturates_right=True,
@@ -1299,7 +1541,9 @@ _register("log_softmax", log_softmax, _log_softmax_jacobian, _log_softmax_hessia
 ACTIVATIONS: Mapping[str, Activation] = types.MappingProxyType(_REGISTRY)
 
 #: Alternative names accepted by :func:`get_activation`.
-ALIASES: Mapping[str, str] = types.MappingProxyType({"swish": "silu"})
+ALIASES: Mapping[str, str] = types.MappingProxyType(
+    {"swish": "silu", "hard_swish": "hard_silu", "soft_sign": "softsign"}
+)
 
 
 def get_activation(name: str | Activation) -> Activation:

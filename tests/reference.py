@@ -53,6 +53,14 @@ MP_FUNCTIONS = {
     "hard_tanh": lambda x: min(max(x, -1), 1),
     "relu6": lambda x: min(max(x, 0), 6),
     "log_sigmoid": lambda x: -mp.log1p(mp.exp(-x)),
+    "hard_silu": lambda x: x * min(max(x + 3, 0), 6) / 6,
+    "sparse_plus": lambda x: 0 if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4),
+    "sparse_sigmoid": lambda x: min(max(x + 1, 0), 2) / 2,
+    # For x < 0, (x + sqrt(x^2 + 4)) / 2 = 2 / (sqrt(x^2 + 4) - x): the textbook form would
+    # cancel beyond 50 digits at |x| ~ 1e300.
+    "squareplus": lambda x: (
+        (x + mp.sqrt(x * x + 4)) / 2 if x >= 0 else 2 / (mp.sqrt(x * x + 4) - x)
+    ),
 }
 
 

@@ -70,7 +70,8 @@ def test_registry_is_complete_and_documented():
     assert set(ELEMENTWISE) <= set(reference.MP_FUNCTIONS), "every activation needs a reference"
     for name, rec in ACTIVATIONS.items():
         assert rec.name == name
-        assert rec.fn is getattr(jaxact, name)
+        # jaxact.gelu follows jax.nn (tanh form by default); the record is the exact form.
+        assert rec.fn is getattr(jaxact, {"gelu": "gelu_exact"}.get(name, name))
         assert rec.fn.__doc__ and ">>>" in rec.fn.__doc__, f"{name} needs a doctest example"
         assert rec.doc
 
@@ -253,6 +254,10 @@ NAIVE = {
     "hard_tanh": lambda x: jnp.where(x < -1, -1.0, jnp.where(x > 1, 1.0, x)),
     "relu6": lambda x: jnp.where(x <= 0, 0.0, jnp.where(x >= 6, 6.0, x)),
     "log_sigmoid": lambda x: -jnp.log(1 + jnp.exp(-x)),
+    "hard_silu": lambda x: x * jnp.where(x <= -3, 0.0, jnp.where(x >= 3, 1.0, x / 6 + 0.5)),
+    "sparse_plus": lambda x: jnp.where(x <= -1, 0.0, jnp.where(x >= 1, x, (x + 1) ** 2 / 4)),
+    "sparse_sigmoid": lambda x: jnp.where(x <= -1, 0.0, jnp.where(x >= 1, 1.0, (x + 1) / 2)),
+    "squareplus": lambda x: (x + jnp.sqrt(x * x + 4)) / 2,
 }
 
 
@@ -321,7 +326,12 @@ def test_kink_conventions(name):
         left = float(rec.derivative(jnp.float64(x0 - 1e-9)))
         right = float(rec.derivative(jnp.float64(x0 + 1e-9)))
         assert abs(left - right) > 1e-3, f"{name}: no jump of phi' at {x0}"
-        assert value in (pytest.approx(left), pytest.approx(right))
+        # One side, or (where jax.nn's clip splits a tie: sparse_sigmoid) their mean.
+        assert value in (
+            pytest.approx(left),
+            pytest.approx(right),
+            pytest.approx((left + right) / 2),
+        )
     for x0, value in rec.curvature_kinks.items():
         x = jnp.float64(x0)
         assert float(jax.grad(jax.grad(rec.fn))(x)) == pytest.approx(value)
@@ -351,6 +361,10 @@ JAX_NN = {
     "relu6": jax.nn.relu6,
     "log_sigmoid": jax.nn.log_sigmoid,
     "identity": jax.nn.identity,
+    "hard_silu": jax.nn.hard_silu,
+    "sparse_plus": jax.nn.sparse_plus,
+    "sparse_sigmoid": jax.nn.sparse_sigmoid,
+    "squareplus": jax.nn.squareplus,
 }
 
 
@@ -413,7 +427,9 @@ def test_output_range(name):
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_max_slope(name):
     rec = ACTIVATIONS[name]
-    pts = np.concatenate([np.linspace(-50, 50, 200001), extreme_points(np.float64)])
+    # Beside each kink too: a supremum may be approached only there (hard_silu's 3/2 at 3-).
+    near = [k + d for k in rec.kinks for d in (-1e-12, 1e-12)]
+    pts = np.concatenate([np.linspace(-50, 50, 200001), extreme_points(np.float64), near])
     slopes = np.abs(_np(rec.derivative(jnp.asarray(pts))))
     assert slopes.max() <= rec.max_slope * (1 + 1e-12)
     assert slopes.max() >= rec.max_slope * (1 - 1e-6), f"{name}: max slope {slopes.max()}"
@@ -540,3 +556,45 @@ def test_default_parameter_takes_the_parameter_free_path(name, param, default):
     np.testing.assert_allclose(fn(x, **{param: np.float64(default)}), plain, rtol=2.4e-7)
     g = jax.grad(lambda v: fn(v, **{param: default}).sum())(x)
     np.testing.assert_array_equal(g, jax.grad(lambda v: fn(v).sum())(x))
+
+
+def test_jax_nn_second_names_are_the_same_functions():
+    assert jaxact.hard_swish is jaxact.hard_silu and jaxact.soft_sign is jaxact.softsign
+    assert get_activation("hard_swish").name == "hard_silu"
+    assert get_activation("soft_sign").name == "softsign"
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_glu_matches_jax_nn_and_its_gradient(axis):
+    x = jax.random.normal(jax.random.key(1), (4, 6, 8), jnp.float64) * 3
+    np.testing.assert_allclose(_np(jaxact.glu(x, axis)), _np(jax.nn.glu(x, axis)), rtol=1e-15)
+
+    def loss(f):
+        return lambda x: jnp.sum(jnp.sin(f(x, axis)))
+
+    # The gradient goes through sigmoid's closed-form derivative; float64 rounding of a few
+    # operations: 1e-12 relative.
+    ours, theirs = jax.grad(loss(jaxact.glu))(x), jax.grad(loss(jax.nn.glu))(x)
+    np.testing.assert_allclose(_np(ours), _np(theirs), rtol=1e-12, atol=1e-14)
+    assert jaxact.glu(x.astype(jnp.bfloat16), axis).dtype == jnp.bfloat16
+
+
+def test_glu_rejects_odd_sizes_and_bad_axes():
+    with pytest.raises(ValueError, match="even, got 5"):
+        jaxact.glu(jnp.ones((2, 5)))
+    with pytest.raises(ValueError, match="axis"):
+        jaxact.glu(jnp.ones((2, 4)), axis=2)
+
+
+def test_gelu_has_jax_nn_signature_and_default():
+    x = jnp.linspace(-4.0, 4.0, 801, dtype=jnp.float32)
+    assert (jaxact.gelu(x) == jaxact.gelu_tanh(x)).all()
+    assert (jaxact.gelu(x, approximate=False) == jaxact.gelu_exact(x)).all()
+    assert (jaxact.gelu(x, False) == ACTIVATIONS["gelu"].fn(x)).all()
+    # Same formula as jax.nn for each setting: within a few float32 ulp (jaxact is the more
+    # accurate one, so not bit-equal).
+    for approx in (True, False):
+        np.testing.assert_allclose(_np(jaxact.gelu(x, approx)), _np(jax.nn.gelu(x, approx)),
+                                   rtol=0, atol=4 * 2.0**-23 * 4)  # fmt: skip
+    with pytest.raises(TypeError, match="approximate must be a Python bool"):
+        jaxact.gelu(x, approximate="no")

@@ -27,6 +27,10 @@ FUNCTIONS = {
     "hard_sigmoid": (lambda x: min(max(x + 3, 0), 6) / 6, [-3, 3]),
     "hard_tanh": (lambda x: min(max(x, -1), 1), [-1, 1]),
     "relu6": (lambda x: min(max(x, 0), 6), [0, 6]),
+    "hard_silu": (lambda x: x * min(max(x + 3, 0), 6) / 6, [-3, 3]),
+    "sparse_plus": (lambda x: 0 if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4), [-1, 1]),
+    "sparse_sigmoid": (lambda x: min(max(x + 1, 0), 2) / 2, [-1, 1]),
+    "squareplus": (lambda x: (x + mp.sqrt(x * x + 4)) / 2, []),
 }
 
 
