@@ -1282,25 +1282,57 @@ def _normalize_axis(name: str, axis: int, ndim: int) -> int:
     return int(axis) % ndim
 
 
-def _softmax_core(x, axis):
-    """Softmax along ``axis`` in the compute dtype, with the limits at +-inf.
+def _normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (an int, a tuple/list of ints, or ``None`` for every axis) as sorted
+    non-negative axes; a TypeError or ValueError naming the bad value otherwise."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, got "
+                            f"{axis!r}.")  # fmt: skip
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{name}: axis {a} is out of range for an array with {ndim} dimension(s) "
+                f"(valid: {-ndim} to {ndim - 1})." if ndim else
+                f"{name}: axis {a} given for a scalar (use axis=None)."
+            )  # fmt: skip
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: axis {axis!r} repeats an axis.")
+    return tuple(sorted(out))
+
+
+def _softmax_core(x, axis, where=None):
+    """Softmax along ``axis`` (an int or a tuple) in the compute dtype, with the limits at +-inf.
 
     If any entry is +inf, the mass is shared equally among the +inf entries (the limit of
     ``softmax(t * e)`` along a direction with equal infinite components); a row of all -inf gives
     the uniform distribution (the limit of equal entries going to -inf). NaN anywhere in a row
-    makes the row NaN.
+    makes the row NaN. With ``where`` (a boolean mask), only the selected entries take part and
+    the others are 0 (a row with none selected is all 0).
     """
-    m = jnp.max(x, axis=axis, keepdims=True)
+    if where is not None:
+        x = jnp.where(where, x, -jnp.inf)
+    m = jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf)
     pos_inf = jnp.isposinf(m)
     all_neg_inf = jnp.isneginf(m)
     shifted = jnp.where(all_neg_inf, jnp.zeros_like(x), x - jnp.where(pos_inf, 0, m))
     e = jnp.exp(jnp.where(pos_inf, jnp.zeros_like(x), shifted))
     e = jnp.where(pos_inf, (x == jnp.inf).astype(x.dtype), e)
-    return e / jnp.sum(e, axis=axis, keepdims=True)
+    if where is not None:
+        e = jnp.where(where, e, 0)
+    out = e / jnp.sum(e, axis=axis, keepdims=True)
+    return out if where is None else jnp.where(where, out, 0)
 
 
-def _log_softmax_core(x, axis):
-    m = jnp.max(x, axis=axis, keepdims=True)
+def _log_softmax_core(x, axis, where=None):
+    """Log-softmax along ``axis``; with ``where`` the unselected entries are -inf."""
+    if where is not None:
+        x = jnp.where(where, x, -jnp.inf)
+    m = jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf)
     finite_m = jnp.where(jnp.isinf(m), 0, m)
     shifted = x - finite_m
     lse = jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
@@ -1308,70 +1340,98 @@ def _log_softmax_core(x, axis):
     # Limits: with +inf entries, log_softmax is 0 - log(count) on them and -inf elsewhere.
     n_inf = jnp.sum(x == jnp.inf, axis=axis, keepdims=True).astype(x.dtype)
     out = jnp.where(jnp.isposinf(m), jnp.where(x == jnp.inf, -jnp.log(n_inf), -jnp.inf), out)
-    n = jnp.asarray(x.shape[axis], x.dtype)
-    return jnp.where(jnp.isneginf(m), -jnp.log(n) * jnp.ones_like(x), out)
+    # A row of -inf: the uniform distribution over its (selected) entries.
+    ones = jnp.ones_like(x) if where is None else jnp.broadcast_to(where, x.shape).astype(x.dtype)
+    n = jnp.sum(ones, axis=axis, keepdims=True)
+    out = jnp.where(jnp.isneginf(m), -jnp.log(n) * jnp.ones_like(x), out)
+    return out if where is None else jnp.where(where, out, -jnp.inf)
 
 
-def _make_softmax(axis: int, log: bool):
+def _make_softmax(axis: tuple[int, ...], log: bool):
     @jax.custom_jvp
-    def f(x):
+    def f(x, where):
         wide = x.astype(_compute_dtype(x.dtype))
         core = _log_softmax_core if log else _softmax_core
-        return core(wide, axis).astype(x.dtype)
+        return core(wide, axis, where).astype(x.dtype)
 
     @f.defjvp
     def _jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
+        (x, where), (t, _) = primals, tangents
         wide = x.astype(_compute_dtype(x.dtype))
-        s = _softmax_core(wide, axis)
+        s = _softmax_core(wide, axis, where)
         tw = t.astype(wide.dtype)
+        if where is not None:
+            tw = jnp.where(where, tw, 0)  # unselected entries do not move the result
         mean_t = jnp.sum(s * tw, axis=axis, keepdims=True)
         dt = tw - mean_t if log else s * (tw - mean_t)
-        return f(x), dt.astype(x.dtype)
+        if where is not None:
+            dt = jnp.where(where, dt, 0)
+        return f(x, where), dt.astype(x.dtype)
 
     return f
 
 
 @functools.cache
-def _softmax_fn(axis: int, log: bool):
+def _softmax_fn(axis: tuple[int, ...], log: bool):
     return _make_softmax(axis, log)
 
 
-def softmax(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+def _softmax_call(name: str, x, axis, where, log: bool) -> jax.Array:
+    arr = _as_float_array(x, name)
+    axes = _normalize_axes(name, axis, arr.ndim)
+    if where is not None:
+        where = jnp.asarray(where)
+        if where.dtype != jnp.bool_:
+            raise TypeError(f"{name}: where must be a boolean array, got dtype {where.dtype}.")
+        try:
+            jnp.broadcast_shapes(where.shape, arr.shape)
+        except ValueError:
+            raise ValueError(f"{name}: where of shape {where.shape} does not broadcast to x's "
+                             f"shape {arr.shape}.") from None  # fmt: skip
+    return _softmax_fn(axes, log)(arr, where)
+
+
+def softmax(x: ArrayLike, axis: int | tuple[int, ...] | None = -1,
+            where: ArrayLike | None = None) -> jax.Array:  # fmt: skip
     r"""Softmax along ``axis``: a probability vector, the output function for multi-class tasks.
 
     .. math::
        s_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \quad m = \max_j x_j, \quad
        \frac{\partial s_i}{\partial x_j} = s_i (\delta_{ij} - s_j)
 
-    Limits: with +inf entries the mass is split equally among them; a row of -inf is uniform.
+    :func:`jax.nn.softmax`'s signature. Limits: with +inf entries the mass is split equally
+    among them (``jax.nn`` gives NaN); a row of -inf is uniform.
 
     Args:
-      x: floating-point array with at least one dimension.
-      axis: the axis to normalise over (default -1). Out of range raises ``ValueError``.
+      x: floating-point array (empty arrays give empty results).
+      axis: the axis or axes to normalise over: an int, a tuple of ints, or ``None`` (all).
+      where: optional boolean mask, broadcastable to ``x``: only the selected entries take
+        part; the others come out 0 (and pass no gradient).
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.softmax(jnp.array([0.0, 0.0, jnp.log(2.0)], dtype=jnp.float32))
     Array([0.25, 0.25, 0.5 ], dtype=float32)
+    >>> jaxact.softmax(jnp.zeros(4, jnp.float32), where=jnp.array([True, True, False, True]))
+    Array([0.33333334, 0.33333334, 0.        , 0.33333334], dtype=float32)
     """
-    arr = _as_float_array(x, "softmax")
-    ax = _normalize_axis("softmax", axis, arr.ndim)
-    return _softmax_fn(ax, False)(arr)
+    return _softmax_call("softmax", x, axis, where, False)
 
 
-def log_softmax(x: ArrayLike, *, axis: int = -1) -> jax.Array:
+def log_softmax(x: ArrayLike, axis: int | tuple[int, ...] | None = -1,
+                where: ArrayLike | None = None) -> jax.Array:  # fmt: skip
     r"""Log of the softmax along ``axis``, computed without forming the softmax.
 
     .. math:: \log s_i = x_i - m - \log \sum_j e^{x_j - m}, \quad
        \frac{\partial \log s_i}{\partial x_j} = \delta_{ij} - s_j
 
+    :func:`jax.nn.log_softmax`'s signature; ``axis`` and ``where`` as in :func:`softmax`
+    (unselected entries come out -inf).
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.log_softmax(jnp.array([0.0, 0.0], dtype=jnp.float32))
     Array([-0.6931472, -0.6931472], dtype=float32)
     """
-    arr = _as_float_array(x, "log_softmax")
-    ax = _normalize_axis("log_softmax", axis, arr.ndim)
-    return _softmax_fn(ax, True)(arr)
+    return _softmax_call("log_softmax", x, axis, where, True)
 
 
 def _softmax_last(name, x, axis):

@@ -78,9 +78,85 @@ def test_softmax_16bit_no_overflow(dtype):
 def test_bad_axis(fn):
     with pytest.raises(ValueError, match=r"axis 2 is out of range .* 2 dimension\(s\)"):
         fn(jnp.ones((3, 4)), axis=2)
-    with pytest.raises(ValueError, match="at least one dimension"):
+    with pytest.raises(ValueError, match="given for a scalar"):
         fn(jnp.float32(1.0))
     with pytest.raises(TypeError, match="axis must be an int"):
         fn(jnp.ones((3, 4)), axis=1.0)
+    with pytest.raises(ValueError, match="repeats an axis"):
+        fn(jnp.ones((3, 4)), axis=(1, -1))
+    with pytest.raises(TypeError, match="where must be a boolean array"):
+        fn(jnp.ones((3, 4)), where=jnp.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"where of shape \(2,\) does not broadcast"):
+        fn(jnp.ones((3, 4)), where=jnp.ones((2,), bool))
     with pytest.raises(ValueError, match="out of range"):
         ACTIVATIONS[fn.__name__].derivative(jnp.ones((3, 4)), axis=-3)
+
+
+# ----------------------------------------------------------------------------------------------
+# jax.nn's signature: positional axis, several axes, where=, empty arrays (ported from the
+# behaviour jax's own nn tests check, written here against jaxact).
+
+_X = jax.random.normal(jax.random.key(2), (3, 4, 5), jnp.float64) * 3
+_MASK = jax.random.bernoulli(jax.random.key(3), 0.6, (3, 4, 5))
+_PAIRS = [(jaxact.softmax, jax.nn.softmax), (jaxact.log_softmax, jax.nn.log_softmax)]
+
+
+def _finite(a):
+    a = np.asarray(a)
+    return np.where(np.isinf(a), 0.0, a)
+
+
+@pytest.mark.parametrize(("ours", "theirs"), _PAIRS, ids=OUTPUTS)
+@pytest.mark.parametrize("axis", [-1, 0, (0, 2), (2, 1), None], ids=str)
+@pytest.mark.parametrize("masked", [False, True], ids=["all", "where"])
+def test_axes_and_where_match_jax_nn_values_and_gradients(ours, theirs, axis, masked):
+    where = _MASK if masked else None
+    a, b = ours(_X, axis, where), theirs(_X, axis, where)
+    # Same -inf entries (log_softmax's masked ones), the rest within a few float64 ulp.
+    assert (np.isinf(a) == np.isinf(b)).all()
+    np.testing.assert_allclose(_finite(a), _finite(b), rtol=0, atol=1e-14)
+
+    def loss(f):
+        def value(x):
+            y = f(x, axis, where)
+            return jnp.sum(jnp.cos(x) * jnp.where(jnp.isinf(y), 0, y))
+
+        return value
+
+    np.testing.assert_allclose(jax.grad(loss(ours))(_X), jax.grad(loss(theirs))(_X), rtol=0,
+                               atol=1e-13)  # fmt: skip
+
+
+def test_where_semantics():
+    x = jnp.array([[1.0, 2.0, 3.0], [4.0, jnp.nan, 6.0]])
+    mask = jnp.array([[True, False, True], [True, False, True]])
+    s = jaxact.softmax(x, where=mask)
+    ls = jaxact.log_softmax(x, where=mask)
+    # Unselected entries: 0 and -inf; a NaN there does not reach the selected ones.
+    assert (s[:, 1] == 0).all() and jnp.isneginf(ls[:, 1]).all()
+    np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(jnp.exp(ls[:, ::2]), s[:, ::2], rtol=1e-15)
+    # A row with nothing selected: all 0 (softmax), all -inf (log_softmax).
+    none = jnp.zeros((2, 3), bool)
+    assert (jaxact.softmax(x, where=none) == 0).all()
+    assert jnp.isneginf(jaxact.log_softmax(x, where=none)).all()
+    # The mask broadcasts; the gradient does not flow into unselected entries.
+    g = jax.grad(lambda v: jaxact.softmax(v, where=mask[0])[0, 0])(x)
+    assert g[0, 1] == 0 and g[1].tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("fn", [jaxact.softmax, jaxact.log_softmax])
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3)])
+def test_empty_arrays_give_empty_results(fn, shape):
+    x = jnp.zeros(shape, jnp.float32)
+    for axis in (-1, 0, None):
+        out = fn(x, axis)
+        assert out.shape == shape and out.dtype == jnp.float32
+
+
+def test_axis_none_and_scalars():
+    x = jnp.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(jaxact.softmax(x, None).sum(), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(jaxact.softmax(x, (0, 1)), jaxact.softmax(x, None), rtol=1e-15)
+    assert float(jaxact.softmax(jnp.float32(3.0), axis=None)) == 1.0
+    assert float(jaxact.log_softmax(jnp.float32(3.0), axis=None)) == 0.0
