@@ -1,7 +1,8 @@
 """Activation functions with their closed-form first and second derivatives, and the registry.
 
-Every activation here is a pure function with a ``jax.nn``-compatible signature: a floating-point
-array in, an array of the same shape and dtype out, hyperparameters keyword-only. Beside each one
+Every activation here is a pure function with ``jax.nn``'s signature (hyperparameters by
+position or keyword, with the same defaults): a floating-point array in, an array of the same
+shape and dtype out. Beside each one
 the registry (:data:`ACTIVATIONS`) keeps its derivative ``phi'`` and second derivative ``phi''``
 written out by hand, so that automatic differentiation can be checked against them.
 
@@ -712,7 +713,7 @@ _leaky, _leaky_d1, _leaky_d2 = _build(
 )
 
 
-def leaky_relu(x: ArrayLike, *, negative_slope: float = 0.01) -> jax.Array:
+def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> jax.Array:
     r"""Leaky ReLU: ``x`` for ``x >= 0``, ``negative_slope * x`` otherwise.
 
     .. math:: \phi(x) = \begin{cases} x & x \ge 0 \\ a x & x < 0 \end{cases}, \quad
@@ -754,7 +755,7 @@ _elu, _elu_d1, _elu_d2 = _build(
 )
 
 
-def elu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
+def elu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
     r"""Exponential linear unit (Clevert et al. 2016).
 
     .. math:: \phi(x) = \begin{cases} x & x > 0 \\ \alpha (e^x - 1) & x \le 0 \end{cases}, \quad
@@ -813,7 +814,7 @@ _celu, _celu_d1, _celu_d2 = _build(
 )
 
 
-def celu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
+def celu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
     r"""Continuously differentiable ELU (Barron 2017).
 
     .. math:: \phi(x) = \begin{cases} x & x > 0 \\ \alpha (e^{x/\alpha} - 1) & x \le 0 \end{cases},
@@ -1214,7 +1215,7 @@ _squareplus, _squareplus_d1_pub, _squareplus_d2_pub = _build(
 )  # fmt: skip
 
 
-def squareplus(x: ArrayLike, *, b: float = 4.0) -> jax.Array:
+def squareplus(x: ArrayLike, b: float = 4.0) -> jax.Array:
     r"""Squareplus (Barron 2021, https://arxiv.org/abs/2112.11687): a softplus made of a square
     root.
 

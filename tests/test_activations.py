@@ -598,3 +598,17 @@ def test_gelu_has_jax_nn_signature_and_default():
                                    rtol=0, atol=4 * 2.0**-23 * 4)  # fmt: skip
     with pytest.raises(TypeError, match="approximate must be a Python bool"):
         jaxact.gelu(x, approximate="no")
+
+
+@pytest.mark.parametrize(
+    ("name", "param", "value"),
+    [("leaky_relu", "negative_slope", 0.3), ("elu", "alpha", 0.5), ("celu", "alpha", 2.0),
+     ("squareplus", "b", 1.5)],
+)  # fmt: skip
+def test_hyperparameters_by_position_as_in_jax_nn(name, param, value):
+    x = jnp.linspace(-4.0, 4.0, 81, dtype=jnp.float64)
+    fn = getattr(jaxact, name)
+    by_pos, by_kw = fn(x, value), fn(x, **{param: value})
+    assert (by_pos == by_kw).all()
+    # And the same as jax.nn with the same positional call (float64 rounding: 1e-14).
+    np.testing.assert_allclose(by_pos, getattr(jax.nn, name)(x, value), rtol=0, atol=1e-14)
