@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact import special
@@ -155,32 +156,67 @@ def _nan_passthrough(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
 JAXPR_NAME_PREFIX = "jaxact_"
 
 
-def _with_closed_form_jvp(name, value, first, second, params) -> Callable[[jax.Array], jax.Array]:
-    """``value`` as a custom_jvp function with closed-form derivatives ``first`` and ``second``.
+def _param_tangent(fn, x, p, tp, names):
+    """The tangent of ``fn(x, **params)`` along the parameters' tangents ``tp`` (autodiff of
+    the formula: the closed forms are derivatives in ``x``); None if every one is zero."""
+    live = [i for i, t in enumerate(tp) if not isinstance(t, SymbolicZero)]
+    if not live:
+        return None
 
-    The function is named ``jaxact_<name>``, the name it shows in a jaxpr.
+    def g(*q):
+        pp = list(p)
+        for i, v in zip(live, q, strict=True):
+            pp[i] = v
+        return fn(x, **dict(zip(names, pp, strict=True)))
+
+    return jax.jvp(g, tuple(p[i] for i in live), tuple(tp[i] for i in live))[1]
+
+
+def _add_tangents(y, *parts):
+    parts = [t for t in parts if t is not None]
+    if not parts:
+        return jnp.zeros_like(y)
+    out = parts[0]
+    for t in parts[1:]:
+        out = out + t
+    return out.astype(y.dtype)
+
+
+def _with_closed_form_jvp(name, value, first, second, names=()) -> Callable[..., jax.Array]:
+    """``value`` as a custom_jvp function ``f(x, *params)`` with closed-form derivatives.
+
+    Its tangent in ``x`` is ``first``, itself a custom_jvp whose tangent is ``second``. The
+    hyperparameters (``names``, in that order) are arguments, so they may be traced and
+    differentiated; their tangents come from autodiff of the formula. The function is named
+    ``jaxact_<name>``, the name it shows in a jaxpr.
     """
+    names = tuple(names)
 
-    def f(x):
-        return value(x, **params)
+    def f(x, *p):
+        return value(x, **dict(zip(names, p, strict=True)))
 
     f.__name__ = f.__qualname__ = JAXPR_NAME_PREFIX + name
     f = jax.custom_jvp(f)
 
     @jax.custom_jvp
-    def df(x):
-        return first(x, **params)
+    def df(x, *p):
+        return first(x, **dict(zip(names, p, strict=True)))
 
-    @f.defjvp
     def _f_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        return f(x), df(x) * t
+        (x, *p), (t, *tp) = primals, tangents
+        y = f(x, *p)
+        dx = None if isinstance(t, SymbolicZero) else df(x, *p) * t
+        return y, _add_tangents(y, dx, _param_tangent(value, x, p, tp, names))
 
-    @df.defjvp
     def _df_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        return df(x), second(x, **params) * t
+        (x, *p), (t, *tp) = primals, tangents
+        y = df(x, *p)
+        kw = dict(zip(names, p, strict=True))
+        dx = None if isinstance(t, SymbolicZero) else second(x, **kw) * t
+        return y, _add_tangents(y, dx, _param_tangent(first, x, p, tp, names))
 
+    f.defjvp(_f_jvp, symbolic_zeros=True)
+    df.defjvp(_df_jvp, symbolic_zeros=True)
     return f
 
 
@@ -527,22 +563,24 @@ def _elementwise(name, value, first, second, *, validate=None):
     value_w = jax.jit(_widened(value))
     first_w = jax.jit(_nan_passthrough(_widened(first)))
     second_w = jax.jit(_nan_passthrough(_widened(second)))
-    no_params = _with_closed_form_jvp(name, value_w, first_w, second_w, {})
-    # The parameters' defaults are those of ``validate``. A parameter passed at its default is
-    # dropped, so that the call takes the prebuilt parameter-free path.
+    no_params = _with_closed_form_jvp(name, value_w, first_w, second_w)
+    # The parameters' defaults are those of ``validate``. When every parameter is at its
+    # default (as a Python number) the call takes the prebuilt parameter-free path; otherwise
+    # all of them are arguments of the custom_jvp function, in sorted order.
     defaults = {} if validate is None else {
         k: p.default for k, p in inspect.signature(validate).parameters.items()}  # fmt: skip
+    names = tuple(sorted(defaults))
+    with_params = _with_closed_form_jvp(name, value_w, first_w, second_w, names)
 
     def checked(fn_name, kind):
         def run(x, **params):
             arr = _as_float_array(x, fn_name)
             if validate is not None:
                 validate(**params)
-            params = {k: v for k, v in params.items() if not _is_default(k, v, defaults)}
             if kind == "value":
-                if not params:
+                if all(_is_default(k, v, defaults) for k, v in params.items()):
                     return no_params(arr)
-                return _with_closed_form_jvp(name, value_w, first_w, second_w, params)(arr)
+                return with_params(arr, *(params.get(k, defaults[k]) for k in names))
             return (first_w if kind == "d1" else second_w)(arr, **params)
 
         return run
@@ -724,7 +762,8 @@ def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> jax.Array:
 
     Args:
       x: floating-point array.
-      negative_slope: slope ``a`` for negative inputs (finite). Not differentiable.
+      negative_slope: slope ``a`` for negative inputs (finite; may be traced and
+        differentiated).
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.leaky_relu(jnp.array([-2.0, 3.0], dtype=jnp.float32))
@@ -766,7 +805,8 @@ def elu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
 
     Args:
       x: floating-point array.
-      alpha: the negative saturation value is ``-alpha``; must be > 0. Not differentiable.
+      alpha: the negative saturation value is ``-alpha``; must be > 0 (may be traced and
+        differentiated).
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.elu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
@@ -824,7 +864,7 @@ def celu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
 
     Args:
       x: floating-point array.
-      alpha: must be > 0. Not differentiable.
+      alpha: must be > 0 (may be traced and differentiated).
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.celu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
@@ -1229,7 +1269,7 @@ def squareplus(x: ArrayLike, b: float = 4.0) -> jax.Array:
     Args:
       x: floating-point array.
       b: the smoothness, ``phi(0) = sqrt(b) / 2`` (finite, > 0; ``b -> 0`` is ReLU).
-        Not differentiable.
+        May be traced and differentiated.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.squareplus(jnp.array([-1e10, 0.0, 3.0], dtype=jnp.float32))

@@ -308,13 +308,8 @@ def _named_site(eqn) -> tuple[str, dict] | None:
         act = name[len(JAXPR_NAME_PREFIX) :]
         if act not in ACTIVATIONS or not ACTIVATIONS[act].elementwise:
             return None
-        # Non-default hyperparameters are arguments of the call inside (kwargs: sorted names).
-        inner = eqn.params["call_jaxpr"].jaxpr
-        params: dict = {}
-        if len(inner.eqns) == 1 and inner.eqns[0].primitive.name in _CALLS:
-            extra = inner.eqns[0].invars[1:]
-            params = dict(zip(sorted(ACTIVATIONS[act].params), extra, strict=False))
-        return act, params
+        # Non-default hyperparameters are the call's arguments after x, in sorted order.
+        return act, dict(zip(sorted(ACTIVATIONS[act].params), eqn.invars[1:], strict=False))
     if prim in (*_CALLS, "custom_jvp_call") and name in _JAX_NN:
         act, names = _JAX_NN[name]
         return act, dict(zip(names, eqn.invars[1:], strict=False))
