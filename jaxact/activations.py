@@ -114,15 +114,74 @@ _GELU_TANH_B = (0.07135481627260025, -6.175149918155315e-19)
 # dtype handling
 
 
-def _as_float_array(x: ArrayLike, name: str) -> jax.Array:
-    """``x`` as a JAX array, or a TypeError naming the function and the offending dtype."""
-    arr = jnp.asarray(x)
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
+def _jax_nn_twin(name: str) -> Callable | None:
+    """``jax.nn``'s function of the same name (and meaning), if it has one."""
+    twins = {"gelu": lambda x: jax.nn.gelu(x, approximate=False),
+             "gelu_tanh": lambda x: jax.nn.gelu(x, approximate=True),
+             "softsign": getattr(jax.nn, "soft_sign", None), "tanh": jnp.tanh}  # fmt: skip
+    return twins[name] if name in twins else getattr(jax.nn, name, None)
+
+
+@functools.cache
+def _jax_nn_result(name: str, dtype: np.dtype, weak: bool, x64: bool) -> tuple | None:
+    """The dtype and weak type ``jax.nn``'s twin returns for an input of ``dtype``, by abstract
+    evaluation (no computation); None where it has no twin or refuses the input."""
+    twin = _jax_nn_twin(name)
+    if twin is None:
+        return None
+    try:
+        out = jax.eval_shape(twin, jax.ShapeDtypeStruct((1,), dtype, weak_type=weak))
+    except (TypeError, ValueError):
+        return None
+    return np.dtype(out.dtype), bool(out.weak_type)
+
+
+def _as_float_array(x: ArrayLike, name: str, *, weak: bool = True) -> jax.Array:
+    """``x`` as a floating-point JAX array, promoted the way ``jax.nn`` promotes it.
+
+    Floating-point arrays pass unchanged (a Python float stays weakly typed). Integer and
+    boolean inputs get the dtype and weak type that ``jax.nn``'s function of the same name
+    returns for them (its promotion differs between functions: ``jax.nn.tanh`` of int32 is
+    float32, ``jax.nn.elu`` of int32 the default float, weakly typed); where ``jax.nn`` refuses
+    them (``sigmoid``, ``silu``) or has no such function, the default float type, weakly typed
+    (``weak=False``: strongly). Anything else (complex) is a TypeError naming the function and
+    the dtype.
+    """
+    arr = _asarray(x, name)
+    if jnp.issubdtype(arr.dtype, jnp.floating):
+        return arr
+    if not _integral(arr):
         raise TypeError(
-            f"{name} expects a real floating-point array (float16, bfloat16, float32 or float64), "
-            f"got dtype {arr.dtype}. Cast it first, e.g. x.astype(jnp.float32)."
+            f"{name} expects a real array (floating-point, or integer/boolean, which are "
+            f"promoted to float), got dtype {arr.dtype}."
         )
-    return arr
+    res = _jax_nn_result(name, np.dtype(arr.dtype), bool(getattr(arr, "weak_type", False)),
+                         bool(jax.config.jax_enable_x64))  # fmt: skip
+    if res is None or not jnp.issubdtype(res[0], jnp.floating):
+        return arr + 0.0 if weak else arr.astype(jnp.result_type(float))
+    dtype, res_weak = res
+    out = arr + 0.0 if res_weak else arr.astype(dtype)  # + 0.0: the default float, weak
+    return _cast(out, dtype)
+
+
+def _asarray(x: ArrayLike, name: str) -> jax.Array:
+    try:
+        return jnp.asarray(x)
+    except TypeError:
+        raise TypeError(f"{name} expects a real array, got {type(x).__name__} of "
+                        f"{getattr(x, 'dtype', '?')}.") from None  # fmt: skip
+
+
+def _integral(arr: jax.Array) -> bool:
+    return arr.dtype == jnp.bool_ or jnp.issubdtype(arr.dtype, jnp.integer)
+
+
+#: The functions ``jax.nn`` evaluates on integers without promoting them.
+_INTEGER_FORMULAS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "identity": lambda x: x,
+    "relu": lambda x: jnp.maximum(x, 0),
+    "hard_tanh": lambda x: jnp.clip(x, -1, 1),
+}
 
 
 def _compute_dtype(dtype) -> np.dtype:
@@ -130,13 +189,18 @@ def _compute_dtype(dtype) -> np.dtype:
     return np.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else np.dtype(dtype)
 
 
+def _cast(x: jax.Array, dtype) -> jax.Array:
+    """``x`` in ``dtype``; no cast where it already is, so a weakly typed array (a Python
+    scalar's) stays weak and cannot promote the arrays it meets."""
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
 def _widened(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     """Evaluate an elementwise formula in the compute dtype and round the result back once."""
 
     @functools.wraps(fn)
     def wrapper(x, **params):
-        wide = x.astype(_compute_dtype(x.dtype))
-        return fn(wide, **params).astype(x.dtype)
+        return _cast(fn(_cast(x, _compute_dtype(x.dtype)), **params), x.dtype)
 
     return wrapper
 
@@ -179,7 +243,7 @@ def _add_tangents(y, *parts):
     out = parts[0]
     for t in parts[1:]:
         out = out + t
-    return out.astype(y.dtype)
+    return _cast(out, y.dtype)
 
 
 def _with_closed_form_jvp(name, value, first, second, names=()) -> Callable[..., jax.Array]:
@@ -528,7 +592,8 @@ def _ones(x, **_):
 
 
 def _step(cond, x, high=1.0, low=0.0):
-    return jnp.where(cond, jnp.asarray(high, x.dtype), jnp.asarray(low, x.dtype))
+    # full_like keeps x's dtype and weak type (jnp.asarray(high, x.dtype) would be strong).
+    return jnp.where(cond, jnp.full_like(x, high), jnp.full_like(x, low))
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,6 +639,10 @@ def _elementwise(name, value, first, second, *, validate=None):
 
     def checked(fn_name, kind):
         def run(x, **params):
+            if kind == "value" and name in _INTEGER_FORMULAS:
+                raw = _asarray(x, fn_name)
+                if _integral(raw):
+                    return _INTEGER_FORMULAS[name](raw)
             arr = _as_float_array(x, fn_name)
             if validate is not None:
                 validate(**params)
@@ -1228,7 +1297,7 @@ def _validate_squareplus(b=4.0):
 
 def _squareplus_root(x, b):
     """``sqrt(x**2 + b)`` without overflow for huge ``|x|``."""
-    return jnp.hypot(x, jnp.sqrt(jnp.asarray(b, x.dtype)))
+    return jnp.hypot(x, _cast(jnp.sqrt(jnp.asarray(b)), x.dtype))
 
 
 def _squareplus_value(x, b=4.0):
@@ -1346,6 +1415,19 @@ def _normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def _row_max(x, axis):
+    """``max`` along ``axis`` (kept); ``-inf`` for an empty reduction. ``initial`` only then:
+    it would make a weakly typed result strong."""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    empty = math.prod(x.shape[a] for a in axes) == 0
+    return jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf if empty else None)
+
+
+def _indicator(cond, x):
+    """1 where ``cond``, else 0, in ``x``'s dtype and weak type (an ``astype`` would be strong)."""
+    return jnp.where(cond, jnp.ones_like(x), jnp.zeros_like(x))
+
+
 def _softmax_core(x, axis, where=None):
     """Softmax along ``axis`` (an int or a tuple) in the compute dtype, with the limits at +-inf.
 
@@ -1357,12 +1439,12 @@ def _softmax_core(x, axis, where=None):
     """
     if where is not None:
         x = jnp.where(where, x, -jnp.inf)
-    m = jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf)
+    m = _row_max(x, axis)
     pos_inf = jnp.isposinf(m)
     all_neg_inf = jnp.isneginf(m)
     shifted = jnp.where(all_neg_inf, jnp.zeros_like(x), x - jnp.where(pos_inf, 0, m))
     e = jnp.exp(jnp.where(pos_inf, jnp.zeros_like(x), shifted))
-    e = jnp.where(pos_inf, (x == jnp.inf).astype(x.dtype), e)
+    e = jnp.where(pos_inf, _indicator(x == jnp.inf, x), e)
     if where is not None:
         e = jnp.where(where, e, 0)
     out = e / jnp.sum(e, axis=axis, keepdims=True)
@@ -1373,16 +1455,16 @@ def _log_softmax_core(x, axis, where=None):
     """Log-softmax along ``axis``; with ``where`` the unselected entries are -inf."""
     if where is not None:
         x = jnp.where(where, x, -jnp.inf)
-    m = jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf)
+    m = _row_max(x, axis)
     finite_m = jnp.where(jnp.isinf(m), 0, m)
     shifted = x - finite_m
     lse = jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
     out = shifted - lse
     # Limits: with +inf entries, log_softmax is 0 - log(count) on them and -inf elsewhere.
-    n_inf = jnp.sum(x == jnp.inf, axis=axis, keepdims=True).astype(x.dtype)
+    n_inf = jnp.sum(_indicator(x == jnp.inf, x), axis=axis, keepdims=True)
     out = jnp.where(jnp.isposinf(m), jnp.where(x == jnp.inf, -jnp.log(n_inf), -jnp.inf), out)
     # A row of -inf: the uniform distribution over its (selected) entries.
-    ones = jnp.ones_like(x) if where is None else jnp.broadcast_to(where, x.shape).astype(x.dtype)
+    ones = jnp.ones_like(x) if where is None else _indicator(where, x)
     n = jnp.sum(ones, axis=axis, keepdims=True)
     out = jnp.where(jnp.isneginf(m), -jnp.log(n) * jnp.ones_like(x), out)
     return out if where is None else jnp.where(where, out, -jnp.inf)
@@ -1391,23 +1473,23 @@ def _log_softmax_core(x, axis, where=None):
 def _make_softmax(axis: tuple[int, ...], log: bool):
     @jax.custom_jvp
     def f(x, where):
-        wide = x.astype(_compute_dtype(x.dtype))
+        wide = _cast(x, _compute_dtype(x.dtype))
         core = _log_softmax_core if log else _softmax_core
-        return core(wide, axis, where).astype(x.dtype)
+        return _cast(core(wide, axis, where), x.dtype)
 
     @f.defjvp
     def _jvp(primals, tangents):
         (x, where), (t, _) = primals, tangents
-        wide = x.astype(_compute_dtype(x.dtype))
+        wide = _cast(x, _compute_dtype(x.dtype))
         s = _softmax_core(wide, axis, where)
-        tw = t.astype(wide.dtype)
+        tw = _cast(t, wide.dtype)
         if where is not None:
             tw = jnp.where(where, tw, 0)  # unselected entries do not move the result
         mean_t = jnp.sum(s * tw, axis=axis, keepdims=True)
         dt = tw - mean_t if log else s * (tw - mean_t)
         if where is not None:
             dt = jnp.where(where, dt, 0)
-        return f(x, where), dt.astype(x.dtype)
+        return f(x, where), _cast(dt, x.dtype)
 
     return f
 
@@ -1418,7 +1500,7 @@ def _softmax_fn(axis: tuple[int, ...], log: bool):
 
 
 def _softmax_call(name: str, x, axis, where, log: bool) -> jax.Array:
-    arr = _as_float_array(x, name)
+    arr = _as_float_array(x, name, weak=False)
     axes = _normalize_axes(name, axis, arr.ndim)
     if where is not None:
         where = jnp.asarray(where)

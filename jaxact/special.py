@@ -93,10 +93,14 @@ def two_sum(a, b):
     return s, e
 
 
-def split_constant(hi64: float, lo64: float, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """A constant given as float64 double word ``hi64 + lo64``, re-split for ``dtype``."""
-    hi = np.asarray(hi64, dtype)
-    lo = np.asarray((hi64 - float(hi)) + lo64, dtype)
+def split_constant(hi64: float, lo64: float, dtype) -> tuple[float, float]:
+    """A constant given as float64 double word ``hi64 + lo64``, re-split for ``dtype``.
+
+    Both parts are Python floats holding values exactly representable in ``dtype``, so they
+    enter arithmetic as weakly typed constants: exact, and a weakly typed input stays weak.
+    """
+    hi = float(np.asarray(hi64, dtype))
+    lo = float(np.asarray((hi64 - hi) + lo64, dtype))
     return hi, lo
 
 
@@ -156,16 +160,16 @@ def erfcx(t):
     # Terms below the dtype's epsilon do not change the sum; float32 needs about half of them.
     eps = float(np.finfo(dtype).eps)
     coeffs = [c for c in _ERFCX_CHEBYSHEV if abs(c) > eps * 1e-3]
-    finite_t = jnp.where(jnp.isinf(t), 0.0, t).astype(dtype)
-    y = jnp.where(jnp.isinf(t), 1.0, (finite_t - _ERFCX_K) / (finite_t + _ERFCX_K)).astype(dtype)
+    finite_t = jnp.where(jnp.isinf(t), 0.0, t)
+    y = jnp.where(jnp.isinf(t), 1.0, (finite_t - _ERFCX_K) / (finite_t + _ERFCX_K))
     # Clenshaw recurrence for sum_j c_j T_j(y).
     b1 = jnp.zeros_like(y)
     b2 = jnp.zeros_like(y)
     two_y = 2 * y
     for c in coeffs[:0:-1]:
-        b1, b2 = two_y * b1 - b2 + np.asarray(c, dtype), b1
-    g = y * b1 - b2 + np.asarray(coeffs[0], dtype)
-    return jnp.where(jnp.isinf(t), 0.0, g / (1 + 2 * finite_t)).astype(dtype)
+        b1, b2 = two_y * b1 - b2 + float(np.asarray(c, dtype)), b1
+    g = y * b1 - b2 + float(np.asarray(coeffs[0], dtype))
+    return jnp.where(jnp.isinf(t), 0.0, g / (1 + 2 * finite_t))
 
 
 def normal_cdf_tail(x, *, scaled=False):
@@ -177,8 +181,8 @@ def normal_cdf_tail(x, *, scaled=False):
     """
     dtype = x.dtype
     g = exp_neg_half_square(x, scaled=scaled)
-    tail = 0.5 * g * erfcx(jnp.abs(x) * np.asarray(np.sqrt(0.5), dtype))
-    pdf = g * np.asarray(1.0 / np.sqrt(2.0 * np.pi), dtype)
+    tail = 0.5 * g * erfcx(jnp.abs(x) * float(np.asarray(np.sqrt(0.5), dtype)))
+    pdf = g * float(np.asarray(1.0 / np.sqrt(2.0 * np.pi), dtype))
     return tail, pdf
 
 

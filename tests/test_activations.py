@@ -531,14 +531,49 @@ def test_get_activation_passes_records_and_aliases():
         get_activation(3)  # type: ignore[arg-type]
 
 
+_JAX_NN_INPUTS = {
+    "int32 array": lambda: jnp.arange(-2, 3, dtype=jnp.int32),
+    "int8 array": lambda: jnp.arange(-2, 3, dtype=jnp.int8),
+    "bool array": lambda: jnp.array([True, False]),
+    "numpy int": lambda: np.arange(-2, 3),
+    "python int": lambda: 2,
+    "python float": lambda: 2.0,
+    "float32 array": lambda: jnp.linspace(-2, 2, 5, dtype=jnp.float32),
+    "bfloat16 array": lambda: jnp.linspace(-2, 2, 5, dtype=jnp.bfloat16),
+}
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-@pytest.mark.parametrize("bad", [jnp.arange(3), jnp.array([True, False]), np.arange(3)])
-def test_integer_input_is_a_type_error(name, bad):
+@pytest.mark.parametrize("kind", sorted(_JAX_NN_INPUTS))
+def test_dtype_promotion_and_weak_type_follow_jax_nn(name, kind):
+    x = _JAX_NN_INPUTS[kind]()
+    fn = getattr(jaxact, name)
+    theirs = getattr(jax.nn, name, None) or JAX_NN[name]
+    kw = {"axis": None} if not ACTIVATIONS[name].elementwise else {}
+    ours = fn(x, **kw)
+    try:
+        ref = theirs(x, **kw)
+    except TypeError:  # jax.nn refuses (sigmoid and silu of integers): jaxact promotes
+        assert jnp.issubdtype(ours.dtype, jnp.floating)
+        return
+    assert ours.dtype == ref.dtype, (name, kind, ours.dtype, ref.dtype)
+    # Weak types: a Python scalar's result must not promote the arrays it meets (jax.nn's tanh,
+    # gelu and squareplus return some of these strongly typed; jaxact keeps them weak). The
+    # softmaxes of a scalar (axis=None: 1 and 0) come out strongly typed from their reductions.
+    if ref.weak_type and ACTIVATIONS[name].elementwise:
+        assert ours.weak_type, (name, kind)
+    if kind == "python float" and ACTIVATIONS[name].elementwise:
+        assert (jnp.ones(2, jnp.bfloat16) * ours).dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("bad", [jnp.array([1 + 2j]), np.array(["a"])], ids=["complex", "str"])
+def test_non_real_input_is_a_type_error(name, bad):
     rec = ACTIVATIONS[name]
-    with pytest.raises(TypeError, match=f"{name} expects a real floating-point array.*{bad.dtype}"):
-        rec.fn(bad)
+    with pytest.raises(TypeError, match=f"{name} expects a real array"):
+        rec.fn(bad) if rec.elementwise else rec.fn(bad, axis=None)
     if rec.elementwise:
-        with pytest.raises(TypeError, match="floating-point"):
+        with pytest.raises(TypeError, match="expects a real array"):
             rec.derivative(bad)
 
 
