@@ -6,6 +6,10 @@ of any JAX model (:mod:`jaxact.diagnosis`). ``import jaxact`` stays light (it do
 matplotlib, flax or equinox).
 """
 
+# jax.nn's helpers that are not activations, re-exported so that ``import jaxact as nn`` can
+# stand in for ``import jax.nn as nn`` in model code.
+from jax.nn import log1mexp, logsumexp, one_hot, standardize
+
 from jaxact import theory
 from jaxact.activations import (
     ACTIVATIONS,
@@ -70,6 +74,10 @@ from jaxact.training import Dataset, TrainingDiverged, TrainResult, train, two_s
 __version__ = "0.1.0"
 
 __all__ = [
+    "log1mexp",
+    "logsumexp",
+    "one_hot",
+    "standardize",
     "ACTIVATIONS",
     "ALIASES",
     "INITIALIZERS",

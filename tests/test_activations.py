@@ -647,3 +647,31 @@ def test_hyperparameters_by_position_as_in_jax_nn(name, param, value):
     assert (by_pos == by_kw).all()
     # And the same as jax.nn with the same positional call (float64 rounding: 1e-14).
     np.testing.assert_allclose(by_pos, getattr(jax.nn, name)(x, value), rtol=0, atol=1e-14)
+
+
+# The activation and output functions of jax.nn (0.10): each must exist in jaxact with the same
+# parameters (names, kinds, defaults), so that `import jaxact as nn` replaces `jax.nn`.
+JAX_NN_FUNCTIONS = (
+    "celu elu gelu glu hard_sigmoid hard_silu hard_swish hard_tanh identity leaky_relu "
+    "log_sigmoid log_softmax mish relu relu6 selu sigmoid silu soft_sign softmax softplus "
+    "sparse_plus sparse_sigmoid squareplus swish tanh"
+).split()
+JAX_NN_HELPERS = ("log1mexp", "logsumexp", "one_hot", "standardize")
+
+
+@pytest.mark.parametrize("name", JAX_NN_FUNCTIONS)
+def test_every_jax_nn_activation_with_its_signature(name):
+    import inspect
+
+    ours = inspect.signature(getattr(jaxact, name)).parameters
+    theirs = inspect.signature(getattr(jax.nn, name)).parameters
+    assert list(ours) == list(theirs), (name, list(ours), list(theirs))
+    for p, q in zip(ours.values(), theirs.values(), strict=True):
+        # jax.nn.tanh is lax.tanh (positional-only x); keyword use of x is a superset.
+        assert p.kind == q.kind or (p.kind, q.kind) == (p.POSITIONAL_OR_KEYWORD, q.POSITIONAL_ONLY)
+        assert p.default == q.default, (name, p.name, p.default, q.default)
+
+
+def test_jax_nn_helpers_are_re_exported():
+    for name in JAX_NN_HELPERS:
+        assert getattr(jaxact, name) is getattr(jax.nn, name)
