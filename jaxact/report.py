@@ -38,7 +38,8 @@ figure { margin: 1rem 0; } .decided { font-size: .9rem; color: #444; background:
 <h1>Activation functions and the vanishing-gradient problem: the lesson's claims, measured</h1>
 <p class="meta">{{ meta.command }} &middot; {{ meta.device.backend }} /
 {{ meta.device.device_kind }} &middot; jax {{ meta.device.jax }} &middot;
-{{ meta.device.date }} &middot; mode {{ meta.config.mode }}</p>
+{{ meta.device.date }} &middot; mode {{ meta.config.mode }}{% if meta.device.xla_flags %}
+&middot; XLA_FLAGS <code>{{ meta.device.xla_flags }}</code>{% endif %}</p>
 <table>
 <tr><th>#</th><th>claim</th><th>verdict</th></tr>
 {% for e in experiments %}<tr><td>{{ loop.index }}</td>
@@ -128,7 +129,8 @@ def render_markdown(experiments, meta: dict[str, Any]) -> str:
         "# jaxact study: the lesson's claims, measured",
         "",
         f"`{meta['command']}` on {d['backend']} / {d['device_kind']}, jax {d['jax']}, "
-        f"{d['date']} (mode {meta['config']['mode']}).",
+        f"{d['date']} (mode {meta['config']['mode']})"
+        + (f", XLA_FLAGS `{d['xla_flags']}`." if d.get("xla_flags") else "."),
         "",
         "| # | claim | verdict |",
         "|---|---|---|",

@@ -37,6 +37,7 @@ from jaxact.trainability import (
     fluctuation_cells,
     run_grid,
     signal_at_init,
+    six_xi_c,
 )
 from jaxact.training import predict, train
 
@@ -354,6 +355,25 @@ def _cell_rows(cells) -> list[dict[str, Any]]:
     return [dict(zip(_GRID_KEYS, k, strict=True)) | v for k, v in cells.items()]
 
 
+def _map_sentence(map_recs, s: GridSettings) -> str:
+    """What the trainability map measured, depth by depth, beside what 6 xi_c allows."""
+    parts = []
+    for d in sorted({r["depth"] for r in map_recs}):
+        rs = [r for r in map_recs if r["depth"] == d]
+        best = max(rs, key=lambda r: -1.0 if r["test_accuracy"] is None else r["test_accuracy"])
+        allowed = [r["sigma_w2"] for r in rs if six_xi_c("tanh", r["sigma_w2"], s.map_sigma_b2) > d]
+        where = (f"6 xi_c > {d} for sigma_w2 in [{min(allowed):g}, {max(allowed):g}]" if allowed
+                 else f"6 xi_c < {d} everywhere on the grid")  # fmt: skip
+        parts.append(f"depth {d}: best {best['test_accuracy']:.0%} (sigma_w2 = "
+                     f"{best['sigma_w2']:g}; {where})")  # fmt: skip
+    return (
+        f"Trainability map (plain tanh, SGD + momentum, {s.steps} steps, one seed per cell), "
+        "best test accuracy over sigma_w2: " + "; ".join(parts) + ". 6 xi_c bounds the depth at "
+        "which a signal can still carry information; it does not promise training within this "
+        "step budget."
+    )
+
+
 def _factor(x: float) -> str:
     """``x12``, ``x1,230``: a multiplicative factor for a sentence."""
     return f"x{x:,.0f}" if x >= 100 else f"x{x:.2g}"
@@ -513,6 +533,8 @@ def exp_depth(ctx: Context) -> Experiment:
         "gradients - the lesson's story is an SGD story. Plain sigmoid nets fail with either "
         "optimizer; with residual connections every activation trains."
     )
+    if map_recs:
+        summary += " " + _map_sentence(map_recs, s)
     numbers["verdict_inputs"] = {"best_relu_depth_ge_100": best[1] if best else None,
                                  "plain_relu_ge_90": [list(k) for k in plain_ok],
                                  "any_relu_ge_90": [list(k) for k in any_ok],

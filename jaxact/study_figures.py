@@ -100,8 +100,8 @@ def trainability_map(records, path: Path, sigma_b2: float) -> Path:
 
     return heatmap(records, path, x="sigma_w2", y="depth", xlabel=r"$\sigma_w^2$",
                    ylabel="hidden layers",
-                   title=f"tanh, sigma_b2 = {sigma_b2}: trainable below 6 xi_c "
-                         "(Schoenholz et al. 2017)", overlay=overlay)  # fmt: skip
+                   title=f"tanh, sigma_b2 = {sigma_b2}: measured accuracy, and the depth "
+                         "limit 6 xi_c of Schoenholz et al. (2017)", overlay=overlay)  # fmt: skip
 
 
 def loss_curves(records, path: Path, groups: Sequence[tuple[str, dict]], title: str) -> Path:

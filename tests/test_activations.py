@@ -543,6 +543,8 @@ _JAX_NN_INPUTS = {
 }
 
 
+# jax.nn's softmax of an integer casts -inf to int internally (a numpy warning, not ours).
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("kind", sorted(_JAX_NN_INPUTS))
 def test_dtype_promotion_and_weak_type_follow_jax_nn(name, kind):
