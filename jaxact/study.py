@@ -55,8 +55,8 @@ _GRIDS = {
     "quick": GridSettings(depths=(20,), width=16, steps=60, batch_size=64, seeds=3,
                           lr_momentum=0.01, lr_adam=3e-3, widths=(16,), width_depths=(20,),
                           he_depth=20, he_width=16, he_steps=60, he_lr=0.002,
-                          map_sigma_w2=(), fluct_depths=(10, 20),
-                          fluct_widths=(16, 32), fluct_inits=128),
+                          map_sigma_w2=(), fluct_depths=(), fluct_widths=(),
+                          fluct_inits=128),
     "default": GridSettings(depths=(10, 50, 100), width=32, steps=150, batch_size=128, seeds=3,
                             lr_momentum=0.01, lr_adam=3e-3, widths=(16, 32, 64),
                             width_depths=(100,), he_depth=30, he_width=128, he_steps=300,
@@ -427,8 +427,9 @@ def exp_depth(ctx: Context) -> Experiment:
              for a in ("relu", "sigmoid") for r in (False, True) for d in (dmax,)}  # fmt: skip
     numbers["grad_norms_at_init"] = grads
     # Hanin: how much the gradient's scale varies from one init to the next (every layer).
-    every = fluctuation_cells(range(1, max(s.fluct_depths) + 1), s.fluct_widths,
-                              inits=s.fluct_inits, seed=cfg.seed)  # fmt: skip
+    every = (fluctuation_cells(range(1, max(s.fluct_depths) + 1), s.fluct_widths,
+                               inits=s.fluct_inits, seed=cfg.seed)
+             if s.fluct_depths else [])  # --quick measures none  # fmt: skip
     fl = [c for c in every if c["depth"] in s.fluct_depths]
     numbers["gradient_fluctuations"] = fl
     # Figures
@@ -462,7 +463,8 @@ def exp_depth(ctx: Context) -> Experiment:
         fnames.append(figs.trainability_map(map_recs, ctx.figure("trainability_map.png"),
                                             s.map_sigma_b2).name)  # fmt: skip
     fnames.append(figs.signal(curves, grads, ctx.figure("why_deep_fails.png")).name)
-    fnames.append(figs.fluctuations(every, ctx.figure("fluctuations.png")).name)
+    if every:
+        fnames.append(figs.fluctuations(every, ctx.figure("fluctuations.png")).name)
     numbers["runs"] = [*grid, *res["width"], *map_recs, *res["he_xavier"]]
     if cfg.mnist1d:
         m_train, m_test = standardize(*split(mnist1d(), 0.2, seed=0))
@@ -500,23 +502,27 @@ def exp_depth(ctx: Context) -> Experiment:
                     f", {bk[2]}, depth {bk[3]}: {best[1]['mean']:.1%}. ")  # fmt: skip
     g_relu = grads[f"relu d{dmax}"]
     g_sig = grads[f"sigmoid d{dmax}"]
-    fdeep = [c for c in fl if c["depth"] == max(s.fluct_depths)]
-    fluct = ", ".join(f"{c['var_log']:.1f} ± {c['var_log_se']:.1f} at width {c['width']} "
-                      f"(theory {c['predicted_var_log']:.1f}; one init's gradient scale "
-                      f"typically {_factor(c['spread'])} off the median)"
-                      for c in fdeep)  # fmt: skip
     summary += (
         f"Plain deep ReLU nets do not fail here from vanishing gradients: at initialisation "
         f"the gradient reaching layer 1 of the depth-{dmax} ReLU net is {g_relu[0] / g_relu[1]:.2g}"
         f" times the last layer's (sigmoid: "
         + (f"{g_sig[0] / g_sig[1]:.1e}" if g_sig[0] > 0 else "0, it underflowed float32")
-        + "). What grows with depth is how much the gradient's scale varies from one random "
-        f"init to the next: over {s.fluct_inits} inits, the variance of log ||J u||^2 (the "
-        f"input-output Jacobian after {fdeep[0]['depth']} layers, applied to a random "
-        f"direction) is {fluct}. Its theory (Hanin 2018; 5 x depth/width for wide layers) "
-        "says width buys it back: no single learning rate suits every init of a deep narrow "
-        "net. "
+        + "). "
     )
+    if fl:
+        fdeep = [c for c in fl if c["depth"] == max(s.fluct_depths)]
+        fluct = ", ".join(f"{c['var_log']:.1f} ± {c['var_log_se']:.1f} at width {c['width']} "
+                          f"(theory {c['predicted_var_log']:.1f}; one init's gradient scale "
+                          f"typically {_factor(c['spread'])} off the median)"
+                          for c in fdeep)  # fmt: skip
+        summary += (
+            "What grows with depth is how much the gradient's scale varies from one random "
+            f"init to the next: over {s.fluct_inits} inits, the variance of log ||J u||^2 (the "
+            f"input-output Jacobian after {fdeep[0]['depth']} layers, applied to a random "
+            f"direction) is {fluct}. Its theory (Hanin 2018; 5 x depth/width for wide layers) "
+            "says width buys it back: no single learning rate suits every init of a deep "
+            "narrow net. "
+        )
     summary += (
         f"He et al. (2015), {s.he_depth} layers, SGD + "
         f"momentum: He init {he['mean']:.0%} ± {he['std']:.0%}, Xavier init {xa['mean']:.0%} ± "

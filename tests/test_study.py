@@ -63,16 +63,17 @@ def test_training_runs_are_flat_records_over_seeds(quick_study):
     assert all(len(r["dead_units"][-1]) == 5 for r in dead)
 
 
-def test_depth_experiment_measures_gradient_fluctuations(quick_study):
+def test_quick_depth_experiment_leaves_the_default_runs_extras_out(quick_study):
+    # --quick: no gradient fluctuations, no trainability map, no one-cell width heatmap (the
+    # default and full runs have them; tests/test_trainability.py covers those functions).
     res = json.loads((quick_study / "results.json").read_text())
     depth = {e["id"]: e for e in res["experiments"]}["depth"]
-    s = StudyConfig.for_mode("quick").grid
-    cells = depth["numbers"]["gradient_fluctuations"]
-    assert {(c["depth"], c["width"]) for c in cells} == {
-        (d, w) for d in s.fluct_depths for w in s.fluct_widths}  # fmt: skip
-    assert all(c["inits"] == s.fluct_inits and c["var_log"] > 0 for c in cells)
-    assert "fluctuations.png" in depth["figures"]
-    assert "variance of log ||J u||^2" in depth["summary"]
+    assert depth["numbers"]["gradient_fluctuations"] == []
+    assert not {"fluctuations.png", "trainability_map.png", "depth_width.png"} & set(
+        depth["figures"])  # fmt: skip
+    assert "log ||J u||^2" not in depth["summary"]
+    default = StudyConfig.for_mode("default").grid
+    assert default.fluct_depths and default.fluct_widths and default.map_sigma_w2
 
 
 def test_report_explains_verdicts_and_terms(quick_study):
