@@ -639,11 +639,10 @@ def _elementwise(name, value, first, second, *, validate=None):
 
     def checked(fn_name, kind):
         def run(x, **params):
-            if kind == "value" and name in _INTEGER_FORMULAS:
-                raw = _asarray(x, fn_name)
-                if _integral(raw):
-                    return _INTEGER_FORMULAS[name](raw)
-            arr = _as_float_array(x, fn_name)
+            raw = _asarray(x, fn_name)
+            if kind == "value" and name in _INTEGER_FORMULAS and _integral(raw):
+                return _INTEGER_FORMULAS[name](raw)
+            arr = _as_float_array(raw, fn_name)
             if validate is not None:
                 validate(**params)
             if kind == "value":
@@ -1230,12 +1229,15 @@ hard_swish = hard_silu
 
 
 # sparse plus / sparse sigmoid ---------------------------------------------------------------
+def _sparse_sigmoid_value(x):
+    """``clip(x + 1, 0, 2) / 2``: sparse_sigmoid, and sparse_plus's derivative."""
+    return jnp.where(x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, jnp.ones_like(x), 0.5 * x + 0.5))
+
+
 _sparse_plus, _sparse_plus_d1, _sparse_plus_d2 = _build(
     "sparse_plus",
     lambda x: jnp.where(x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, x, (x + 1) ** 2 / 4)),
-    lambda x: jnp.where(
-        x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, jnp.ones_like(x), (x + 1) / 2)
-    ),
+    _sparse_sigmoid_value,
     lambda x: _step((x > -1) & (x < 1), x, 0.5),
 )
 
@@ -1259,9 +1261,7 @@ def sparse_plus(x: ArrayLike) -> jax.Array:
 
 _sparse_sigmoid, _sparse_sigmoid_d1, _sparse_sigmoid_d2 = _build(
     "sparse_sigmoid",
-    lambda x: jnp.where(
-        x <= -1, jnp.zeros_like(x), jnp.where(x >= 1, jnp.ones_like(x), 0.5 * x + 0.5)
-    ),
+    _sparse_sigmoid_value,
     # At -1 and 1 jax.nn's clip gives each side half the gradient: 0.25.
     lambda x: jnp.where(
         (x > -1) & (x < 1),
@@ -1380,16 +1380,12 @@ def glu(x: ArrayLike, axis: int = -1) -> jax.Array:
 
 
 def _normalize_axis(name: str, axis: int, ndim: int) -> int:
+    """One int axis (glu, the registry's softmax Jacobians): :func:`_normalize_axes`'s checks."""
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"{name}: axis must be an int, got {axis!r}.")
-    if not -ndim <= axis < ndim or ndim == 0:
-        raise ValueError(
-            f"{name}: axis {axis} is out of range for an array with {ndim} dimension(s) "
-            f"(valid: {-ndim} to {ndim - 1})."
-            if ndim
-            else f"{name}: needs an array with at least one dimension, got a scalar."
-        )
-    return int(axis) % ndim
+    if ndim == 0:
+        raise ValueError(f"{name}: needs an array with at least one dimension, got a scalar.")
+    return _normalize_axes(name, axis, ndim)[0]
 
 
 def _normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:

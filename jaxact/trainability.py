@@ -265,6 +265,7 @@ def fluctuation_cells(depths: Sequence[int], widths: Sequence[int], *, inits: in
     out = []
     for w in widths:
         g = gradient_fluctuations(max(depths), w, inits=inits, seed=seed)
+        per_layer = theory.relu_log_gain_variance(w)  # independent layers: variances add
         for d in sorted(depths):
             gd = g[:, d - 1]
             pos = gd[gd > 0]
@@ -272,7 +273,7 @@ def fluctuation_cells(depths: Sequence[int], widths: Sequence[int], *, inits: in
             out.append({"depth": d, "width": w, "beta": d / w, "inits": inits,
                         "zero": int(gd.size - pos.size), "mean": float(gd.mean()),
                         "var_log": var, "var_log_se": var * math.sqrt(2 / max(pos.size - 1, 1)),
-                        "predicted_var_log": theory.relu_log_gain_variance(w, d),
+                        "predicted_var_log": d * per_layer,
                         "hanin_var_log": 5 * d / w,
                         "spread": math.exp(math.sqrt(var))})  # fmt: skip
     return out
