@@ -33,6 +33,7 @@ from jaxact.activations import (
     log_sigmoid,
     log_softmax,
     mish,
+    register_activation,
     relu,
     relu6,
     selu,
@@ -47,6 +48,7 @@ from jaxact.activations import (
     squareplus,
     swish,
     tanh,
+    unregister_activation,
 )
 from jaxact.attenuation import (
     AttenuationResult,
@@ -113,6 +115,8 @@ __all__ = [
     "gelu_tanh",
     "glu",
     "get_activation",
+    "register_activation",
+    "unregister_activation",
     "hard_sigmoid",
     "hard_silu",
     "hard_swish",

@@ -67,6 +67,8 @@ __all__ = [
     "activation_fn",
     "activation_name",
     "get_activation",
+    "register_activation",
+    "unregister_activation",
     "identity",
     "sigmoid",
     "tanh",
@@ -246,6 +248,18 @@ def _add_tangents(y, *parts):
     return _cast(out, y.dtype)
 
 
+def _unshared(x: jax.Array) -> jax.Array:
+    """``x`` behind an optimization barrier, so the derivative's formula shares nothing with the
+    value's.
+
+    Without it XLA merges their common subexpressions (``exp(-|x|)`` of sigmoid and sigmoid'),
+    and the CPU backend, which will not duplicate an expensive op into two loops, then writes
+    each shared intermediate to memory and reads it back: 3-5 passes over the array instead of
+    two. Recomputing the exponential in the derivative's own loop is much cheaper.
+    """
+    return jax.lax.optimization_barrier(x)
+
+
 def _with_closed_form_jvp(name, value, first, second, names=()) -> Callable[..., jax.Array]:
     """``value`` as a custom_jvp function ``f(x, *params)`` with closed-form derivatives.
 
@@ -269,14 +283,14 @@ def _with_closed_form_jvp(name, value, first, second, names=()) -> Callable[...,
     def _f_jvp(primals, tangents):
         (x, *p), (t, *tp) = primals, tangents
         y = f(x, *p)
-        dx = None if isinstance(t, SymbolicZero) else df(x, *p) * t
+        dx = None if isinstance(t, SymbolicZero) else df(_unshared(x), *p) * t
         return y, _add_tangents(y, dx, _param_tangent(value, x, p, tp, names))
 
     def _df_jvp(primals, tangents):
         (x, *p), (t, *tp) = primals, tangents
         y = df(x, *p)
         kw = dict(zip(names, p, strict=True))
-        dx = None if isinstance(t, SymbolicZero) else second(x, **kw) * t
+        dx = None if isinstance(t, SymbolicZero) else second(_unshared(x), **kw) * t
         return y, _add_tangents(y, dx, _param_tangent(first, x, p, tp, names))
 
     f.defjvp(_f_jvp, symbolic_zeros=True)
@@ -374,9 +388,11 @@ class Activation:
 
 def _sigmoid_pair(x):
     """``(sigmoid(x), sigmoid(-x))``, both to about 1 ulp, from one exp of ``-|x|``."""
+    # One division: e / (1 + e) as e * (1 / (1 + e)) costs one more rounding (under 2 ulp in
+    # all), and keeps XLA from splitting the formula into several loops around two divisions.
     e = jnp.exp(-jnp.abs(x))
     big = 1 / (1 + e)
-    small = e / (1 + e)
+    small = e * big
     pos = x >= 0
     return jnp.where(pos, big, small), jnp.where(pos, small, big)
 
@@ -455,16 +471,20 @@ def _gelu_tanh_clamp(dtype) -> float:
 
 
 def _gelu_tanh_sigmoids(x):
-    """``(sigmoid(r), sigmoid(-r))`` for ``r = 2u(x)``, both tails accurate, and ``x`` clamped."""
+    """``(sigmoid(r), sigmoid(-r))`` for ``r = 2u(x)``, and ``x`` clamped.
+
+    For the derivatives only: their accuracy is measured against the size of ``phi'`` (whose
+    supremum is about 1.13), so the tail's relative accuracy that the value needs (a double-word
+    ``r``, see :func:`_gelu_tanh_argument`) buys nothing here; one plain ``r``, one exponential
+    and one division keep the formula a single loop.
+    """
     big = _gelu_tanh_clamp(x.dtype)
     xc = jnp.clip(x, -big, big)
-    r_hi, r_lo = _gelu_tanh_argument(xc)
-    # e = exp(-|r|) in double-word form; r has the sign of x.
-    neg = r_hi < 0
-    e = special.exp_double(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
-    big_s = 1 / (1 + e)
-    small_s = e / (1 + e)
-    return jnp.where(neg, small_s, big_s), jnp.where(neg, big_s, small_s), xc
+    r = (2 * _SQRT_2_OVER_PI) * (xc + _GELU_TANH_CUBIC * (xc * xc * xc))
+    e = jnp.exp(-jnp.abs(r))
+    q = 1 / (1 + e)
+    neg = r < 0
+    return jnp.where(neg, e * q, q), jnp.where(neg, q, e * q), xc
 
 
 def _gelu_tanh_value(x):
@@ -476,7 +496,8 @@ def _gelu_tanh_value(x):
     neg = r_hi < 0
     e_scaled = special.exp_scaled(jnp.where(neg, r_hi, -r_hi), jnp.where(neg, r_lo, -r_lo))
     e = e_scaled * special.UNSCALE
-    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * special.UNSCALE, x / (1 + e))
+    q = 1 / (1 + e)  # one division for both branches
+    out = jnp.where(x < 0, (x * e_scaled * q) * special.UNSCALE, x * q)
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
@@ -527,12 +548,14 @@ def _mish_value(x):
 
 
 def _silu_value(x):
-    # x sigma(x) from one exponential e = exp(-|x|), taken 2**64-scaled (see special.exp_scaled):
-    # x / (1 + e) for x >= 0, and x e / (1 + e) for x < 0 without losing a subnormal e.
-    # The floor keeps +-inf out of the double-word sum (inf - inf); e is 0 there either way.
-    e_scaled = special.exp_scaled(jnp.maximum(-jnp.abs(x), -1e4), jnp.zeros_like(x))
-    e = e_scaled * special.UNSCALE
-    out = jnp.where(x < 0, (x * e_scaled / (1 + e)) * special.UNSCALE, x / (1 + e))
+    # x sigma(x) from one exponential h = exp(-|x| / 2), e = h**2 = exp(-|x|): x / (1 + e) for
+    # x >= 0, and (x h) (h / (1 + e)) for x < 0, which stays a normal number where e alone would
+    # be subnormal (and flushed to zero). Halving x is exact; squaring h doubles exp's relative
+    # error (about 2 ulp in all). h**2 is written (2 h) (h / 2), the same product exactly: XLA
+    # rewrites exp(a) * exp(a) into exp(2 a), which would cost a second exponential.
+    h = jnp.exp(-0.5 * jnp.abs(x))
+    q = 1 / (1 + (2 * h) * (0.5 * h))
+    out = jnp.where(x < 0, (x * h) * (h * q), x * q)
     return jnp.where(jnp.isneginf(x), jnp.zeros_like(x), out)
 
 
@@ -617,7 +640,7 @@ def _is_default(name: str, value, defaults: Mapping[str, Any]) -> bool:
     return type(value) in (int, float) and name in defaults and value == defaults[name]
 
 
-def _elementwise(name, value, first, second, *, validate=None):
+def _elementwise(name, value, first, second, *, validate=None, defaults=None):
     """Build the public function and its closed-form derivative functions from three formulas.
 
     Returns ``(fn, derivative, second_derivative)``; each takes ``(x, **params)``, checks the
@@ -632,8 +655,9 @@ def _elementwise(name, value, first, second, *, validate=None):
     # The parameters' defaults are those of ``validate``. When every parameter is at its
     # default (as a Python number) the call takes the prebuilt parameter-free path; otherwise
     # all of them are arguments of the custom_jvp function, in sorted order.
-    defaults = {} if validate is None else {
-        k: p.default for k, p in inspect.signature(validate).parameters.items()}  # fmt: skip
+    if defaults is None:
+        defaults = {} if validate is None else {
+            k: p.default for k, p in inspect.signature(validate).parameters.items()}  # fmt: skip
     names = tuple(sorted(defaults))
     with_params = _with_closed_form_jvp(name, value_w, first_w, second_w, names)
 
@@ -645,6 +669,10 @@ def _elementwise(name, value, first, second, *, validate=None):
             arr = _as_float_array(raw, fn_name)
             if validate is not None:
                 validate(**params)
+            elif set(params) - set(defaults):
+                raise TypeError(f"{fn_name} got unexpected parameter(s) "
+                                f"{sorted(set(params) - set(defaults))}; it takes "
+                                f"{sorted(defaults) or 'none'}.")  # fmt: skip
             if kind == "value":
                 if all(_is_default(k, v, defaults) for k, v in params.items()):
                     return no_params(arr)
@@ -1424,7 +1452,7 @@ def _indicator(cond, x):
     return jnp.where(cond, jnp.ones_like(x), jnp.zeros_like(x))
 
 
-def _softmax_core(x, axis, where=None):
+def _softmax_limits(x, axis, where=None):
     """Softmax along ``axis`` (an int or a tuple) in the compute dtype, with the limits at +-inf.
 
     If any entry is +inf, the mass is shared equally among the +inf entries (the limit of
@@ -1447,23 +1475,60 @@ def _softmax_core(x, axis, where=None):
     return out if where is None else jnp.where(where, out, 0)
 
 
-def _log_softmax_core(x, axis, where=None):
-    """Log-softmax along ``axis``; with ``where`` the unselected entries are -inf."""
+def _log_softmax_limits(x, axis, where=None):
+    """Log-softmax along ``axis``; with ``where`` the unselected entries are -inf.
+
+    The limits need no reductions of their own (one max and one sum, as the plain formula): in
+    a row whose max is +inf the shifted values are 0 on the +inf entries and -inf elsewhere, so
+    the log-sum gives ``-log(count)`` on them; a row of -inf shifts to 0 on its (selected)
+    entries, the uniform distribution.
+    """
     if where is not None:
         x = jnp.where(where, x, -jnp.inf)
     m = _row_max(x, axis)
-    finite_m = jnp.where(jnp.isinf(m), 0, m)
-    shifted = x - finite_m
-    lse = jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
-    out = shifted - lse
-    # Limits: with +inf entries, log_softmax is 0 - log(count) on them and -inf elsewhere.
-    n_inf = jnp.sum(_indicator(x == jnp.inf, x), axis=axis, keepdims=True)
-    out = jnp.where(jnp.isposinf(m), jnp.where(x == jnp.inf, -jnp.log(n_inf), -jnp.inf), out)
-    # A row of -inf: the uniform distribution over its (selected) entries.
-    ones = jnp.ones_like(x) if where is None else _indicator(where, x)
-    n = jnp.sum(ones, axis=axis, keepdims=True)
-    out = jnp.where(jnp.isneginf(m), -jnp.log(n) * jnp.ones_like(x), out)
+    zeros = jnp.zeros_like(x)
+    minus_inf = jnp.full_like(x, -jnp.inf)
+    selected = jnp.ones_like(x, bool) if where is None else where
+    limit = jnp.where(jnp.where(jnp.isposinf(m), x == jnp.inf, selected), zeros, minus_inf)
+    shifted = jnp.where(jnp.isinf(m), limit, x - jnp.where(jnp.isinf(m), 0, m))
+    out = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
     return out if where is None else jnp.where(where, out, -jnp.inf)
+
+
+def _softmax_plain(x, axis, where=None):
+    """Softmax where every row's max is finite: the shifted exponentials over their sum."""
+    if where is not None:
+        x = jnp.where(where, x, -jnp.inf)
+    e = jnp.exp(x - _row_max(x, axis))
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_plain(x, axis, where=None):
+    """Log-softmax where every row's max is finite."""
+    if where is not None:
+        x = jnp.where(where, x, -jnp.inf)
+    shifted = x - _row_max(x, axis)
+    out = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+    return out if where is None else jnp.where(where, out, -jnp.inf)
+
+
+def _with_limits(plain, limits):
+    """``plain`` when every row's max is finite, else ``limits`` (infinite or NaN entries, or
+    an empty or fully masked row): one ``lax.cond``, so the common case runs jax.nn's loops
+    (XLA fuses the max, the shift and the exponential) and the limits cost nothing there.
+    Under ``vmap`` the condition is batched and both branches run; the result is the same."""
+
+    def core(x, axis, where=None):
+        masked = x if where is None else jnp.where(where, x, -jnp.inf)
+        finite = jnp.all(jnp.isfinite(_row_max(masked, axis)))
+        return jax.lax.cond(finite, lambda v, w: plain(v, axis, w),
+                            lambda v, w: limits(v, axis, w), x, where)  # fmt: skip
+
+    return core
+
+
+_softmax_core = _with_limits(_softmax_plain, _softmax_limits)
+_log_softmax_core = _with_limits(_log_softmax_plain, _log_softmax_limits)
 
 
 def _make_softmax(axis: tuple[int, ...], log: bool):
@@ -1723,6 +1788,221 @@ ACTIVATIONS: Mapping[str, Activation] = types.MappingProxyType(_REGISTRY)
 ALIASES: Mapping[str, str] = types.MappingProxyType(
     {"swish": "silu", "hard_swish": "hard_silu", "soft_sign": "softsign"}
 )
+
+
+_USER_REGISTERED: set[str] = set()
+
+# Where metadata is estimated for a registered activation: both signs of 0, 1e-3 .. 1e3 on a
+# log scale, and a fine linear grid over [-10, 10] where most of the structure lies.
+_PROBE = np.unique(
+    np.concatenate(
+        [-np.logspace(-3, 3, 601), [0.0], np.logspace(-3, 3, 601), np.linspace(-10, 10, 2001)]
+    )
+)
+# A derivative disagreeing with autodiff by more than this, relative to max(|phi'|, sup |phi'|),
+# is a wrong formula, not rounding: float32 rounding differences are ~1e-6 of the scale.
+_CHECK_RTOL = 1e-3
+
+
+def _autodiff_derivative(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """``x -> d fn / dx`` elementwise, by forward-mode autodiff (a unit tangent)."""
+
+    def d(x, **params):
+        return jax.jvp(lambda v: fn(v, **params), (x,), (jnp.ones_like(x),))[1]
+
+    return d
+
+
+def _check_against_autodiff(name, label, closed, reference, kinks, params) -> float:
+    """Raise ValueError where ``closed`` and autodiff of the function disagree on the probe
+    grid (away from ``kinks``); return ``max |closed|`` there."""
+    pts = _PROBE[np.all([np.abs(_PROBE - k) > 1e-2 for k in kinks], axis=0)] if kinks else _PROBE
+    x = jnp.asarray(pts, jnp.float32)
+    got = np.asarray(closed(x, **params), np.float64)
+    ref = np.asarray(reference(x, **params), np.float64)
+    finite = np.isfinite(ref)
+    scale = max(float(np.max(np.abs(ref[finite]), initial=0.0)), 1e-30)
+    err = np.where(finite, np.abs(got - ref) / np.maximum(np.abs(ref), scale), 0.0)
+    err = np.where(finite & ~np.isfinite(got), np.inf, err)
+    worst = int(np.argmax(err))
+    if err[worst] > _CHECK_RTOL:
+        raise ValueError(
+            f"register_activation({name!r}): the {label} disagrees with autodiff of the "
+            f"function at x = {float(pts[worst])!r}: {float(got[worst])!r} against "
+            f"{float(ref[worst])!r} (relative "
+            f"error {err[worst]:.3g} > {_CHECK_RTOL}). Check the formula, or list the point in "
+            "kinks= if the derivative jumps there."
+        )
+    return float(np.max(np.abs(got[np.isfinite(got)]), initial=0.0))
+
+
+def _second_moment_gain(fn, params) -> float:
+    """``1 / sqrt(E[phi(z)**2])`` for ``z ~ N(0, 1)``, by 96-point Gauss-Hermite quadrature."""
+    z, w = np.polynomial.hermite_e.hermegauss(96)
+    v = np.asarray(fn(jnp.asarray(z, jnp.float32), **params), np.float64)
+    m2 = float(np.sum(w * v * v) / np.sqrt(2 * np.pi))
+    if not (math.isfinite(m2) and m2 > 0):
+        raise ValueError(f"cannot estimate a gain: E[phi(z)^2] = {m2!r}; pass gain=.")
+    return 1 / math.sqrt(m2)
+
+
+def register_activation(
+    name: str,
+    fn: Callable[..., jax.Array],
+    derivative: Callable[..., jax.Array],
+    second_derivative: Callable[..., jax.Array] | None = None,
+    *,
+    params: Mapping[str, float] | None = None,
+    output_range: tuple[float, float] | Interval | None = None,
+    max_slope: float | None = None,
+    gain: float | None = None,
+    saturates_left: bool | None = None,
+    saturates_right: bool | None = None,
+    kinks: Mapping[float, float] | None = None,
+    curvature_kinks: Mapping[float, float] | None = None,
+    doc: str = "",
+    check: bool = True,
+) -> Activation:
+    r"""Add your own activation, with its closed-form derivatives, to the registry.
+
+    The returned record (also ``jaxact.ACTIVATIONS[name]``) is accepted wherever a registry
+    name is: :func:`jaxact.get_activation`, :func:`jaxact.init_mlp` and the MLP, training,
+    attenuation, sweeps, :mod:`jaxact.theory`, and :func:`jaxact.diagnose`, which finds its
+    sites in any model (the record's ``fn`` shows up in a jaxpr as ``jaxact_<name>``).
+
+    ``record.fn`` is your formula wrapped like the built-in activations: ``jax.grad`` and the
+    other transformations use *your* ``derivative`` (and ``second_derivative`` for second
+    order), 16-bit inputs are computed in float32 and rounded once, integers are promoted, and
+    hyperparameters in ``params`` are traceable and differentiable.
+
+    Args:
+      name: a Python identifier not yet in the registry (nor an alias).
+      fn: ``phi(x, **params)``, elementwise, written with ``jax.numpy``.
+      derivative: closed-form ``phi'(x, **params)``.
+      second_derivative: closed-form ``phi''``; if omitted, autodiff of ``derivative``.
+      params: hyperparameters and their defaults, e.g. ``{"beta": 1.0}``.
+      output_range: ``(low, high)`` (closed) or an :class:`Interval`; estimated from values on
+        a grid over [-1000, 1000] if omitted (an estimate: give it when you know it).
+      max_slope: ``sup |phi'|``; estimated on the same grid if omitted.
+      gain: initialisation gain; default the second-moment gain
+        ``1 / sqrt(E[phi(z)**2])``, ``z ~ N(0, 1)`` (``gain_source="second-moment"``).
+      saturates_left, saturates_right: whether ``phi' -> 0`` at -inf / +inf; estimated from
+        ``|phi'(-+1000)| < 1e-6 max_slope`` if omitted.
+      kinks, curvature_kinks: ``{x0: value}``, points where ``phi'`` (``phi''``) jumps and the
+        value your derivative gives there (excluded from the check below).
+      doc: one-line description.
+      check: compare ``derivative`` (and a given ``second_derivative``) with autodiff of
+        ``fn`` (of ``derivative``) in float32 on the grid; a relative disagreement beyond
+        1e-3 of ``max(|phi'|, sup |phi'|)`` raises. For a full accuracy check against a
+        high-precision reference, use :func:`jaxact.testing.check_activation` in your tests.
+
+    Returns:
+      The new :class:`Activation`.
+
+    Raises:
+      ValueError: a name already registered or not an identifier, a failed check, or metadata
+        that cannot be estimated. TypeError: ``fn``/``derivative`` not callable.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> rec = jaxact.register_activation(
+    ...     "doc_swish_beta", lambda x, beta=1.0: x * jax.nn.sigmoid(beta * x),
+    ...     lambda x, beta=1.0: (s := jax.nn.sigmoid(beta * x)) * (1 + beta * x * (1 - s)),
+    ...     params={"beta": 1.0}, output_range=(-0.2785, float("inf")))
+    >>> float(jax.grad(rec.fn)(1.0))  # the closed form above, through jax.grad
+    0.92767...
+    >>> jaxact.get_activation("doc_swish_beta") is rec
+    True
+    >>> jaxact.unregister_activation("doc_swish_beta")
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"register_activation: name must be a Python identifier, got {name!r}.")
+    if name in _REGISTRY or name in ALIASES:
+        what = "registered by you (unregister_activation first)" if name in _USER_REGISTERED \
+            else "a built-in activation"  # fmt: skip
+        raise ValueError(f"register_activation: {name!r} is already {what}.")
+    for label, f in (("fn", fn), ("derivative", derivative)):
+        if not callable(f):
+            raise TypeError(f"register_activation: {label} must be callable, got {f!r}.")
+    if second_derivative is not None and not callable(second_derivative):
+        raise TypeError(f"register_activation: second_derivative must be callable or None, "
+                        f"got {second_derivative!r}.")  # fmt: skip
+    defaults = dict(params or {})
+    for k, v in defaults.items():
+        if not (isinstance(k, str) and k.isidentifier()):
+            raise ValueError(
+                f"register_activation: parameter names must be identifiers, got {k!r}."
+            )
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise TypeError(f"register_activation: default of {k!r} must be a number, got {v!r}.")
+    kinks = dict(kinks or {})
+    curvature_kinks = dict(curvature_kinks or {})
+    second = second_derivative or _autodiff_derivative(derivative)
+
+    checked, _ = _elementwise(name, fn, derivative, second, defaults=defaults)
+    value_fn, d1_fn, d2_fn = checked(name, "value"), checked(name, "d1"), checked(name, "d2")
+    value_fn.__name__ = value_fn.__qualname__ = name
+    value_fn.__doc__ = doc or getattr(fn, "__doc__", None) or f"User activation {name!r}."
+
+    plain = jax.jit(lambda x: fn(x, **defaults))
+    d1_plain = jax.jit(lambda x: derivative(x, **defaults))
+    slope = None
+    if check:
+        slope = _check_against_autodiff(name, "derivative", lambda x: d1_plain(x),
+                                        _autodiff_derivative(lambda x: plain(x)),
+                                        list(kinks), {})  # fmt: skip
+        if second_derivative is not None:
+            _check_against_autodiff(name, "second derivative",
+                                    lambda x: second_derivative(x, **defaults),
+                                    _autodiff_derivative(lambda x: d1_plain(x)),
+                                    list(kinks) + list(curvature_kinks), {})  # fmt: skip
+    x = jnp.asarray(_PROBE, jnp.float32)
+    if max_slope is None:
+        d = np.asarray(d1_plain(x), np.float64)
+        slope = slope if slope is not None else float(np.max(np.abs(d[np.isfinite(d)]), initial=0))
+        max_slope = slope
+    if output_range is None:
+        v = np.asarray(plain(x), np.float64)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            raise ValueError(f"register_activation({name!r}): fn is not finite on the grid.")
+        # Still moving at the grid's end (phi' not ~0 there): unbounded on that side.
+        ends_d = np.abs(np.asarray(d1_plain(jnp.asarray([-1e3, 1e3], jnp.float32)), np.float64))
+        moving = ends_d >= 1e-6 * max(float(max_slope), 1e-30)
+        low = -_INF if moving[0] and v.min() == v[0] else float(v.min())
+        high = _INF if moving[1] and v.max() == v[-1] else float(v.max())
+        output_range = Interval(low, high, math.isfinite(low), math.isfinite(high))
+    elif not isinstance(output_range, Interval):
+        low, high = output_range
+        output_range = Interval(float(low), float(high), True, True)
+    ends = np.abs(np.asarray(d1_plain(jnp.asarray([-1e3, 1e3], jnp.float32)), np.float64))
+    if saturates_left is None:
+        saturates_left = bool(ends[0] < 1e-6 * max_slope)
+    if saturates_right is None:
+        saturates_right = bool(ends[1] < 1e-6 * max_slope)
+    gain_source = "user"
+    if gain is None:
+        gain, gain_source = _second_moment_gain(fn, defaults), "second-moment"
+    _register(name, value_fn, d1_fn, d2_fn, output_range=output_range,
+              max_slope=float(max_slope), gain=float(gain), gain_source=gain_source,
+              saturates_left=saturates_left, saturates_right=saturates_right, kinks=kinks,
+              curvature_kinks=curvature_kinks, params=defaults,
+              doc=doc or f"user activation {name}")  # fmt: skip
+    _USER_REGISTERED.add(name)
+    return _REGISTRY[name]
+
+
+def unregister_activation(name: str) -> None:
+    """Remove an activation added with :func:`register_activation` (built-ins stay).
+
+    Raises:
+      ValueError: ``name`` is built in, or not registered.
+    """
+    if name not in _USER_REGISTERED:
+        what = "a built-in activation" if name in _REGISTRY else "not registered"
+        raise ValueError(f"unregister_activation: {name!r} is {what}; only activations added "
+                         "with register_activation can be removed.")  # fmt: skip
+    _USER_REGISTERED.discard(name)
+    del _REGISTRY[name]
 
 
 def get_activation(name: str | Activation) -> Activation:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from jaxact import ACTIVATIONS, get_activation
+from jaxact import ACTIVATIONS, get_activation, testing
 
 from . import reference
 from .numerics import (
@@ -88,14 +88,10 @@ def test_registry_is_read_only():
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["float32", "float64"])
 def test_values_against_mpmath(name, dtype):
-    pts = _ref_points(dtype)
-    ref = reference.values(name, tuple(pts.tolist()))
-    got = _eval(ACTIVATIONS[name].fn, pts, dtype)
-    err = _error_allowing_daz(got, ref, pts, dtype, reference.values(name, (0.0,))[0])
-    worst = int(np.argmax(err))
-    assert err[worst] <= VALUE_ULPS[np.dtype(dtype).name], (
-        f"{name}({pts[worst]!r}) = {got[worst]!r}, reference {ref[worst]!r}: {err[worst]:.1f} ulp"
-    )
+    # jaxact.testing.check_values: the public check users run on their own activations.
+    testing.check_values(ACTIVATIONS[name].fn, lambda p: reference.values(name, tuple(p.tolist())),
+                         dtypes=(dtype,), ulps=VALUE_ULPS[np.dtype(dtype).name],
+                         points=_ref_points(dtype), name=name)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -121,15 +117,10 @@ def test_float32_against_float64_on_a_fine_grid(name):
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16], ids=["float16", "bfloat16"])
 def test_16bit_exhaustive(name, dtype):
     """Every finite float16 / bfloat16 input, against the (mpmath-checked) float64 result."""
-    pts = all_finite_values(dtype)
     fn = ACTIVATIONS[name].fn
-    ref = _eval(fn, pts, jnp.float64)
-    got = _eval(fn, pts, dtype)
-    err = _error_allowing_daz(got, ref, pts, dtype, float(fn(jnp.float64(0.0))))
-    worst = int(np.argmax(err))
-    assert err[worst] <= VALUE_ULPS[np.dtype(dtype).name], (
-        f"{name}({pts[worst]!r}) = {got[worst]!r}, reference {ref[worst]!r}: {err[worst]:.1f} ulp"
-    )
+    testing.check_values(fn, lambda p: _eval(fn, p, jnp.float64), dtypes=(dtype,),
+                         ulps=VALUE_ULPS[np.dtype(dtype).name], points=all_finite_values(dtype),
+                         name=name)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------

@@ -72,6 +72,16 @@ def test_quick_bench_writes_json_markdown_and_plots(quick_results):
     md = next(f for f in files if f.suffix == ".md").read_text()
     assert "| relu |" in md and "Compile time" in md and "Whole grid: vmapped" in md
     assert "## jaxact.diagnose in a training step" in md
+    assert "## jaxact vs jax.nn" in md and "| gelu (exact) |" in md
+    from jaxact.bench.jax_nn import PAIRS
+
+    nn = res["parts"]["jax_nn"]
+    assert list(nn["functions"]) == list(PAIRS) and nn["elements"] == 2**18
+    for row in nn["functions"].values():
+        for mode in ("forward", "forward_grad"):
+            c = row[mode]
+            assert c["reference"]["median"] > 0 and c["candidate"]["median"] > 0
+            assert c["reference"]["compile_s"] > 0
     d = res["parts"]["diagnose"]
     models = {r["model"] for r in d["steps"]}
     assert {"jaxact scan MLP (relu)", "equinox MLP (relu)", "flax.linen MLP (gelu)"} <= models

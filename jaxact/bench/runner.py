@@ -12,12 +12,13 @@ from typing import Any
 from jaxact.bench import activations as bench_activations
 from jaxact.bench import attenuation as bench_attenuation
 from jaxact.bench import diagnose as bench_diagnose
+from jaxact.bench import jax_nn as bench_jax_nn
 from jaxact.bench import mlp as bench_mlp
 from jaxact.bench import sweep as bench_sweep
 from jaxact.bench import torch_baseline
 from jaxact.bench.timing import device_info, device_slug
 
-PARTS = ("activations", "mlp", "attenuation", "diagnose", "sweep", "torch")
+PARTS = ("activations", "jax_nn", "mlp", "attenuation", "diagnose", "sweep", "torch")
 
 
 def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
         log(f"[bench] {part} ...")
         if part == "activations":
             res = bench_activations.run(quick=quick)
+        elif part == "jax_nn":
+            res = bench_jax_nn.run(quick=quick)
         elif part == "mlp":
             res = bench_mlp.run(quick=quick)
         elif part == "attenuation":
@@ -84,6 +87,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 f"{_f(f['memory_gb_per_s'], '.1f')} | {_f(f['memory_fraction_of_copy'], '.2f')} | "
                 f"{_f(g['memory_fraction_of_copy'], '.2f')} |"
             )
+    if "jax_nn" in parts:
+        lines += ["", "## jaxact vs jax.nn", "", *bench_jax_nn.markdown_rows(parts["jax_nn"])]
     if "mlp" in parts:
         m = parts["mlp"]
         lines += [

@@ -1,0 +1,112 @@
+"""jaxact against jax.nn: every shared function, forward and forward + gradient, same inputs.
+
+Each pair is jitted and timed in alternation (:func:`jaxact.bench.timing.compare`), so a slow
+spell of the machine hits both; the headline is the median over repeats of
+``time(jaxact) / time(jax.nn)`` with its min-max spread. Inputs: ``elements`` float32 values from
+``3 * N(0, 1)`` (wide enough to reach both tails of the saturating functions); the output
+functions (softmax, log_softmax) act along rows of 1024. Forward + gradient is ``jax.vjp`` with
+a cotangent of ones: the value and ``phi'(x) * 1`` in one compiled program, as in training.
+
+The pairs compared (name in jaxact = name in jax.nn, with the same arguments) are
+:data:`PAIRS`; ``gelu`` appears twice, as jax.nn's two settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+import jaxact
+from jaxact.bench.timing import compare
+
+ROW = 1024
+
+
+def _pairs() -> dict[str, tuple[Callable, Callable]]:
+    pairs: dict[str, tuple[Callable, Callable]] = {
+        "gelu (tanh)": (lambda v: jax.nn.gelu(v, approximate=True), jaxact.gelu),
+        "gelu (exact)": (
+            lambda v: jax.nn.gelu(v, approximate=False),
+            lambda v: jaxact.gelu(v, approximate=False),
+        ),
+    }
+    for name in jaxact.activations.__all__:
+        if name == "gelu" or not hasattr(jax.nn, name):
+            continue
+        ours, theirs = getattr(jaxact, name), getattr(jax.nn, name)
+        if ours is theirs or not callable(ours) or name in ("swish", "hard_swish"):
+            continue  # re-exports and aliases time the same function twice
+        pairs[name] = (theirs, ours)
+    return pairs
+
+
+#: ``{label: (jax.nn function, jaxact function)}``, computed at import.
+PAIRS = _pairs()
+
+
+def _forward_and_gradient(fn: Callable) -> Callable:
+    def run(x):
+        out, pull = jax.vjp(fn, x)
+        return out, pull(jnp.ones_like(out))[0]
+
+    return run
+
+
+def run(*, quick: bool = False, names: list[str] | None = None, elements: int | None = None,
+        progress=None) -> dict[str, Any]:  # fmt: skip
+    """Time every pair in :data:`PAIRS` (or ``names``); returns a JSON-able dict.
+
+    Args:
+      quick: 2**18 elements and 5 repeats (a smoke test) instead of 2**22 and 15.
+      names: labels of :data:`PAIRS` to time (default: all).
+      elements: override the number of float32 elements (a multiple of 1024).
+
+    Returns:
+      ``{"elements", "repeats", "functions": {label: {"forward": c, "forward_grad": c}}}``
+      where each ``c`` is :meth:`jaxact.bench.timing.Comparison.as_dict` with jax.nn as the
+      reference: ``ratio`` > 1 means jaxact is slower.
+    """
+    n = elements or (2**18 if quick else 2**22)
+    if n % ROW:
+        raise ValueError(f"elements must be a multiple of {ROW}, got {n}")
+    repeats = 5 if quick else 15
+    chosen = list(PAIRS) if names is None else names
+    unknown = [c for c in chosen if c not in PAIRS]
+    if unknown:
+        raise ValueError(f"unknown function(s) {unknown}; valid: {', '.join(PAIRS)}")
+    x = 3.0 * jax.random.normal(jax.random.key(0), (n // ROW, ROW), jnp.float32)
+    out: dict[str, Any] = {"elements": n, "repeats": repeats, "functions": {}}
+    for label in chosen:
+        theirs, ours = PAIRS[label]
+        fwd = compare(theirs, ours, x, repeats=repeats)
+        both = compare(_forward_and_gradient(theirs), _forward_and_gradient(ours), x,
+                       repeats=repeats)  # fmt: skip
+        out["functions"][label] = {"forward": fwd.as_dict(), "forward_grad": both.as_dict()}
+        if progress is not None:
+            progress(label)
+    return out
+
+
+def markdown_rows(res: dict[str, Any]) -> list[str]:
+    """The "jaxact vs jax.nn" table: ratio (median, min-max) and jax.nn's time per call."""
+    lines = [
+        f"{res['elements']} float32 values (rows of {ROW}), {res['repeats']} alternating repeats. "
+        "Ratio = time(jaxact) / time(jax.nn) in the same round: median (min-max); below 1 "
+        "jaxact is faster.",
+        "",
+        "| function | forward ratio | jax.nn forward ms | forward+grad ratio | "
+        "jax.nn forward+grad ms |",
+        "|---|---|---|---|---|",
+    ]
+    for label, row in res["functions"].items():
+        f, g = row["forward"], row["forward_grad"]
+        lines.append(
+            f"| {label} | {f['ratio']:.2f} ({f['ratio_min']:.2f}-{f['ratio_max']:.2f}) | "
+            f"{f['reference']['median'] * 1e3:.3g} | "
+            f"{g['ratio']:.2f} ({g['ratio_min']:.2f}-{g['ratio_max']:.2f}) | "
+            f"{g['reference']['median'] * 1e3:.3g} |"
+        )
+    return lines

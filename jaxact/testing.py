@@ -1,0 +1,422 @@
+"""Test helpers for activations: check closed-form derivatives and values in your own pytest.
+
+The checks jaxact's own catalogue passes, for your functions::
+
+    import jax, jax.numpy as jnp
+    from jaxact import testing
+
+    def my_act(x, beta=1.0):
+        return x * jax.nn.sigmoid(beta * x)
+
+    def my_act_d1(x, beta=1.0):
+        s = jax.nn.sigmoid(beta * x)
+        return s * (1 + beta * x * (1 - s))
+
+    def test_my_derivative():
+        testing.check_derivative(my_act, my_act_d1)  # raises AssertionError with a report
+
+    def test_my_values():
+        import mpmath
+        ref = lambda x: [float(v * mpmath.mpf(1) / (1 + mpmath.exp(-v))) for v in x]
+        testing.check_values(my_act, ref, dtypes=(jnp.float32,))
+
+* :func:`check_derivative`: a closed-form ``phi'`` (or ``phi''``) against autodiff of the
+  formula, over a dense grid, the dtype's extremes (subnormals to max) and several dtypes;
+  the error is counted in ulps of ``max(|phi'(x)|, sup |phi'|)``.
+* :func:`check_values`: a function against a high-precision reference (mpmath, or a float64
+  formula), in ulps of each result; inputs a flushing backend reads as 0 may give ``phi(0)``.
+* :func:`check_activation`: both, plus every autodiff route (grad, jvp, vjp, grad-of-grad) of a
+  registry record against its closed forms.
+
+Each check returns :class:`CheckResult` records and, unless ``raise_on_failure=False``, raises
+``AssertionError`` with one line per failure: the worst input, what came out, what was expected,
+and the error in ulps. The lower-level helpers (``ulp_error``, the grids) are public too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+
+FLOAT_DTYPES = (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64)
+
+
+def finfo(dtype):
+    return ml_dtypes.finfo(dtype) if np.dtype(dtype) == jnp.bfloat16 else np.finfo(dtype)
+
+
+def flushes_subnormals(dtype) -> bool:
+    """Whether this backend flushes subnormals of ``dtype`` (float32/float64) to zero.
+
+    XLA:CPU runs with flush-to-zero and denormals-are-zero for both; we test rather than assume:
+    ``exp(x)`` with ``x`` half-way into the subnormal range is an op the compiler cannot fold.
+    """
+    fi = np.finfo(dtype)
+    x = np.asarray(np.log(float(fi.tiny)) - 2.0, dtype)
+    return float(jax.jit(jnp.exp)(x)) == 0.0
+
+
+def flush_threshold(dtype) -> float:
+    """Magnitude below which a correct result may come out as 0 on this backend.
+
+    bfloat16 (whose exponent range is float32's) is computed in float32 arithmetic; float16 is
+    computed in float32 too, where its subnormals are normal numbers, so it keeps them.
+    """
+    if np.dtype(dtype) == np.dtype(jnp.float16):
+        return 0.0
+    compute = np.float64 if np.dtype(dtype) == np.dtype(np.float64) else np.float32
+    return float(np.finfo(compute).tiny) if flushes_subnormals(compute) else 0.0
+
+
+def inputs_read_as_zero(points: np.ndarray, dtype) -> np.ndarray:
+    """Mask of inputs that a flushing backend reads as zero (subnormal in the compute dtype)."""
+    return (np.abs(points) < flush_threshold(dtype)) & (points != 0)
+
+
+def ulp_of(ref: np.ndarray, dtype) -> np.ndarray:
+    """Spacing of ``dtype`` at each ``ref`` (float64 array): the size of one ulp there."""
+    fi = finfo(dtype)
+    nmant = int(fi.nmant)
+    tiny = float(fi.tiny)
+    a = np.abs(ref)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log2(np.maximum(a, tiny)))
+    return np.exp2(exponent - nmant)
+
+
+def ulp_error(got, ref, dtype) -> np.ndarray:
+    """|got - ref| in ulps of ``dtype`` at ``ref``, with equal infinities and NaNs counting 0.
+
+    Where the backend flushes subnormals (see :func:`flush_threshold`), a reference below the
+    smallest normal number counts as exact when the result is within that threshold of it.
+    """
+    got = np.asarray(got, np.float64)
+    ref = np.asarray(ref, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(got - ref) / ulp_of(ref, dtype)
+    both_nan = np.isnan(got) & np.isnan(ref)
+    # A reference that rounds past the dtype's max overflows: the result must be that infinity.
+    with np.errstate(over="ignore"):
+        rounded = ref.astype(dtype).astype(np.float64)
+    over = np.isinf(rounded)
+    same_inf = np.isinf(got) & over & (np.sign(got) == np.sign(rounded))
+    err = np.where(over & ~same_inf, np.inf, err)
+    flush = flush_threshold(dtype)
+    with np.errstate(invalid="ignore"):
+        flushed_ok = (np.abs(ref) < flush) & (np.abs(got - ref) <= flush)
+    return np.where(both_nan | same_inf | flushed_ok, 0.0, err)
+
+
+def extreme_points(dtype) -> np.ndarray:
+    """Both signs of: 0, the smallest subnormal, the smallest normal, decades up to max, max."""
+    fi = finfo(dtype)
+    tiny = float(fi.tiny)
+    big = float(fi.max)
+    mags = [0.0, float(fi.smallest_subnormal), tiny, big]
+    with np.errstate(over="ignore"):
+        mags += list(np.geomspace(tiny, big, 80))
+    mags += [0.5, 1.0, 2.0, 3.0, 6.0, 10.0, 30.0, 100.0]
+    pts = np.array(sorted({m for m in mags} | {-m for m in mags}), np.float64)
+    return np.unique(pts.astype(dtype).astype(np.float64))
+
+
+def dense_points(dtype, n: int = 2001) -> np.ndarray:
+    """A dense grid through the interesting range, extended far enough to reach every tail."""
+    lim = {2: 20.0, 4: 110.0, 8: 800.0}[np.dtype(dtype).itemsize]
+    if np.dtype(dtype) == jnp.bfloat16:
+        lim = 110.0
+    core = np.linspace(-12.0, 12.0, n)
+    tails = np.linspace(-lim, lim, n)
+    pts = np.concatenate([core, tails]).astype(dtype).astype(np.float64)
+    return np.unique(pts)
+
+
+def all_finite_values(dtype) -> np.ndarray:
+    """Every finite value of a 16-bit float type, as float64."""
+    bits = np.arange(2**16, dtype=np.uint16)
+    vals = bits.view(dtype)
+    finite = np.isfinite(vals.astype(np.float32))
+    return np.unique(vals[finite].astype(np.float64))
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One check in one dtype: the worst point and its error in ulps.
+
+    Attributes:
+      what: what was compared, e.g. ``"my_act' vs autodiff"``.
+      dtype: the dtype's name.
+      n_points: inputs checked.
+      max_ulps: the largest error, in ulps (of the result, or of the scale for derivatives).
+      tolerance: the allowed error, in the same ulps.
+      worst_input: the input where the error is largest.
+      got, expected: the result and the reference there.
+    """
+
+    what: str
+    dtype: str
+    n_points: int
+    max_ulps: float
+    tolerance: float
+    worst_input: float
+    got: float
+    expected: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.max_ulps <= self.tolerance)
+
+    def __str__(self) -> str:
+        status = "ok" if self.passed else "FAILED"
+        return (f"{status}: {self.what} [{self.dtype}, {self.n_points} points]: worst at "
+                f"x = {self.worst_input!r}: got {self.got!r}, expected {self.expected!r}, "
+                f"{self.max_ulps:.3g} ulp (allowed {self.tolerance:g})")  # fmt: skip
+
+
+def _finish(results: list[CheckResult], raise_on_failure: bool) -> list[CheckResult]:
+    failed = [r for r in results if not r.passed]
+    if failed and raise_on_failure:
+        raise AssertionError("\n".join(str(r) for r in failed))
+    return results
+
+
+def default_points(dtype) -> np.ndarray:
+    """The grid the checks use by default: :func:`dense_points` and :func:`extreme_points`."""
+    return np.unique(np.concatenate([dense_points(dtype, 801), extreme_points(dtype)]))
+
+
+def _as_dtype_list(dtypes) -> list:
+    if isinstance(dtypes, (str, np.dtype, type)):
+        dtypes = (dtypes,)
+    out = []
+    for d in dtypes:
+        try:
+            dt = np.dtype(d)
+        except TypeError:
+            raise TypeError(f"not a dtype: {d!r}") from None
+        if dt.kind != "f" and dt != jnp.bfloat16:
+            raise TypeError(f"checks need floating-point dtypes, got {dt}")
+        if dt == np.float64 and not jax.config.jax_enable_x64:
+            continue  # float64 is unavailable without x64; checked where it is enabled
+        out.append(dt)
+    if not out:
+        raise ValueError(f"no usable dtype in {list(dtypes)!r} (float64 needs jax_enable_x64)")
+    return out
+
+
+def _worst(what, dtype, pts, got, ref, err, tol) -> CheckResult:
+    worst = int(np.argmax(err)) if err.size else 0
+    return CheckResult(what, np.dtype(dtype).name, int(pts.size),
+                       float(err[worst]) if err.size else 0.0, float(tol),
+                       float(pts[worst]), float(got[worst]), float(ref[worst]))  # fmt: skip
+
+
+def _away_from(pts: np.ndarray, kinks: Iterable[float], margin: float = 1e-2) -> np.ndarray:
+    kinks = list(kinks)
+    if not kinks:
+        return pts
+    return pts[np.all([np.abs(pts - k) > margin for k in kinks], axis=0)]
+
+
+def _eval(fn, pts, dtype) -> np.ndarray:
+    return np.asarray(jnp.asarray(jax.jit(fn)(jnp.asarray(pts, dtype))).astype(jnp.float32 if
+                      np.dtype(dtype).itemsize < 8 else jnp.float64), np.float64)  # fmt: skip
+
+
+def autodiff_derivative(fn: Callable[[jax.Array], jax.Array], order: int = 1) -> Callable:
+    """``x -> d^order fn / dx^order`` for an elementwise ``fn``, by forward-mode autodiff."""
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+
+    def d1(x):
+        return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
+
+    return d1 if order == 1 else autodiff_derivative(d1, 1)
+
+
+def check_derivative(
+    fn: Callable[[jax.Array], jax.Array],
+    derivative: Callable[[jax.Array], jax.Array],
+    *,
+    order: int = 1,
+    dtypes: Sequence[Any] = (jnp.float32, jnp.float64),
+    ulps: float = 32,
+    kinks: Iterable[float] = (),
+    points: np.ndarray | None = None,
+    name: str | None = None,
+    raise_on_failure: bool = True,
+) -> list[CheckResult]:
+    """Check a closed-form derivative against autodiff of the function.
+
+    For each dtype, ``derivative(x)`` and ``order``-th forward-mode autodiff of ``fn`` are
+    evaluated (jitted) on ``points``; the error at each point is
+    ``|closed - autodiff| / (eps * max(|autodiff(x)|, max over the grid of |autodiff|))``: ulps
+    of the larger of the value and the derivative's scale, so a cancellation near a zero of
+    ``phi'`` is not an error while an error of the size of ``phi'`` is. Points where autodiff
+    returns NaN are left out (``n_points`` counts those compared).
+
+    Pass the *formula* as ``fn``: autodiff of a function that already has a custom derivative
+    (a registry record's ``fn``) returns that derivative, and the check proves only the wiring.
+
+    Args:
+      fn: elementwise ``phi(x)``.
+      derivative: closed-form ``phi'`` (``order=1``) or ``phi''`` (``order=2``).
+      order: 1 or 2.
+      dtypes: dtypes to check in (float64 is skipped unless x64 is enabled).
+      ulps: allowed error, in ulps of the scale (see above).
+      kinks: points where the derivative jumps; points within 1e-2 of them are skipped.
+      points: inputs (float64 array, rounded to each dtype); default :func:`default_points`.
+      name: label in the report (default ``fn.__name__``).
+      raise_on_failure: raise ``AssertionError`` with the report if any dtype fails.
+
+    Returns:
+      One :class:`CheckResult` per dtype.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from jaxact import testing
+    >>> res = testing.check_derivative(jnp.tanh, lambda x: 1 / jnp.cosh(x) ** 2,
+    ...                                dtypes=(jnp.float32,))
+    >>> res[0].passed
+    True
+    >>> testing.check_derivative(jnp.tanh, lambda x: 1 - jnp.tanh(x), dtypes=(jnp.float32,))
+    Traceback (most recent call last):
+    AssertionError: FAILED: tanh' vs autodiff [float32, ...
+    """
+    label = name or getattr(fn, "__name__", "fn")
+    primes = "'" * order
+    ref_fn = autodiff_derivative(fn, order)
+    results = []
+    for dtype in _as_dtype_list(dtypes):
+        pts = default_points(dtype) if points is None else np.unique(
+            np.asarray(points, np.float64).astype(dtype).astype(np.float64))  # fmt: skip
+        pts = _away_from(pts, kinks)
+        got = _eval(derivative, pts, dtype)
+        ref = _eval(ref_fn, pts, dtype)
+        # Where autodiff of the formula is NaN (0 * inf in a naive formula's tail) it is no
+        # reference; those points are left out (a NaN from the closed form where autodiff is
+        # finite still counts).
+        usable = ~np.isnan(ref)
+        pts, got, ref = pts[usable], got[usable], ref[usable]
+        finite = np.isfinite(ref)
+        scale = np.maximum(np.abs(ref), np.max(np.abs(ref[finite]), initial=0.0))
+        eps = float(finfo(dtype).eps)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            err = np.abs(got - ref) / (np.maximum(scale, float(finfo(dtype).tiny)) * eps)
+        same = (got == ref) | (np.isnan(got) & np.isnan(ref))
+        err = np.where(same, 0.0, np.where(np.isnan(err), np.inf, err))
+        results.append(_worst(f"{label}{primes} vs autodiff", dtype, pts, got, ref, err, ulps))
+    return _finish(results, raise_on_failure)
+
+
+def check_values(
+    fn: Callable[[jax.Array], jax.Array],
+    reference: Callable[[np.ndarray], Any],
+    *,
+    dtypes: Sequence[Any] = (jnp.float32, jnp.float64),
+    ulps: float = 8,
+    points: np.ndarray | None = None,
+    name: str | None = None,
+    raise_on_failure: bool = True,
+) -> list[CheckResult]:
+    """Check ``fn`` against a high-precision reference, in ulps of each result.
+
+    ``reference`` takes a float64 numpy array of inputs (already rounded to the dtype) and
+    returns the exact results as float64 (or anything ``np.asarray`` turns into float64, e.g.
+    a list of mpmath values converted with ``float``). Errors follow :func:`ulp_error`: equal
+    infinities and NaNs count 0, a reference beyond the dtype's max must come out as that
+    infinity, and where the backend flushes subnormals an input it reads as 0 may give
+    ``fn(0)`` and a subnormal reference may come out flushed.
+
+    Args:
+      fn: the function under test.
+      reference: high-precision ``phi`` on float64 inputs.
+      dtypes: dtypes to check in (float64 is skipped unless x64 is enabled).
+      ulps: allowed error in ulps of the result's dtype.
+      points: inputs; default :func:`default_points` (or, for 16-bit dtypes, try
+        :func:`all_finite_values` for an exhaustive check).
+      name: label in the report.
+      raise_on_failure: raise ``AssertionError`` with the report if any dtype fails.
+
+    Returns:
+      One :class:`CheckResult` per dtype.
+
+    >>> import numpy as np, jax.numpy as jnp
+    >>> from jaxact import testing
+    >>> testing.check_values(jnp.tanh, np.tanh, dtypes=(jnp.float32,))[0].passed
+    True
+    """
+    label = name or getattr(fn, "__name__", "fn")
+    results = []
+    for dtype in _as_dtype_list(dtypes):
+        pts = default_points(dtype) if points is None else np.unique(
+            np.asarray(points, np.float64).astype(dtype).astype(np.float64))  # fmt: skip
+        ref = np.asarray(reference(pts), np.float64).reshape(pts.shape)
+        got = _eval(fn, pts, dtype)
+        err = ulp_error(got, ref, dtype)
+        daz = inputs_read_as_zero(pts, dtype)
+        if daz.any():
+            at_zero = float(np.asarray(reference(np.zeros(1)), np.float64).ravel()[0])
+            err = np.where(daz, np.minimum(err, ulp_error(got, np.full_like(ref, at_zero),
+                                                          dtype)), err)  # fmt: skip
+        results.append(_worst(f"{label} vs reference", dtype, pts, got, ref, err, ulps))
+    return _finish(results, raise_on_failure)
+
+
+def check_activation(
+    activation,
+    *,
+    formula: Callable[[jax.Array], jax.Array] | None = None,
+    reference: Callable[[np.ndarray], Any] | None = None,
+    dtypes: Sequence[Any] = (jnp.float32, jnp.float64),
+    value_ulps: float = 8,
+    derivative_ulps: float = 32,
+    second_derivative_ulps: float = 64,
+    raise_on_failure: bool = True,
+) -> list[CheckResult]:
+    """Every check for a registry record (a name, or what :func:`jaxact.register_activation`
+    returned).
+
+    1. autodiff of ``record.fn`` (``jax.grad`` route, and grad of grad) returns the closed forms
+       ``record.derivative`` and ``record.second_derivative`` (the custom rules are wired);
+    2. with ``formula`` (the plain formula of ``phi``): the closed forms against autodiff of it;
+    3. with ``reference``: the values against it (see :func:`check_values`).
+
+    Kinks listed in the record are skipped in 1 and 2. Returns every :class:`CheckResult`;
+    raises one ``AssertionError`` listing each failure unless ``raise_on_failure=False``.
+
+    >>> import jaxact
+    >>> from jaxact import testing
+    >>> all(r.passed for r in testing.check_activation("tanh", dtypes=("float32",)))
+    True
+    """
+    from jaxact.activations import get_activation
+
+    rec = get_activation(activation)
+    if not rec.elementwise:
+        raise ValueError(f"check_activation needs an elementwise activation, got {rec.name!r}")
+    kinks = list(rec.kinks) + list(rec.curvature_kinks)
+    results: list[CheckResult] = []
+    checks = [(rec.fn, rec.derivative, 1, derivative_ulps, f"{rec.name} (jax.grad)"),
+              (rec.fn, rec.second_derivative, 2, second_derivative_ulps,
+               f"{rec.name} (grad of grad)")]  # fmt: skip
+    if formula is not None:
+        checks += [(formula, rec.derivative, 1, derivative_ulps, f"{rec.name} formula"),
+                   (formula, rec.second_derivative, 2, second_derivative_ulps,
+                    f"{rec.name} formula")]  # fmt: skip
+    for fn, closed, order, tol, label in checks:
+        results += check_derivative(fn, closed, order=order, dtypes=dtypes, ulps=tol,
+                                    kinks=kinks, name=label, raise_on_failure=False)  # fmt: skip
+    if reference is not None:
+        results += check_values(rec.fn, reference, dtypes=dtypes, ulps=value_ulps,
+                                name=rec.name, raise_on_failure=False)  # fmt: skip
+    return _finish(results, raise_on_failure)
