@@ -763,10 +763,30 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
     return [read(v) for v in jaxpr.outvars], stats
 
 
+def _group_size(tree, i: int) -> int:
+    """Leaves in group ``i`` of a scan's ``ft_in`` / ``ft_out`` (JAX >= 0.11)."""
+    group = tree.elts[i]
+    vals = getattr(group, "vals", None)
+    if vals is None:
+        vals = jax.tree.leaves(group, is_leaf=lambda v: v is None)
+    return len(vals)
+
+
+def _scan_counts(params) -> tuple[int, int]:
+    """``(num_consts, num_carry)`` of a ``scan`` equation's params, in any JAX version.
+
+    Up to JAX 0.10 they are params; JAX 0.11 structures the inputs as a tuple of groups
+    ``ft_in = (consts, carry, xs)`` and the outputs as ``ft_out = (carry, ys)`` instead.
+    """
+    if "num_consts" in params:
+        return params["num_consts"], params["num_carry"]
+    return _group_size(params["ft_in"], 0), _group_size(params["ft_out"], 0)
+
+
 def _run_scan(eqn, sub: _Plan, invals, probes, saturation):
     p = eqn.params
-    n_consts, n_carry, length = p["num_consts"], p["num_carry"], p["length"]
-    body = p["jaxpr"]
+    (n_consts, n_carry), length = _scan_counts(p), p["length"]
+    body = _inner(eqn)
     consts, init, xs = (
         invals[:n_consts],
         invals[n_consts : n_consts + n_carry],

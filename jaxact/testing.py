@@ -215,6 +215,7 @@ def _as_dtype_list(dtypes) -> list:
 
 
 def _worst(what, dtype, pts, got, ref, err, tol) -> CheckResult:
+    err = np.where(np.isnan(err), np.inf, err)  # a NaN error (NaN where a number was due) fails
     worst = int(np.argmax(err)) if err.size else 0
     return CheckResult(what, np.dtype(dtype).name, int(pts.size),
                        float(err[worst]) if err.size else 0.0, float(tol),

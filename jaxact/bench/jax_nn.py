@@ -55,21 +55,64 @@ def _forward_and_gradient(fn: Callable) -> Callable:
     return run
 
 
+#: Activations compared inside a training step (the ones MLPs use).
+STEP_ACTIVATIONS = ("relu", "gelu (tanh)", "gelu (exact)", "silu", "tanh", "sigmoid")
+
+
+def training_step_pair(label: str, *, width: int = 512, depth: int = 4, batch: int = 256):
+    """Two Adam training steps of the same equinox MLP (``depth`` hidden layers of ``width``,
+    batch ``batch``, squared loss), one with jax.nn's activation and one with jaxact's:
+    ``(step_jax_nn, step_jaxact, params, opt_state)``, each step ``(params, state) -> (params,
+    state, loss)``. Raises ImportError without equinox."""
+    import equinox as eqx
+    import optax
+
+    theirs, ours = PAIRS[label]
+    kx, ky, kp = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, (batch, width), jnp.float32)
+    y = jax.random.normal(ky, (batch, width), jnp.float32)
+    opt = optax.adam(1e-3)
+
+    def make(act):
+        arrays, static = eqx.partition(eqx.nn.MLP(width, width, width, depth, activation=act,
+                                                  key=kp), eqx.is_array)  # fmt: skip
+
+        def step(params, state):
+            def loss(p):
+                return jnp.mean((jax.vmap(eqx.combine(p, static))(x) - y) ** 2)
+
+            value, grads = jax.value_and_grad(loss)(params)
+            updates, state = opt.update(grads, state, params)
+            return optax.apply_updates(params, updates), state, value
+
+        return step, arrays
+
+    step_a, params = make(theirs)
+    step_b, _ = make(ours)
+    return step_a, step_b, params, opt.init(params)
+
+
 def run(*, quick: bool = False, names: list[str] | None = None, elements: int | None = None,
-        progress=None) -> dict[str, Any]:  # fmt: skip
+        steps: bool = True, progress=None) -> dict[str, Any]:  # fmt: skip
     """Time every pair in :data:`PAIRS` (or ``names``); returns a JSON-able dict.
 
     Args:
-      quick: 2**18 elements and 5 repeats (a smoke test) instead of 2**22 and 15.
+      quick: 2**18 elements and 5 repeats (a smoke test) instead of 2**22 (4M, on the CPU) or
+        2**26 (on an accelerator, where 4M values take microseconds and launch overhead would
+        dominate) and 15 repeats; the training steps at width 128 instead of 512.
       names: labels of :data:`PAIRS` to time (default: all).
       elements: override the number of float32 elements (a multiple of 1024).
+      steps: also time a training step of an equinox MLP with each of
+        :data:`STEP_ACTIVATIONS` (skipped without equinox).
 
     Returns:
-      ``{"elements", "repeats", "functions": {label: {"forward": c, "forward_grad": c}}}``
-      where each ``c`` is :meth:`jaxact.bench.timing.Comparison.as_dict` with jax.nn as the
-      reference: ``ratio`` > 1 means jaxact is slower.
+      ``{"elements", "repeats", "functions": {label: {"forward": c, "forward_grad": c}},
+      "steps": {label: c} | {"skipped": why}, "step_shape": {...}}`` where each ``c`` is
+      :meth:`jaxact.bench.timing.Comparison.as_dict` with jax.nn as the reference: ``ratio``
+      > 1 means jaxact is slower.
     """
-    n = elements or (2**18 if quick else 2**22)
+    default = 2**22 if jax.default_backend() == "cpu" else 2**26
+    n = elements or (2**18 if quick else default)
     if n % ROW:
         raise ValueError(f"elements must be a multiple of {ROW}, got {n}")
     repeats = 5 if quick else 15
@@ -87,6 +130,19 @@ def run(*, quick: bool = False, names: list[str] | None = None, elements: int | 
         out["functions"][label] = {"forward": fwd.as_dict(), "forward_grad": both.as_dict()}
         if progress is not None:
             progress(label)
+    if steps:
+        shape = {"width": 128 if quick else 512, "depth": 4, "batch": 256, "optimizer": "adam",
+                 "model": "equinox.nn.MLP"}  # fmt: skip
+        out["step_shape"] = shape
+        try:
+            out["steps"] = {}
+            for label in STEP_ACTIVATIONS:
+                a, b, params, state = training_step_pair(
+                    label, width=shape["width"], depth=shape["depth"], batch=shape["batch"]
+                )
+                out["steps"][label] = compare(a, b, params, state, repeats=repeats).as_dict()
+        except ImportError as err:
+            out["steps"] = {"skipped": f"equinox is not installed ({err})"}
     return out
 
 
@@ -109,4 +165,22 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
             f"{g['ratio']:.2f} ({g['ratio_min']:.2f}-{g['ratio_max']:.2f}) | "
             f"{g['reference']['median'] * 1e3:.3g} |"
         )
+    st = res.get("steps")
+    if st and "skipped" in st:
+        lines += ["", f"Training step: skipped ({st['skipped']})."]
+    elif st:
+        sh = res["step_shape"]
+        lines += [
+            "",
+            f"Training step of an {sh['model']} ({sh['depth']} hidden layers of {sh['width']}, "
+            f"batch {sh['batch']}, {sh['optimizer']}, squared loss), jaxact's activation "
+            "against jax.nn's:",
+            "",
+            "| activation | step ratio | jax.nn step ms |",
+            "|---|---|---|",
+        ]
+        for label, c in st.items():
+            ms = c["reference"]["median"] * 1e3
+            lines.append(f"| {label} | {c['ratio']:.3f} ({c['ratio_min']:.3f}-"
+                         f"{c['ratio_max']:.3f}) | {ms:.3g} |")  # fmt: skip
     return lines
