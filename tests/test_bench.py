@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+import jaxact
 from jaxact.bench.timing import device_info, device_slug, measure
 from jaxact.cli import main as cli_main
 
@@ -127,3 +128,24 @@ def test_quick_bench_numbers_are_sane(quick_results):
     assert sw["sweep_end_to_end_s"] is None  # the end-to-end sweep runs in full mode only
     torch_part = res["parts"]["torch"]
     assert "skipped" in torch_part or torch_part["steps"]["relu"]["jaxact_speedup"] > 0
+
+
+def test_jax_nn_bench_refuses_bad_arguments():
+    from jaxact.bench import jax_nn
+
+    with pytest.raises(ValueError, match="multiple of 1024"):
+        jax_nn.run(elements=1000, steps=False)
+    with pytest.raises(ValueError, match="unknown function"):
+        jax_nn.run(names=["sigmod"], elements=1024, steps=False)
+
+
+def test_jax_nn_pairs_cover_every_shared_function():
+    from jaxact.bench.jax_nn import PAIRS
+
+    shared = {n for n in jaxact.activations.__all__ if hasattr(jax.nn, n) and callable(
+        getattr(jaxact, n)) and getattr(jaxact, n) is not getattr(jax.nn, n)}  # fmt: skip
+    # gelu appears as its two settings; swish / hard_swish are silu / hard_silu under another name.
+    expected = (shared - {"gelu", "swish", "hard_swish"}) | {"gelu (tanh)", "gelu (exact)"}
+    assert set(PAIRS) == expected
+    for theirs, ours in PAIRS.values():
+        assert theirs is not ours

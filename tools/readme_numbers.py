@@ -8,7 +8,9 @@ and the device that produced it:
   ``diagnose``;
 * ``diagnose-example``: ``docs/diagnose_example.json`` (``examples/05_diagnose_your_model.py``);
 * ``study``: ``docs/study/results.json`` (``jaxact study --out docs/study``), its figures in
-  ``docs/study/figures``.
+  ``docs/study/figures``;
+* ``jax-nn-speed``: part ``jax_nn`` of ``benchmarks/results/cpu-AMD_EPYC.json`` and
+  ``benchmarks/results/gpu-NVIDIA_H200.json`` (``jaxact bench --parts jax_nn``).
 
 Run: python tools/readme_numbers.py [--check]
 (tests/test_readme.py runs the check in the test suite.)
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BENCH = ROOT / "benchmarks" / "results" / "cpu-AMD_EPYC.json"
+GPU_BENCH = ROOT / "benchmarks" / "results" / "gpu-NVIDIA_H200.json"
 EXAMPLE = ROOT / "docs" / "diagnose_example.json"
 STUDY = ROOT / "docs" / "study" / "results.json"
 #: The study's figures shown in the README (the rest are in the report).
@@ -123,7 +126,50 @@ def study() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"diagnose-bench": diagnose_bench, "diagnose-example": diagnose_example, "study": study}
+def _ratio(c: dict) -> str:
+    return f"{c['ratio']:.2f} ({c['ratio_min']:.2f}-{c['ratio_max']:.2f})"
+
+
+def jax_nn_speed() -> str:
+    runs = [json.loads(path.read_text()) for path in (BENCH, GPU_BENCH)]
+    parts = [r["parts"]["jax_nn"] for r in runs]
+    names = [f"{r['device']['backend'].upper()}" for r in runs]
+    lines = []
+    for r, part in zip(runs, parts, strict=True):
+        d = r["device"]
+        lines.append(f"- {d['backend'].upper()}: `{part['command']}` on the {_device(d)} "
+                     f"({part['date'][:10]}), {part['elements']:,} float32 values.")  # fmt: skip
+    lines += [
+        "",
+        "time(jaxact) / time(jax.nn), median of alternating rounds (min-max); below 1 jaxact "
+        "is faster.",
+        "",
+        "| function | " + " | ".join(f"{n} forward | {n} forward+grad" for n in names) + " |",
+        "|---|" + "---|---|" * len(names),
+    ]
+    for label in parts[0]["functions"]:
+        cells = []
+        for part in parts:
+            row = part["functions"].get(label)
+            cells += ([_ratio(row["forward"]), _ratio(row["forward_grad"])] if row
+                      else ["", ""])  # fmt: skip
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    sh = parts[0]["step_shape"]
+    lines += [
+        "",
+        f"Inside a training step ({sh['model']}, {sh['depth']} hidden layers of {sh['width']}, "
+        f"batch {sh['batch']}, Adam), step time against jax.nn's:",
+        "",
+        "| activation | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for label in parts[0]["steps"]:
+        lines.append(f"| {label} | " + " | ".join(_ratio(p["steps"][label]) for p in parts) + " |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"diagnose-bench": diagnose_bench, "diagnose-example": diagnose_example, "study": study,
+          "jax-nn-speed": jax_nn_speed}  # fmt: skip
 
 
 def _pattern(name: str) -> re.Pattern:
