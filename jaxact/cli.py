@@ -4,13 +4,88 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import jax.numpy as jnp
 
 from jaxact.activations import ACTIVATIONS
+
+#: Figure formats every command's ``--plot``-like option accepts (matplotlib's, without
+#: importing it to ask).
+FIGURE_FORMATS = ("eps", "jpeg", "jpg", "pdf", "png", "ps", "svg", "svgz", "tif", "tiff", "webp")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``jaxact attenuation: error: ...``) and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _at_least(option: str, value: int, low: int = 1) -> None:
+    if value < low:
+        raise ValueError(f"{option} must be >= {low}, got {value}")
+
+
+def _positive(option: str, value: float | None, unit: str = "") -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{option} must be > 0{unit}, got {value:g}")
+
+
+def _non_negative(option: str, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{option} must be >= 0, got {value:g}")
+
+
+def _activations(option: str, names: Sequence[str], *, elementwise: bool = True) -> None:
+    from jaxact.activations import get_activation
+
+    for name in names:
+        rec = get_activation(name)  # ValueError: unknown, with the closest match
+        if elementwise and not rec.elementwise:
+            raise ValueError(f"{option} {name}: needs an elementwise activation (softmax and "
+                             "log_softmax act along an axis)")  # fmt: skip
+
+
+def check_figure_path(option: str, path: str | None) -> None:
+    """Raise ValueError unless ``path`` can take a figure: a known format, in a folder that
+    exists or can be made (checked before any computation)."""
+    if path is None:
+        return
+    p = Path(path)
+    fmt = p.suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"{option} {path}: {p.suffix or 'no extension'} is not a supported "
+                         f"figure format ({', '.join(FIGURE_FORMATS)})")  # fmt: skip
+    _check_parent(option, p)
+    if p.is_dir():
+        raise ValueError(f"{option} {path}: is a directory")
+
+
+def _check_parent(option: str, p: Path) -> None:
+    """The folder of ``p`` exists or can be made: its nearest existing ancestor is a writable
+    directory (missing folders are created when the file is written)."""
+    for up in (p.parent, *p.parent.parents):
+        if up.exists():
+            if not up.is_dir():
+                raise ValueError(f"{option} {p}: {up} is not a directory")
+            if not os.access(up, os.W_OK | os.X_OK):
+                raise ValueError(f"{option} {p}: cannot write in {up}")
+            return
+
+
+def _memory_check(what: str, need: int) -> None:
+    """Refuse, with the figures, a computation that needs more memory than the device has."""
+    from jaxact.sweeps import device_budget
+
+    free = 2 * device_budget()  # the budget is half the free memory
+    if need > free:
+        raise ValueError(f"{what} needs about {need / 1e9:.3g} GB of memory, more than the "
+                         f"{free / 1e9:.3g} GB free; make it smaller")  # fmt: skip
 
 
 def activations_table(names: Sequence[str] | None = None) -> str:
@@ -50,6 +125,27 @@ def _cmd_activations(args: argparse.Namespace) -> int:
         path = plot_activations(args.plot)
         print(f"wrote {path}")
     return 0
+
+
+def _check_activations(args: argparse.Namespace) -> None:
+    check_figure_path("--plot", args.plot)
+
+
+def _check_attenuation(args: argparse.Namespace) -> None:
+    from jaxact.sweeps import network_bytes
+
+    _activations("--activation", args.activation)
+    for option in ("depth", "width", "batch"):
+        _at_least(f"--{option}", getattr(args, option))
+    _positive("--sigma-w2", args.sigma_w2)
+    _non_negative("--sigma-b2", args.sigma_b2)
+    if args.init == "gaussian" and args.sigma_w2 is None:
+        raise ValueError("--init gaussian needs --sigma-w2")
+    check_figure_path("--plot", args.plot)
+    # The weights and the stored activations of one forward and backward pass (python ints:
+    # no overflow), before anything is allocated.
+    need = network_bytes("attenuation", depth=args.depth, width=args.width, batch=args.batch)
+    _memory_check(f"depth {args.depth} x width {args.width} (batch {args.batch})", need)
 
 
 def _cmd_attenuation(args: argparse.Namespace) -> int:
@@ -111,6 +207,23 @@ def _cmd_attenuation(args: argparse.Namespace) -> int:
         )
         print(f"wrote {path}")
     return 0 if len(results) == len(args.activation) else 1
+
+
+def _check_theory(args: argparse.Namespace) -> None:
+    from jaxact.sweeps import network_bytes
+
+    _activations("--activation", args.activation)
+    _positive("--sigma-w2", args.sigma_w2)
+    _non_negative("--sigma-b2", args.sigma_b2)
+    check_figure_path("--phase-diagram", args.phase_diagram)
+    check_figure_path("--compare", args.compare)
+    if args.compare:
+        for option in ("depth", "width", "seeds"):
+            _at_least(f"--{option}", getattr(args, option))
+        need = args.seeds * network_bytes("attenuation", depth=args.depth, width=args.width,
+                                          batch=args.width)  # fmt: skip
+        _memory_check(f"--compare with depth {args.depth} x width {args.width} x "
+                      f"{args.seeds} seeds", need)  # fmt: skip
 
 
 def _cmd_theory(args: argparse.Namespace) -> int:
@@ -216,6 +329,14 @@ def fast_cpu_compile(jaxlib_version: str | None = None) -> list[str]:
     return added
 
 
+def _check_study(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a directory")
+    _check_parent("--out", out)
+    _at_least("--seed", args.seed, 0)
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     import time
 
@@ -237,9 +358,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from jaxact.sweeps import plan, summarize, sweep
-
+def _sweep_grid(args: argparse.Namespace) -> dict:
     grid = {"activations": args.activation, "depths": args.depth, "widths": args.width,
             "seeds": args.seeds, "inits": args.init, "sigma_w2": args.sigma_w2,
             "sigma_b2": args.sigma_b2, "kind": args.kind, "batch": args.batch,
@@ -247,10 +366,45 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             "n_points": args.n_points, "max_memory": None}  # fmt: skip
     if args.max_memory is not None:
         grid["max_memory"] = int(args.max_memory * 2**20)
+    return grid
+
+
+def _check_sweep(args: argparse.Namespace) -> None:
+    from jaxact.sweeps import plan, read_records
+
+    _activations("--activation", args.activation)
+    for option in ("depth", "width"):
+        for v in getattr(args, option):
+            _at_least(f"--{option}", v)
+    _at_least("--seeds", args.seeds)
+    _at_least("--batch", args.batch)
+    for v in args.sigma_w2 or ():
+        _positive("--sigma-w2", v)
+    for v in args.sigma_b2:
+        _non_negative("--sigma-b2", v)
+    _positive("--max-memory", args.max_memory, " MiB")
+    if args.kind == "training":
+        _positive("--lr", args.lr)
+        _at_least("--steps", args.steps)
+        if args.n_points < 2 or args.n_points % 2:
+            raise ValueError(f"--n-points must be an even number >= 2, got {args.n_points}")
     if args.theory and args.kind != "attenuation":
-        print("jaxact sweep: --theory predicts attenuation rates; it does not apply to "
-              "--kind training.", file=sys.stderr)  # fmt: skip
-        return 2
+        raise ValueError("--theory predicts attenuation rates; it does not apply to "
+                         "--kind training")  # fmt: skip
+    check_figure_path("--plot", args.plot)
+    if args.out:
+        _check_parent("--out", Path(args.out))
+        records = read_records(args.out)  # a file that is not ours: ValueError
+        if records and not args.resume:
+            raise ValueError(f"--out {args.out}: already holds {len(records)} record(s); add "
+                             "--resume to continue it, or choose another file")  # fmt: skip
+    plan(**_sweep_grid(args))  # the grid's own checks, and one network's memory
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from jaxact.sweeps import plan, summarize, sweep
+
+    grid = _sweep_grid(args)
     print(jax_devices_line())
     for g in plan(**grid):
         print(f"program {g['activation']} depth {g['depth']} width {g['width']}: {g['cells']} "
@@ -304,9 +458,11 @@ def jax_devices_line() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jaxact.initializers import INITIALIZERS
+    from jaxact.study import EXPERIMENTS
     from jaxact.training import DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER_NAME, OPTIMIZERS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jaxact",
         description="Activation functions and the vanishing-gradient problem, measured in JAX.",
     )
@@ -314,81 +470,92 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"jaxact {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    act = sub.add_parser(
-        "activations",
+    inits = sorted(INITIALIZERS)
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+
+    def command(name, check, func, **kw):
+        p = sub.add_parser(name, formatter_class=defaults, **kw)
+        p.set_defaults(func=func, check=check)
+        return p
+
+    act = command(
+        "activations", _check_activations, _cmd_activations,
         help="print the activation catalogue (range, max slope, phi'(0), saturation, gain)",
         description="Print the activation catalogue; with --plot, draw each activation and its "
         "derivative.",
-    )
+    )  # fmt: skip
     act.add_argument("--plot", metavar="OUT.png", help="also draw every activation to this file")
-    act.set_defaults(func=_cmd_activations)
 
-    att = sub.add_parser(
-        "attenuation",
+    att = command(
+        "attenuation", _check_attenuation, _cmd_attenuation,
         help="measure per-layer gradient norms of deep random MLPs",
         description="Measure how the gradient shrinks layer by layer in a deep random MLP "
         "(the same weights for every activation), and fit the per-layer rate.",
-    )
-    att.add_argument("--activation", nargs="+", default=["sigmoid", "tanh", "relu"])
-    att.add_argument("--depth", type=int, default=50)
-    att.add_argument("--width", type=int, default=256)
-    att.add_argument("--init", default="he", help="weight scheme (default he)")
-    att.add_argument("--sigma-w2", type=float, default=None, help="with --init gaussian")
-    att.add_argument("--sigma-b2", type=float, default=0.0)
-    att.add_argument("--batch", type=int, default=64)
-    att.add_argument("--seed", type=int, default=0)
+    )  # fmt: skip
+    att.add_argument("--activation", nargs="+", default=["sigmoid", "tanh", "relu"],
+                     metavar="NAME", help="registry names (see `jaxact activations`)")  # fmt: skip
+    att.add_argument("--depth", type=int, default=50, help="hidden layers")
+    att.add_argument("--width", type=int, default=256, help="units per hidden layer")
+    att.add_argument("--init", default="he", choices=inits, help="weight scheme")
+    att.add_argument("--sigma-w2", type=float, default=None,
+                     help="weight variance x fan_in, for --init gaussian/orthogonal")  # fmt: skip
+    att.add_argument("--sigma-b2", type=float, default=0.0, help="bias variance")
+    att.add_argument("--batch", type=int, default=64, help="random inputs")
+    att.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs")
     att.add_argument("--plot", metavar="OUT.png", help="draw gradient norm against layer")
-    att.set_defaults(func=_cmd_attenuation)
 
-    th = sub.add_parser(
-        "theory",
+    th = command(
+        "theory", _check_theory, _cmd_theory,
         help="mean-field predictions: q*, chi_1, depth scales, edge of chaos",
         description="Mean-field theory of signal propagation (Schoenholz et al. 2017) for the "
         "given activations, with an optional phase diagram and theory-vs-measurement figure.",
-    )
-    th.add_argument("--activation", nargs="+", default=["tanh", "relu", "sigmoid"])
-    th.add_argument("--sigma-w2", type=float, default=1.0)
-    th.add_argument("--sigma-b2", type=float, default=0.05)
+    )  # fmt: skip
+    th.add_argument("--activation", nargs="+", default=["tanh", "relu", "sigmoid"],
+                    metavar="NAME", help="elementwise registry names")  # fmt: skip
+    th.add_argument("--sigma-w2", type=float, default=1.0, help="weight variance x fan_in")
+    th.add_argument("--sigma-b2", type=float, default=0.05,
+                    help="bias variance (note: attenuation's default is 0)")  # fmt: skip
     th.add_argument("--phase-diagram", metavar="OUT.png", help="draw chi_1 = 1 lines")
-    th.add_argument(
-        "--compare", metavar="OUT.png", help="measure chi_1 on random nets and plot it vs theory"
-    )
-    th.add_argument("--depth", type=int, default=10, help="for --compare")
-    th.add_argument("--width", type=int, default=1000, help="for --compare")
-    th.add_argument("--seeds", type=int, default=4, help="for --compare")
-    th.set_defaults(func=_cmd_theory)
+    th.add_argument("--compare", metavar="OUT.png",
+                    help="measure chi_1 on random nets and plot it vs theory")  # fmt: skip
+    th.add_argument("--depth", type=int, default=10, help="for --compare: layers")
+    th.add_argument("--width", type=int, default=1000, help="for --compare: units per layer")
+    th.add_argument("--seeds", type=int, default=4, help="for --compare: networks")
 
-    st = sub.add_parser(
-        "study",
+    st = command(
+        "study", _check_study, _cmd_study,
         help="run the lesson's claims as experiments and write a report (the main job)",
         description="Run the lesson's claims as experiments; write report.html, report.md, "
         "figures/ and results.json into --out.",
-    )
+    )  # fmt: skip
     size = st.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
     size.add_argument("--full", action="store_true", help="bigger widths and depths (for a GPU)")
-    st.add_argument("--out", default="jaxact-study", help="output directory (default %(default)s)")
+    st.add_argument("--out", default="jaxact-study", help="output directory")
     st.add_argument("--resume", action="store_true", help="skip experiments already done")
-    st.add_argument("--only", nargs="+", metavar="ID", help="run only these experiments")
-    st.add_argument("--seed", type=int, default=0)
+    ids = [i for i, _ in EXPERIMENTS]
+    st.add_argument("--only", nargs="+", metavar="ID", choices=ids,
+                    help="run only these experiments: " + ", ".join(ids))  # fmt: skip
+    st.add_argument("--seed", type=int, default=0, help="seed of every experiment")
     st.add_argument("--no-progress", action="store_true", help="no progress bars")
-    st.set_defaults(func=_cmd_study)
 
-    sw = sub.add_parser(
-        "sweep",
+    sw = command(
+        "sweep", _check_sweep, _cmd_sweep,
         help="attenuation or training over a grid of activations, depths, widths, inits, seeds",
         description="Measure the per-layer gradient factor (or train) over a grid; the networks "
         "of cells that share shapes are vmapped and sharded over every device JAX sees.",
-    )
-    sw.add_argument("--activation", nargs="+", default=["sigmoid", "tanh", "relu", "gelu"])
-    sw.add_argument("--depth", nargs="+", type=int, default=[10, 30, 100])
-    sw.add_argument("--width", nargs="+", type=int, default=[256])
-    sw.add_argument("--init", nargs="+", default=["he"])
+    )  # fmt: skip
+    sw.add_argument("--activation", nargs="+", default=["sigmoid", "tanh", "relu", "gelu"],
+                    metavar="NAME", help="registry names")  # fmt: skip
+    sw.add_argument("--depth", nargs="+", type=int, default=[10, 30, 100], help="hidden layers")
+    sw.add_argument("--width", nargs="+", type=int, default=[256], help="units per layer")
+    sw.add_argument("--init", nargs="+", default=["he"], choices=inits, help="weight schemes")
     sw.add_argument("--seeds", type=int, default=8, help="number of seeds (0 .. N-1)")
     sw.add_argument("--sigma-w2", nargs="+", type=float, default=None,
                     help="for gaussian/orthogonal init; several values: a grid axis")  # fmt: skip
-    sw.add_argument("--sigma-b2", nargs="+", type=float, default=[0.0])
-    sw.add_argument("--kind", choices=["attenuation", "training"], default="attenuation")
+    sw.add_argument("--sigma-b2", nargs="+", type=float, default=[0.0], help="bias variance")
+    sw.add_argument("--kind", choices=["attenuation", "training"], default="attenuation",
+                    help="what each cell measures")  # fmt: skip
     sw.add_argument("--batch", type=int, default=32, help="attenuation: inputs per network")
     sw.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULT_OPTIMIZER_NAME,
                     help="training")  # fmt: skip
@@ -402,22 +569,21 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", metavar="FILE.jsonl", help="stream records here (one per line)")
     sw.add_argument("--resume", action="store_true", help="skip cells already in --out")
     sw.add_argument("--plot", metavar="OUT.png", help="metric against --x, bands over seeds")
-    sw.add_argument("--x", choices=["depth", "width", "sigma_w2", "sigma_b2"], default="depth")
+    sw.add_argument("--x", choices=["depth", "width", "sigma_w2", "sigma_b2"], default="depth",
+                    help="the --plot's x axis")  # fmt: skip
     sw.add_argument("--theory", action="store_true",
                     help="print (and --plot: draw) the mean-field rate prediction")  # fmt: skip
-    sw.add_argument("--no-progress", action="store_true")
-    sw.set_defaults(func=_cmd_sweep)
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     from jaxact.bench.runner import add_arguments, run_cli
 
-    bench = sub.add_parser(
-        "bench",
+    bench = command(
+        "bench", None, run_cli,
         help="benchmarks: activations, MLP steps, compile time, attenuation, PyTorch",
         description="Run the benchmarks; write benchmarks/results/<backend>-<device>.json, a "
         "markdown table and plots.",
-    )
+    )  # fmt: skip
     add_arguments(bench)
-    bench.set_defaults(func=run_cli)
     return parser
 
 
@@ -430,6 +596,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.check is not None:
+        # A user's mistake (a bad value, a path that cannot be written, a grid too big for the
+        # memory) is one line and exit status 2, before any computation; what fails later is a
+        # real error and keeps its traceback.
+        try:
+            args.check(args)
+        except (ValueError, TypeError) as err:
+            print(f"jaxact {args.command}: error: {err}".rstrip("."), file=sys.stderr)
+            return 2
     return args.func(args)
 
 

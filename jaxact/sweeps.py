@@ -53,6 +53,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -202,7 +203,7 @@ def network_bytes(kind: str, *, depth: int, width: int, batch: int, in_dim: int 
     return itemsize * (n_weight * weights + 6 * acts + 64 * batch + 1024)
 
 
-def _device_budget() -> int:
+def device_budget() -> int:
     """Half the free memory of a device, in bytes (CPU devices share the host's memory)."""
     stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
@@ -487,7 +488,7 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
         settings |= {"optimizer": opt, "data": ds, "steps": steps, "log_every": log_every}
         in_dim, out_dim = int(ds.x.shape[-1]), ds.out_dim
         net_batch = int(ds.x.shape[0])
-    budget = int(max_memory) if max_memory is not None else _device_budget()
+    budget = int(max_memory) if max_memory is not None else device_budget()
     n_dev = jax.device_count()
     groups = []
     variants = {w: _variants(inits, sigma_w2s, sigma_b2s, w, out_dim or None) for w in widths}
@@ -627,6 +628,11 @@ def sweep(
         vmap_width)  # fmt: skip
     say = log if log is not None else _log_info
     path = Path(out) if out is not None else None
+    if path is not None and not resume:
+        existing = read_records(path)  # a file that is not ours: ValueError, before any work
+        if existing:
+            raise ValueError(f"sweep: {str(path)!r} already holds {len(existing)} record(s); "
+                             "resume it (resume=True) or write to another file.")  # fmt: skip
     done = _read_done(path, config_keys) if path is not None and resume else {}
     cells = [c for g in groups for c in g["cells"]]
     complete = np.array([set(done.get(_cell_id(c, config_keys), {})) >= set(seeds)
@@ -660,15 +666,59 @@ def _log_info(message: str) -> None:
     log.info(message)
 
 
+#: Keys every sweep record has: how :func:`read_records` tells our files from others.
+RECORD_KEYS = ("activation", "depth", "width", "seed", "kind")
+
+
+def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The records of a sweep's JSON-lines file (``sweep(out=...)``), in file order.
+
+    A last line cut short (a process killed mid-write) is skipped with a warning; with
+    ``repair=True`` it is also cut from the file, so that records appended later start on a
+    line of their own. A missing or empty file has no records.
+
+    Raises:
+      ValueError: the file is not a jaxact sweep record file (a line that is not a JSON object
+        with :data:`RECORD_KEYS`, other than a torn last line); the message names the line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, not a sweep record file.")
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    records = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        last = i == len(lines) - 1  # no newline after it: possibly torn
+        try:
+            rec = json.loads(line)
+            ok = isinstance(rec, dict) and all(k in rec for k in RECORD_KEYS)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            rec, ok = None, False
+        if ok:
+            records.append(rec)
+            continue
+        if last and i > 0:
+            warnings.warn(f"{path}: the last line is incomplete (a run killed mid-write?); "
+                          f"skipped{' and removed' if repair else ''}.", stacklevel=2)  # fmt: skip
+            if repair:
+                with open(path, "r+b") as f:
+                    f.truncate(len(raw) - len(line))
+            break
+        raise ValueError(f"{str(path)!r} is not a jaxact sweep record file: line {i + 1} is "
+                         f"not a record ({line[:60]!r}).")  # fmt: skip
+    return records
+
+
 def _read_done(path: Path, config_keys) -> dict[tuple, dict[int, dict]]:
     """The records in ``path`` by cell and seed; a later line for the same seed wins (a cell
-    recomputed with more seeds appends its old seeds again)."""
+    recomputed with more seeds appends its old seeds again). A torn last line is removed."""
     done: dict[tuple, dict[int, dict]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                done.setdefault(_cell_id(rec, config_keys), {})[rec["seed"]] = rec
+    for rec in read_records(path, repair=True):
+        done.setdefault(_cell_id(rec, config_keys), {})[rec["seed"]] = rec
     return done
 
 
@@ -945,7 +995,7 @@ def train_runs(
     in_dim, out_dim = int(data.x.shape[-1]), data.out_dim
     if test is not None and test.task != "regression":
         out_dim = max(out_dim, test.out_dim)
-    budget = int(max_memory) if max_memory is not None else _device_budget()
+    budget = int(max_memory) if max_memory is not None else device_budget()
     mesh = device_mesh()
     n_dev = jax.device_count()
     by_networks, replicated = NamedSharding(mesh, PartitionSpec("networks")), NamedSharding(

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from jaxact.cli import main as cli_main
-from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write
+from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write, run_study
 
 VERDICTS = {"supported", "not supported", "supported with a caveat"}
 RUN_FIELDS = {"activation", "init", "depth", "width", "optimizer", "dataset", "seed", "residual",
@@ -163,7 +163,10 @@ def test_bad_mode_and_unknown_experiment(tmp_path):
     with pytest.raises(ValueError, match="mode must be one of"):
         StudyConfig.for_mode("huge")
     with pytest.raises(ValueError, match=r"unknown experiment\(s\) \['nope'\]"):
+        run_study(tmp_path, mode="quick", only=["nope"], show_progress=False)
+    with pytest.raises(SystemExit) as info:  # the command line: argparse's one-line error
         cli_main(["study", "--quick", "--out", str(tmp_path), "--only", "nope", "--no-progress"])
+    assert info.value.code == 2
 
 
 def test_fast_cpu_compile_flags_only_for_checked_jaxlib_and_never_over_the_users(monkeypatch):

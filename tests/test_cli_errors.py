@@ -1,0 +1,122 @@
+"""Every bad invocation of ``jaxact``: one line on stderr, exit status 2, no traceback, no file.
+
+Run in-process through :func:`jaxact.cli.main` (the checks come before any computation, so each
+case takes milliseconds); ``test_real_process_prints_one_line`` confirms the same from a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxact.cli import main
+
+CASES = [
+    # attenuation
+    (["attenuation", "--activation", "sigmod"], "Did you mean 'sigmoid'"),
+    (["attenuation", "--depth", "0"], "--depth must be >= 1, got 0"),
+    (["attenuation", "--depth", "-5"], "--depth must be >= 1, got -5"),
+    (["attenuation", "--width", "0"], "--width must be >= 1, got 0"),
+    (["attenuation", "--batch", "0"], "--batch must be >= 1, got 0"),
+    (["attenuation", "--init", "bogus"], "invalid choice: 'bogus'"),
+    (["attenuation", "--init", "gaussian", "--sigma-w2", "-1"], "--sigma-w2 must be > 0"),
+    (["attenuation", "--init", "gaussian", "--sigma-w2", "nan"], "--sigma-w2 must be > 0"),
+    (["attenuation", "--sigma-b2", "-1"], "--sigma-b2 must be >= 0"),
+    (["attenuation", "--activation", "softmax"], "elementwise"),
+    (["attenuation", "--depth", "1000000000"], "memory"),
+    (["attenuation", "--width", "1000000000"], "memory"),
+    (["attenuation", "--depth", "100000", "--width", "256"], "memory"),
+    (["attenuation", "--depth", "x"], "invalid int value: 'x'"),
+    # theory
+    (["theory", "--activation", "softmax"], "elementwise"),
+    (["theory", "--sigma-w2", "0"], "--sigma-w2 must be > 0, got 0"),
+    (["theory", "--sigma-b2", "-0.5"], "--sigma-b2 must be >= 0"),
+    (["theory", "--compare", "c.png", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["theory", "--compare", "c.png", "--depth", "0"], "--depth must be >= 1"),
+    # study
+    (["study", "--only", "bogus"], "invalid choice: 'bogus'"),
+    # sweep
+    (["sweep", "--activation", "foo"], "Unknown activation 'foo'"),
+    (["sweep", "--depth", "0"], "--depth must be >= 1, got 0"),
+    (["sweep", "--width", "0"], "--width must be >= 1, got 0"),
+    (["sweep", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["sweep", "--kind", "training", "--lr", "-1"], "--lr must be > 0"),
+    (["sweep", "--kind", "training", "--lr", "inf"], "--lr must be > 0"),
+    (["sweep", "--kind", "training", "--steps", "0"], "--steps must be >= 1, got 0"),
+    (["sweep", "--max-memory", "-5"], "--max-memory must be > 0 MiB, got -5"),
+    (["sweep", "--batch", "0"], "--batch must be >= 1"),
+    (["sweep", "--init", "bogus"], "invalid choice: 'bogus'"),
+    (["sweep", "--kind", "training", "--n-points", "3"], "--n-points must be an even number"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = _run(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"jaxact {argv[0]}: error: "), lines[0]
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err + out
+    assert list(tmp_path.iterdir()) == [], "nothing may be written"
+
+
+def _run(argv):
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse's own errors
+        return e.code
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["attenuation", "--depth", "2", "--plot", "{d}/x.txt"], "not a supported figure"),
+        (["attenuation", "--depth", "2", "--plot", "{d}/file.txt/x.png"], "not a directory"),
+        (["theory", "--phase-diagram", "{d}/x.doc"], "not a supported figure"),
+        (["study", "--out", "{d}/file.txt"], "exists and is not a directory"),
+        (["sweep", "--depth", "2", "--out", "{d}/file.txt"], "not a jaxact sweep record file"),
+        (["sweep", "--depth", "2", "--plot", "{d}/x.txt"], "not a supported figure"),
+        (["activations", "--plot", "{d}/file.txt/sub/x.png"], "not a directory"),
+        (["study", "--out", "{d}/file.txt/study"], "not a directory"),
+    ],
+)
+def test_output_paths_are_checked_first(argv, message, capsys, tmp_path):
+    (tmp_path / "file.txt").write_text("not ours\n")
+    argv = [a.format(d=tmp_path) for a in argv]
+    code = _run(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert (tmp_path / "file.txt").read_text() == "not ours\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_real_process_prints_one_line():
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-m", "jaxact", "attenuation", "--depth", "0"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "jaxact attenuation: error: --depth must be >= 1, got 0"
+    assert proc.stdout == ""
+
+
+def test_help_shows_defaults_and_choices(capsys):
+    for cmd in ("attenuation", "theory", "sweep", "study"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        out = capsys.readouterr().out
+        assert "default" in out
+    with pytest.raises(SystemExit):
+        main(["attenuation", "--help"])
+    out = capsys.readouterr().out
+    assert "orthogonal" in out and "(default: 0.0)" in out  # --init choices, --sigma-b2
+    with pytest.raises(SystemExit):
+        main(["study", "--help"])
+    assert "relu_passes" in capsys.readouterr().out  # --only lists the experiment ids
