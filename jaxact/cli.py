@@ -413,7 +413,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               f"budget {g['budget_per_device'] / 2**20:.0f} MiB per device)")  # fmt: skip
     if args.plan:
         return 0
-    records = sweep(**grid, out=args.out, resume=args.resume, progress=not args.no_progress)
+    # A progress bar only on a terminal: in a log (CI, `| tee`) it would print a line per update.
+    show = not args.no_progress and sys.stderr.isatty()
+    records = sweep(**grid, out=args.out, resume=args.resume, progress=show)
     rows = summarize(records)
     metrics = ["rate"] if args.kind == "attenuation" else ["final_accuracy", "final_loss"]
     theory = args.theory

@@ -28,7 +28,13 @@ from jax.typing import ArrayLike
 
 from jaxact.activations import Activation, activation_fn, get_activation
 from jaxact.checks import check_positive_int
-from jaxact.initializers import check_variance, get_initializer, init_weights, resolve_sigma_w2
+from jaxact.initializers import (
+    Initializer,
+    check_variance,
+    get_initializer,
+    init_weights,
+    resolve_sigma_w2,
+)
 
 __all__ = [
     "MLPParams",
@@ -173,12 +179,14 @@ def init_mlp(
         raise ValueError(f"sigma_b2 must be a number >= 0, got {sigma_b2!r}.")
     rec = get_initializer(init)
     resolve_sigma_w2(rec, width, width, sigma_w2)  # validates before any sampling
-    scales = jnp.asarray(mlp_scales(rec.name, width, out_dim, sigma_w2, sigma_b2), dtype)
+    scales = jnp.asarray(mlp_scales(rec, width, out_dim, sigma_w2, sigma_b2), dtype)
     return sample_mlp(key, scales, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
                        orthogonal=rec.orthogonal, dtype=jnp.dtype(dtype))  # fmt: skip
 
 
-def mlp_scales(init: str, width: int, out_dim: int | None, sigma_w2, sigma_b2) -> tuple:
+def mlp_scales(
+    init: str | Initializer, width: int, out_dim: int | None, sigma_w2, sigma_b2
+) -> tuple:
     """The three numbers that turn unit draws into :func:`init_mlp`'s parameters.
 
     ``(hidden weight scale, readout weight scale, sigma_b2)``: weights are the scale times a

@@ -14,13 +14,10 @@ from jaxact.activations import ACTIVATIONS, get_activation
 
 
 def pyplot():
-    """``matplotlib.pyplot`` with the non-interactive Agg backend unless one was chosen already.
-
-    Imported on first use, so that ``import jaxact`` does not import matplotlib.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """``matplotlib.pyplot``, imported on first use (``import jaxact`` does not import
+    matplotlib). The backend is left to matplotlib and the user: a notebook keeps its inline
+    backend, and without a display matplotlib falls back to Agg by itself. Every figure here is
+    saved and closed, never shown."""
     import matplotlib.pyplot as plt
 
     return plt

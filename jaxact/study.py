@@ -786,12 +786,27 @@ def run_study(
 
     chosen = [(i, f) for i, f in EXPERIMENTS if not only or i in only]
     show = show_progress and sys.stderr.isatty()
-    bar = tqdm(total=len(chosen), desc="experiments", unit="exp", disable=not show,
-               position=0)  # fmt: skip
-    steps_bar = tqdm(desc="training", unit="step", disable=not show, position=1,
-                     leave=False)  # fmt: skip
-    ctx = Context(config, figures, steps_bar.update)
-    ctx.run_progress = lambda n: steps_bar.set_postfix_str(f"{n} networks trained")
+    # One bar over the experiments (none when stderr is not a terminal: CI logs, `| tee`); the
+    # training inside an experiment shows as a count of steps and networks beside it (their
+    # totals are not known in advance).
+    bar = tqdm(total=len(chosen), desc="experiments", unit="exp", disable=not show)
+    status = {"id": "", "steps": 0, "networks": 0}
+
+    def show_status():
+        extra = [f"{status['steps']} steps"] if status["steps"] else []
+        extra += [f"{status['networks']} networks"] if status["networks"] else []
+        bar.set_postfix_str(", ".join([status["id"], *extra]), refresh=False)
+
+    def on_steps(n):
+        status["steps"] += n
+        show_status()
+
+    def on_networks(n):
+        status["networks"] = n
+        show_status()
+
+    ctx = Context(config, figures, on_steps)
+    ctx.run_progress = on_networks
     done: dict[str, Experiment] = {}
     for exp_id, fn in chosen:
         previous = saved(exp_id) if resume else None
@@ -800,7 +815,8 @@ def run_study(
             bar.set_postfix_str(f"{exp_id} (resumed)")
             bar.update(1)
             continue
-        bar.set_postfix_str(exp_id)
+        status.update(id=exp_id, steps=0, networks=0)
+        show_status()
         t0 = time.perf_counter()
         exp = fn(ctx)
         exp.seconds = time.perf_counter() - t0
@@ -808,7 +824,6 @@ def run_study(
         atomic_write(results_dir / f"{exp_id}.json", json.dumps(_jsonable(record), indent=1))
         done[exp_id] = exp
         bar.update(1)
-    steps_bar.close()
     bar.close()
     # The report covers every experiment with a result of this mode and seed: --only on a
     # directory with a full report re-runs some and keeps the others.

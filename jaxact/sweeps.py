@@ -433,7 +433,7 @@ def _append(path: Path, records: list[dict[str, Any]]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(r) + "\n" for r in records).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask
     try:
         os.write(fd, text)  # one write on an O_APPEND file: lines never interleave
     finally:
@@ -634,6 +634,12 @@ def sweep(
             raise ValueError(f"sweep: {str(path)!r} already holds {len(existing)} record(s); "
                              "resume it (resume=True) or write to another file.")  # fmt: skip
     done = _read_done(path, config_keys) if path is not None and resume else {}
+
+    def in_file(rec: dict[str, Any]) -> bool:
+        """Whether the file already holds this (cell, seed): a cell recomputed for its missing
+        seeds appends only those."""
+        return rec["seed"] in done.get(_cell_id(rec, config_keys), {})
+
     cells = [c for g in groups for c in g["cells"]]
     complete = np.array([set(done.get(_cell_id(c, config_keys), {})) >= set(seeds)
                          for c in cells], bool)  # fmt: skip
@@ -657,7 +663,7 @@ def sweep(
             index += 1
         if todo:
             records += _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar,
-                                  say)  # fmt: skip
+                                  say, in_file)  # fmt: skip
     bar.close()
     return records
 
@@ -714,15 +720,16 @@ def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, An
 
 
 def _read_done(path: Path, config_keys) -> dict[tuple, dict[int, dict]]:
-    """The records in ``path`` by cell and seed; a later line for the same seed wins (a cell
-    recomputed with more seeds appends its old seeds again). A torn last line is removed."""
+    """The records in ``path`` by cell and seed (a later line for the same seed wins). A torn
+    last line is removed."""
     done: dict[tuple, dict[int, dict]] = {}
     for rec in read_records(path, repair=True):
         done.setdefault(_cell_id(rec, config_keys), {})[rec["seed"]] = rec
     return done
 
 
-def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say):
+def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say,
+               in_file=lambda rec: False):  # fmt: skip
     kind, dtype = settings["kind"], settings["dtype"]
     n_seed = len(seeds)
     n = len(todo) * n_seed
@@ -766,7 +773,7 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
             new = [_record(todo[ci][0], seed, items[ci * n_seed + si], settings, g["depth"])
                    for ci in range(written, ready) for si, seed in enumerate(seeds)]  # fmt: skip
             if path is not None:
-                _append(path, new)
+                _append(path, [r for r in new if not in_file(r)])
             records += new
             bar.update(ready - written)
             written = ready

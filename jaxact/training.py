@@ -27,7 +27,7 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from jaxact.activations import Activation, get_activation
+from jaxact.activations import ACTIVATIONS, Activation, get_activation
 from jaxact.checks import check_positive_int
 from jaxact.datasets import Dataset, digits, teacher_student, two_spirals
 from jaxact.diagnosis import Diagnosis, diagnose
@@ -253,10 +253,8 @@ def observe(params: MLPParams, data: Dataset, activation: str | Activation,
     return diagnose(objective, params, has_aux=True, saturation=saturation)
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(activation: str, task: str, optimizer: optax.GradientTransformation):
-    """The jitted step and observation for one (activation, task, optimizer), cached: runs
-    that differ only in their parameters (another seed or init) reuse the compiled programs."""
+def _programs(activation: str | Activation, task: str, optimizer: optax.GradientTransformation):
+    """The jitted step and observation for one (activation, task, optimizer)."""
     step = jax.jit(make_step(activation, task, optimizer))
 
     @jax.jit
@@ -264,6 +262,11 @@ def _compiled(activation: str, task: str, optimizer: optax.GradientTransformatio
         return observe(p, Dataset(x, y, task, ""), activation)
 
     return step, observe_jit
+
+
+#: Cached by registry name: runs that differ only in their parameters (another seed or init)
+#: reuse the compiled programs.
+_compiled = functools.lru_cache(maxsize=64)(_programs)
 
 
 def train(
@@ -319,7 +322,11 @@ def train(
     key = jr.key(0) if key is None else key
     n = data.x.shape[0]
     bs = n if batch_size is None else min(batch_size, n)
-    step, observe_jit = _compiled(rec.name, task, optimizer)
+    # A registered record by its name (cached); a record of the user's own, not in the
+    # registry (or under a registered name but different), as it is.
+    registered = ACTIVATIONS.get(rec.name) is rec
+    step, observe_jit = (_compiled(rec.name, task, optimizer) if registered
+                         else _programs(rec, task, optimizer))  # fmt: skip
 
     state = optimizer.init(params)
     history: dict[str, list] = {k: [] for k in ("step", "loss", "accuracy", "grad_norms",

@@ -120,3 +120,11 @@ def test_help_shows_defaults_and_choices(capsys):
     with pytest.raises(SystemExit):
         main(["study", "--help"])
     assert "relu_passes" in capsys.readouterr().out  # --only lists the experiment ids
+
+
+def test_no_progress_bar_outside_a_terminal(capsys, tmp_path):
+    # capsys's stderr is not a terminal (as in CI or `| tee`): no bar lines at all.
+    argv = ["sweep", "--activation", "tanh", "--depth", "3", "--width", "8", "--seeds", "2",
+            "--batch", "4"]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""
