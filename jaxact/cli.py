@@ -132,8 +132,6 @@ def _check_activations(args: argparse.Namespace) -> None:
 
 
 def _check_attenuation(args: argparse.Namespace) -> None:
-    from jaxact.sweeps import network_bytes
-
     _activations("--activation", args.activation)
     for option in ("depth", "width", "batch"):
         _at_least(f"--{option}", getattr(args, option))
@@ -142,10 +140,12 @@ def _check_attenuation(args: argparse.Namespace) -> None:
     if args.init == "gaussian" and args.sigma_w2 is None:
         raise ValueError("--init gaussian needs --sigma-w2")
     check_figure_path("--plot", args.plot)
-    # The weights and the stored activations of one forward and backward pass (python ints:
-    # no overflow), before anything is allocated.
-    need = network_bytes("attenuation", depth=args.depth, width=args.width, batch=args.batch)
-    _memory_check(f"depth {args.depth} x width {args.width} (batch {args.batch})", need)
+    # Before anything is allocated (Python ints: no overflow): at the peak, three weight-sized
+    # buffers (the random draw and the weights, then the weights and their gradient, plus
+    # temporaries) and six activation-sized ones of the backward pass, in float32.
+    w, d, b = args.width, args.depth, args.batch
+    need = 4 * (3 * d * w * w + 6 * d * b * w + (d + 2) * w)
+    _memory_check(f"depth {d} x width {w} (batch {b})", need)
 
 
 def _cmd_attenuation(args: argparse.Namespace) -> int:
@@ -451,6 +451,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_bench(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a directory")
+    _check_parent("--out", out)
+
+
 def jax_devices_line() -> str:
     import jax
 
@@ -580,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jaxact.bench.runner import add_arguments, run_cli
 
     bench = command(
-        "bench", None, run_cli,
+        "bench", _check_bench, run_cli,
         help="benchmarks: activations, MLP steps, compile time, attenuation, PyTorch",
         description="Run the benchmarks; write benchmarks/results/<backend>-<device>.json, a "
         "markdown table and plots.",

@@ -84,6 +84,8 @@ def _run(argv):
         (["sweep", "--depth", "2", "--out", "{d}/file.txt"], "not a jaxact sweep record file"),
         (["sweep", "--depth", "2", "--plot", "{d}/x.txt"], "not a supported figure"),
         (["activations", "--plot", "{d}/file.txt/sub/x.png"], "not a directory"),
+        (["bench", "--quick", "--out", "{d}/file.txt"], "exists and is not a directory"),
+        (["bench", "--parts", "nope"], "invalid choice: 'nope'"),
         (["study", "--out", "{d}/file.txt/study"], "not a directory"),
     ],
 )
