@@ -611,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # real error and keeps its traceback.
         try:
             args.check(args)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, MemoryError) as err:  # MemoryError: a sweep's estimate
             print(f"jaxact {args.command}: error: {err}".rstrip("."), file=sys.stderr)
             return 2
     return args.func(args)

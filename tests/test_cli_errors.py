@@ -49,6 +49,9 @@ CASES = [
     (["sweep", "--max-memory", "-5"], "--max-memory must be > 0 MiB, got -5"),
     (["sweep", "--batch", "0"], "--batch must be >= 1"),
     (["sweep", "--init", "bogus"], "invalid choice: 'bogus'"),
+    (["sweep", "--depth", "1000000000"], "needs about"),
+    (["sweep", "--width", "100000", "--depth", "3"], "needs about"),
+    (["sweep", "--init", "he", "--sigma-w2", "2"], "fixes sigma_w2"),
     (["sweep", "--kind", "training", "--n-points", "3"], "--n-points must be an even number"),
 ]
 
