@@ -27,6 +27,8 @@ from .numerics import (
     ulp_error,
 )
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 ELEMENTWISE = sorted(n for n, r in ACTIVATIONS.items() if r.elementwise)
 DTYPE_IDS = [np.dtype(d).name for d in FLOAT_DTYPES]
 

@@ -20,6 +20,8 @@ from jaxact.attenuation import (
     layer_jacobians,
 )
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 F64 = jnp.float64
 
 
@@ -76,6 +78,7 @@ def test_jacobian_norms():
     np.testing.assert_allclose(n.frobenius, np.sqrt((sv**2).sum(-1)), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_gradient_norms_in_one_pass_equal_layer_by_layer_gradients():
     p = _net(depth=5, out_dim=3)
     x = jax.random.normal(jax.random.key(1), (8, 4), F64)
@@ -100,6 +103,7 @@ def test_gradient_norms_in_one_pass_equal_layer_by_layer_gradients():
     np.testing.assert_allclose(out.weights, jnp.sqrt((gw**2).sum((1, 2))), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_lesson_arithmetic_point_one_ten_times():
     """'Multiply 0.1 by itself ten times: you get 0.0000000001.'
 
@@ -124,6 +128,7 @@ def test_lesson_arithmetic_point_one_ten_times():
     assert r.depth_to(10) == pytest.approx(10.0)
 
 
+@pytest.mark.slow
 def test_relu_he_keeps_gradients_and_sigmoid_loses_a_quarter_per_layer():
     x = jax.random.normal(jax.random.key(1), (64, 256), jnp.float32)
     relu = gradient_attenuation(
@@ -161,6 +166,7 @@ def test_fit_rate():
     assert math.isnan(fit_rate(np.array([1.0]))[0])
 
 
+@pytest.mark.slow
 def test_exploding_network_is_reported_with_the_layer():
     p = init_mlp(jax.random.key(0), depth=60, width=64, init="standard")
     x = jax.random.normal(jax.random.key(1), (4, 64), jnp.float32)

@@ -12,6 +12,9 @@ import jaxact
 from jaxact.bench.timing import device_info, device_slug, measure
 from jaxact.cli import main as cli_main
 
+# The module-scoped fixture runs once per pytest run: every test of the module on one worker.
+pytestmark = pytest.mark.xdist_group("quick_bench")
+
 
 def test_measure_excludes_compile_and_reports_spread():
     x = jnp.ones((256, 256), jnp.float32)
@@ -63,6 +66,7 @@ def quick_results(tmp_path_factory):
     return out, files, json.loads(json_file.read_text())
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_json_markdown_and_plots(quick_results):
     _, files, res = quick_results
     suffixes = sorted(f.suffix for f in files)
@@ -92,6 +96,7 @@ def test_quick_bench_writes_json_markdown_and_plots(quick_results):
     assert d["compile"]["diagnose_s"] > 0 and d["command"] == "jaxact bench --quick"
 
 
+@pytest.mark.slow
 def test_quick_bench_numbers_are_sane(quick_results):
     _, _, res = quick_results
     acts = res["parts"]["activations"]["activations"]

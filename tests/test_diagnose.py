@@ -101,6 +101,7 @@ def _plain_mlp(params, x, y, deltas):
     return jnp.mean((a @ w + b - y) ** 2), hs
 
 
+@pytest.mark.slow
 def test_plain_jax_mlp():
     params = _plain_params(_key(0), [6, 32, 32, 32, 3])
     x = jax.random.normal(_key(1), (16, 6), jax_f32)
@@ -124,6 +125,7 @@ def test_plain_jax_mlp():
 # --------------------------------------------------------------------------- equinox
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scan", [False, True])
 def test_equinox_mlp(scan):
     model = eqx.nn.MLP(5, 2, 24, 4, activation=jax.nn.tanh, key=_key(3), scan=scan)
@@ -171,6 +173,7 @@ class _GeluMLP(nn.Module):
         return nn.Dense(1)(x)
 
 
+@pytest.mark.slow
 def test_flax_linen_gelu_mlp():
     m = _GeluMLP()
     x = jax.random.normal(_key(5), (20, 7), jax_f32)
@@ -203,6 +206,7 @@ class _ConvNet(nn.Module):
         return nn.Dense(10)(x.reshape(x.shape[0], -1))
 
 
+@pytest.mark.slow
 def test_flax_linen_conv_net():
     m = _ConvNet()
     x = jax.random.normal(_key(7), (4, 8, 8, 1), jax_f32)
@@ -246,6 +250,7 @@ class _NNX(nnx.Module):
         return self.l3(nnx.silu(self.l2(nnx.silu(self.l1(x)))))
 
 
+@pytest.mark.slow
 def test_flax_nnx_model():
     model = _NNX(nnx.Rngs(0))
     graphdef, state = nnx.split(model)
@@ -285,6 +290,7 @@ def _residual(p, x, deltas):
     return jnp.mean(a**2), hs
 
 
+@pytest.mark.slow
 def test_residual_blocks_with_layer_norm():
     ks = jax.random.split(_key(10), 3)
     p = [(jax.random.normal(k, (16, 16), jax_f32) * 0.5, jnp.zeros(16), jnp.ones(16),
@@ -325,6 +331,7 @@ def _transformer_params(dim=16, hidden=32):
             "w2": n(ks[5], (hidden, dim))}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_pre_ln_transformer_block():
     p = _transformer_params()
     x = jax.random.normal(_key(13), (3, 5, 16), jax_f32)
@@ -345,6 +352,7 @@ def test_pre_ln_transformer_block():
 # --------------------------------------------------------------------------- jaxact's MLP, scans
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("remat", [False, True])
 @pytest.mark.parametrize("act", ["sigmoid", "relu", "gelu"])
 def test_jaxact_scan_mlp_equals_layer_gradient_norms(act, remat):
@@ -364,6 +372,7 @@ def test_jaxact_scan_mlp_equals_layer_gradient_norms(act, remat):
     np.testing.assert_allclose(d.saturated, stats["saturated"], rtol=FRACTION_RTOL, atol=0)
 
 
+@pytest.mark.slow
 def test_reverse_and_nested_scans_match_an_unrolled_reference():
     w = jax.random.normal(_key(16), (3, 2, 6, 6), jax_f32) * 0.6
 
@@ -582,6 +591,7 @@ def test_bfloat16_sites_give_float32_statistics():
 # --------------------------------------------------------------------------- figures, training
 
 
+@pytest.mark.slow
 def test_plot_diagnosis_and_history(tmp_path):
     from jaxact.plotting import plot_diagnosis, plot_diagnosis_history
 
@@ -604,6 +614,7 @@ def test_plot_diagnosis_and_history(tmp_path):
         plot_diagnosis_history([diags[0], other], [0, 1])
 
 
+@pytest.mark.slow
 def test_train_keeps_diagnoses_every_k_steps():
     from jaxact.training import two_spirals
 
@@ -621,6 +632,7 @@ def test_train_keeps_diagnoses_every_k_steps():
         jaxact.train(p, data, "tanh", steps=5, diagnose_every=0)
 
 
+@pytest.mark.slow
 def test_any_callable_activation_in_the_mlp_and_its_measurements():
     import functools
 
@@ -670,6 +682,7 @@ def test_losses_and_output_functions_add_no_sites():
     assert [s.activation for s in jaxact.diagnose(loss, x).sites] == ["relu"]
 
 
+@pytest.mark.slow
 def test_jaxact_identity_and_log_sigmoid_called_by_name_are_sites():
     p = jaxact.init_mlp(_key(30), depth=3, width=8, in_dim=2, out_dim=1)
     x = jax.random.normal(_key(31), (16, 2), jax_f32)
@@ -695,6 +708,7 @@ class _ScanStack(nn.Module):
         return nn.Dense(1)(x)
 
 
+@pytest.mark.slow
 def test_flax_linen_scan_gives_a_site_per_iteration():
     m = _ScanStack()
     x = jax.random.normal(_key(32), (6, 8), jax_f32)

@@ -21,6 +21,7 @@ def test_examples_exist():
     assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_small(path, tmp_path, capsys):
     module = _load(path)

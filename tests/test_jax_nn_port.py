@@ -21,6 +21,8 @@ from jax.test_util import check_grads
 
 import jaxact as nn
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 INF, NAN = float("inf"), float("nan")
 FLOATS = [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64]
 
@@ -28,10 +30,13 @@ FLOATS = [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64]
 @pytest.mark.parametrize(
     ("fn", "x", "order"),
     [
-        (nn.softplus, 1e-8, 4), (nn.softplus, 0.0, 1), (nn.softplus, -INF, 1),
+        pytest.param(nn.softplus, 1e-8, 4, marks=pytest.mark.slow),
+        (nn.softplus, 0.0, 1), (nn.softplus, -INF, 1),
         (nn.softplus, NAN, 1), (nn.sparse_plus, -2.0, 1), (nn.sparse_plus, 0.0, 1),
-        (nn.squareplus, 1e-8, 4), (nn.squareplus, 0.0, 1), (nn.squareplus, -INF, 1),
-        (nn.squareplus, NAN, 1), (nn.mish, 1e-8, 4), (nn.mish, 0.0, 1), (nn.mish, -INF, 1),
+        pytest.param(nn.squareplus, 1e-8, 4, marks=pytest.mark.slow),
+        (nn.squareplus, 0.0, 1), (nn.squareplus, -INF, 1),
+        (nn.squareplus, NAN, 1), pytest.param(nn.mish, 1e-8, 4, marks=pytest.mark.slow),
+        (nn.mish, 0.0, 1), (nn.mish, -INF, 1),
         (nn.mish, NAN, 1), (nn.relu, 1.0, 3), (nn.relu, -1.0, 3), (nn.relu6, 1.0, 3),
         (nn.relu6, -1.0, 3),
     ],
@@ -40,6 +45,7 @@ def test_gradients_by_finite_differences(fn, x, order):
     check_grads(fn, (x,), order=order)
 
 
+@pytest.mark.slow
 def test_elu_gradient_far_out():
     check_grads(nn.elu, (1e4,), order=4, eps=1.0)
 
@@ -131,6 +137,7 @@ def test_softmax_where_and_empty(fn):
     np.testing.assert_array_equal(g, jnp.zeros_like(big))
 
 
+@pytest.mark.slow
 def test_softmax_gradients_to_second_order():
     x = jnp.array([5.5, 1.3, -4.2, 0.9])
     # Jitted: check_grads evaluates each function dozens of times (eager would take ~20 s).

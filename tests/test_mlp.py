@@ -13,6 +13,8 @@ import pytest
 import jaxact
 from jaxact import ACTIVATIONS, init_mlp, mlp_forward, mlp_trace, trace_statistics
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 SEVERAL = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity"]
 
 
@@ -136,6 +138,7 @@ def test_identity_network_is_one_matrix():
     np.testing.assert_allclose(y, x @ m + c, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_identity_network_cannot_fit_a_nonlinear_target_but_relu_can():
     """Stacked linear layers are still linear: trained, they do no better than least squares."""
     x = jax.random.uniform(jax.random.key(2), (256, 2), jnp.float32, minval=-1, maxval=1)

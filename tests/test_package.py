@@ -31,6 +31,7 @@ def test_import_does_not_pull_in_matplotlib():
     assert out.strip() == "False"
 
 
+@pytest.mark.slow
 def test_works_with_default_float32_config():
     # The suite enables float64; users usually do not. Check the default configuration.
     code = (
@@ -88,6 +89,7 @@ def test_plot_rejects_output_functions(tmp_path):
         plot_activations(tmp_path / "x.png", ["relu", "softmax"])
 
 
+@pytest.mark.slow
 def test_cli_attenuation_prints_rates_and_plots(tmp_path, capsys):
     out = tmp_path / "att.png"
     code = cli.main(

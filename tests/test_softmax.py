@@ -10,6 +10,8 @@ import pytest
 import jaxact
 from jaxact import ACTIVATIONS
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 OUTPUTS = ["softmax", "log_softmax"]
 
 
@@ -96,7 +98,12 @@ def test_bad_axis(fn):
 # jax.nn's signature: positional axis, several axes, where=, empty arrays (ported from the
 # behaviour jax's own nn tests check, written here against jaxact).
 
-_X = jax.random.normal(jax.random.key(2), (3, 4, 5), jnp.float64) * 3
+
+def _inputs():
+    """Drawn inside the test, where x64 is on (at import it is off: float32)."""
+    return jax.random.normal(jax.random.key(2), (3, 4, 5), jnp.float64) * 3
+
+
 _MASK = jax.random.bernoulli(jax.random.key(3), 0.6, (3, 4, 5))
 _PAIRS = [(jaxact.softmax, jax.nn.softmax), (jaxact.log_softmax, jax.nn.log_softmax)]
 
@@ -111,7 +118,8 @@ def _finite(a):
 @pytest.mark.parametrize("masked", [False, True], ids=["all", "where"])
 def test_axes_and_where_match_jax_nn_values_and_gradients(ours, theirs, axis, masked):
     where = _MASK if masked else None
-    a, b = ours(_X, axis, where), theirs(_X, axis, where)
+    x = _inputs()
+    a, b = ours(x, axis, where), theirs(x, axis, where)
     # Same -inf entries (log_softmax's masked ones), the rest within a few float64 ulp.
     assert (np.isinf(a) == np.isinf(b)).all()
     np.testing.assert_allclose(_finite(a), _finite(b), rtol=0, atol=1e-14)
@@ -123,7 +131,7 @@ def test_axes_and_where_match_jax_nn_values_and_gradients(ours, theirs, axis, ma
 
         return value
 
-    np.testing.assert_allclose(jax.grad(loss(ours))(_X), jax.grad(loss(theirs))(_X), rtol=0,
+    np.testing.assert_allclose(jax.grad(loss(ours))(x), jax.grad(loss(theirs))(x), rtol=0,
                                atol=1e-13)  # fmt: skip
 
 

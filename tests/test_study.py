@@ -12,6 +12,9 @@ import pytest
 from jaxact.cli import main as cli_main
 from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write, run_study
 
+# The module-scoped fixture runs once per pytest run: every test of the module on one worker.
+pytestmark = pytest.mark.xdist_group("quick_study")
+
 VERDICTS = {"supported", "not supported", "supported with a caveat"}
 RUN_FIELDS = {"activation", "init", "depth", "width", "optimizer", "dataset", "seed", "residual",
               "final_loss", "test_accuracy"}  # fmt: skip
@@ -28,6 +31,7 @@ def quick_study(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_quick_study_writes_every_output(quick_study):
     out = quick_study
     for name in ("report.html", "report.md", "results.json"):
@@ -44,6 +48,7 @@ def test_quick_study_writes_every_output(quick_study):
             assert (out / "figures" / fig).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_training_runs_are_flat_records_over_seeds(quick_study):
     res = json.loads((quick_study / "results.json").read_text())
     by_id = {e["id"]: e for e in res["experiments"]}
@@ -63,6 +68,7 @@ def test_training_runs_are_flat_records_over_seeds(quick_study):
     assert all(len(r["dead_units"][-1]) == 5 for r in dead)
 
 
+@pytest.mark.slow
 def test_quick_depth_experiment_leaves_the_default_runs_extras_out(quick_study):
     # --quick: no gradient fluctuations, no trainability map, no one-cell width heatmap (the
     # default and full runs have them; tests/test_trainability.py covers those functions).
@@ -76,6 +82,7 @@ def test_quick_depth_experiment_leaves_the_default_runs_extras_out(quick_study):
     assert default.fluct_depths and default.fluct_widths and default.map_sigma_w2
 
 
+@pytest.mark.slow
 def test_report_explains_verdicts_and_terms(quick_study):
     md = (quick_study / "report.md").read_text()
     html = (quick_study / "report.html").read_text()
@@ -84,6 +91,7 @@ def test_report_explains_verdicts_and_terms(quick_study):
     assert "How this verdict is decided" in html and 'id="glossary"' in html
 
 
+@pytest.mark.slow
 def test_only_on_a_full_report_keeps_the_other_experiments(quick_study, capsys):
     assert cli_main(["study", "--quick", "--out", str(quick_study), "--no-progress",
                      "--only", "flat"]) == 0  # fmt: skip
@@ -95,6 +103,7 @@ def test_only_on_a_full_report_keeps_the_other_experiments(quick_study, capsys):
     )
 
 
+@pytest.mark.slow
 def test_quick_study_verdicts(quick_study):
     res = json.loads((quick_study / "results.json").read_text())
     by_id = {e["id"]: e for e in res["experiments"]}
@@ -126,6 +135,7 @@ class _Collector(HTMLParser):
             self.stack.pop()
 
 
+@pytest.mark.slow
 def test_html_report_is_well_formed_and_self_contained(quick_study):
     html = (quick_study / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>")
@@ -140,6 +150,7 @@ def test_html_report_is_well_formed_and_self_contained(quick_study):
         assert img.get("alt")
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_experiments(quick_study, capsys):
     marker = quick_study / "results" / "flat.json"
     before = marker.stat().st_mtime_ns

@@ -58,6 +58,7 @@ def _network(r, **extra):
     return p, kx
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("grid", [GRID, VARIANTS], ids=["activations", "init-variants"])
 def test_vmapped_equals_looped(grid):
     recs = sweep(**grid, batch=8)
@@ -115,6 +116,7 @@ def _result(proc):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_one_device_four_devices_and_two_processes_agree(tmp_path):
     one, four = _result(_run(1)), _result(_run(4))
     assert (one["devices"], four["devices"]) == (1, 4)
@@ -132,6 +134,7 @@ def test_one_device_four_devices_and_two_processes_agree(tmp_path):
     assert len(out.read_text().splitlines()) == n_att  # written once, by process 0
 
 
+@pytest.mark.slow
 def test_vmap_width_does_not_change_results():
     grid = {**VARIANTS, "inits": "gaussian", "sigma_b2": 0.0, "seeds": 3}  # 6 networks
     base = sweep(**grid, batch=8, vmap_width=None)
@@ -139,6 +142,7 @@ def test_vmap_width_does_not_change_results():
         _compare(base, sweep(**grid, batch=8, vmap_width=width))
 
 
+@pytest.mark.slow
 def test_streams_to_jsonl_and_resumes(tmp_path, capsys):
     out = tmp_path / "sweep.jsonl"
     first = sweep(**GRID, batch=8, out=out, progress=True)
@@ -192,6 +196,7 @@ def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path, monke
     _compare(full, resumed)
 
 
+@pytest.mark.slow
 def test_chunked_equals_unchunked_and_reports_chunks(tmp_path):
     grid = {**VARIANTS, "seeds": 3}
     whole = sweep(**grid, batch=8)
@@ -213,6 +218,7 @@ def test_one_network_too_big_fails_before_compute(monkeypatch):
         sweep(**GRID, max_memory=1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "depth", "width", "batch", "optimizer"),
     [("attenuation", 10, 64, 32, None), ("attenuation", 20, 128, 256, None),
@@ -252,6 +258,7 @@ def test_training_default_optimizer_is_train_default():
     assert opt is named_optimizer("adam", 1e-2)
 
 
+@pytest.mark.slow
 def test_training_sweep_equals_train_loop():
     recs = sweep(**{**TRAIN, "activations": ["tanh"], "inits": ["glorot", "orthogonal"]})
     data = two_spirals(jr.key(0), 128)
@@ -271,6 +278,7 @@ def test_training_sweep_equals_train_loop():
         assert all(_plain(v) for v in r.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lr", [1e2, 1e4])
 def test_training_sweep_reports_divergence_where_train_raises(lr):
     grid = {"activations": "relu", "depths": 10, "widths": 32, "seeds": [0, 1], "steps": 30,
@@ -288,6 +296,7 @@ def test_training_sweep_reports_divergence_where_train_raises(lr):
     assert rows[0]["diverged"] == 2 and np.isnan(rows[0]["final_loss_mean"])
 
 
+@pytest.mark.slow
 def test_rates_follow_mean_field_theory():
     # The finite-depth mean-field prediction (variance map from q_1 = sigma_w2, then the same
     # fit) against width-256 networks, 4 seeds: the seed-to-seed spread of a rate is <= 1% at
@@ -338,6 +347,7 @@ def test_bad_grids_fail_before_compute(change, message, monkeypatch):
         sweep(**{**GRID, **change})
 
 
+@pytest.mark.slow
 def test_summary_cli_and_plot(tmp_path, capsys):
     from jaxact.cli import main
     from jaxact.plotting import plot_sweep
@@ -393,6 +403,7 @@ def _digits_small():
     return train_set, test_set
 
 
+@pytest.mark.slow
 def test_train_runs_records_and_mixed_programs_equal_separate_ones():
     """A run's numbers do not depend on which other runs share its program: per-network
     optimizer and residual choices select exactly the computation a program of its own does."""
@@ -420,6 +431,7 @@ def test_train_runs_records_and_mixed_programs_equal_separate_ones():
     assert mixed[0]["final_loss"] != mixed[1]["final_loss"]  # seeds differ
 
 
+@pytest.mark.slow
 def test_train_runs_full_batch_equals_train_loop():
     from jaxact.sweeps import Run, train_runs
 
@@ -449,6 +461,7 @@ def test_per_network_optimizer_with_one_name_is_the_optax_optimizer():
         per_network_optimizer(("lion",), jnp.int32(0), jnp.float32(0.1))
 
 
+@pytest.mark.slow
 def test_train_runs_observes_dead_units_per_layer():
     from jaxact.sweeps import Run, train_runs
 

@@ -9,6 +9,8 @@ import pytest
 
 from jaxact import testing
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 
 def _tanh_d1(x):
     return 1 / jnp.cosh(x) ** 2

@@ -12,6 +12,8 @@ import pytest
 from jaxact import init_mlp, layer_jacobians, theory
 from jaxact.cli import main as cli_main
 
+pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
+
 # Quadrature on [-12, 12] with 24x24 Gauss-Legendre nodes split at kinks is exact to ~1e-14 for
 # these integrands; 1e-12 leaves room for accumulation in the root finders.
 TOL = 1e-12
@@ -124,6 +126,7 @@ def test_jacobian_spectrum_against_finite_width_measurement(weights):
     assert eig.var() == pytest.approx(want.variance, rel=0.10, abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("activation", "sigma_w2", "sigma_b2"),
     [("tanh", 1.0, 0.05), ("relu", 1.5, 0.05), ("sigmoid", 1.0, 0.05)],
@@ -141,6 +144,7 @@ def test_measured_attenuation_agrees_with_chi1(activation, sigma_w2, sigma_b2):
     assert "relative error" in repr(c)
 
 
+@pytest.mark.slow
 def test_compare_with_an_existing_network():
     p = init_mlp(jax.random.key(4), depth=10, width=1000, init="gaussian", sigma_w2=1.0,
                  sigma_b2=0.05)  # fmt: skip
@@ -174,6 +178,7 @@ def test_bad_arguments():
         theory.jacobian_spectrum("tanh", 1.0, 0.0, 0)
 
 
+@pytest.mark.slow
 def test_cli_theory_table_and_figures(tmp_path, capsys):
     assert cli_main(["theory", "--activation", "tanh", "relu", "--sigma-b2", "0.05"]) == 0
     out = capsys.readouterr().out

@@ -57,6 +57,7 @@ def test_gradient_fluctuations_mean_is_one_and_spread_follows_theory():
         assert c["spread"] == pytest.approx(math.exp(math.sqrt(c["var_log"])))
 
 
+@pytest.mark.slow
 def test_gradient_fluctuations_grow_with_depth_and_shrink_with_width():
     cells = tr.fluctuation_cells((4, 16), (16, 64), inits=256)
     v = {(c["depth"], c["width"]): c["var_log"] for c in cells}
@@ -96,6 +97,7 @@ def test_trainability_map_and_heatmap_figures(tmp_path):
     assert p.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_fluctuations_figure(tmp_path):
     cells = tr.fluctuation_cells(range(1, 6), (8, 16), inits=32)
     p = fluctuations(cells, tmp_path / "fl.png")

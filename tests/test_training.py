@@ -44,6 +44,7 @@ def test_relu_net_learns_spirals_and_history_is_logged():
     assert all(0 <= v <= 1 for v in h["dead"][-1] + h["saturated"][-1])
 
 
+@pytest.mark.slow
 def test_same_key_same_run_bit_for_bit():
     d = teacher_student(jax.random.key(0), 128)
     runs = []
@@ -56,6 +57,7 @@ def test_same_key_same_run_bit_for_bit():
     assert runs[0].history["loss"] == runs[1].history["loss"]
 
 
+@pytest.mark.slow
 def test_multiclass_uses_softmax_cross_entropy():
     x = jax.random.normal(jax.random.key(0), (300, 2), jnp.float32)
     y = (x[:, 0] > 0).astype(jnp.int32) + (x[:, 1] > 0).astype(jnp.int32)
@@ -69,6 +71,7 @@ def test_multiclass_uses_softmax_cross_entropy():
     assert float(loss_fn("multiclass")(logits, jnp.asarray([0]))) == pytest.approx(float(want))
 
 
+@pytest.mark.slow
 def test_divergence_is_reported_with_step_and_layer():
     d = teacher_student(jax.random.key(0), 64)
     p = init_mlp(jax.random.key(1), depth=4, width=16, in_dim=8, out_dim=1, init="standard")
@@ -100,6 +103,7 @@ def test_digits_or_clear_message():
     assert d.x.shape == (1797, 64) and d.out_dim == 10
 
 
+@pytest.mark.slow
 def test_logged_unit_fractions_keep_their_definitions():
     """The history's dead and saturated units (now from jaxact.diagnose) are what they were:
     units with phi' == 0, resp. 0 < |phi'| < 0.05 max|phi'|, on every example of the data."""
