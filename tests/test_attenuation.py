@@ -182,6 +182,7 @@ def test_bad_input_names_shapes():
         gradient_attenuation(p, jnp.ones((2, 5), jnp.int32), "relu")
 
 
+@pytest.mark.slow
 def test_loss_key_picks_the_default_loss_direction():
     p = init_mlp(jax.random.key(0), depth=3, width=8)
     x = jax.random.normal(jax.random.key(1), (4, 8), jnp.float32)

@@ -663,6 +663,7 @@ def test_any_callable_activation_in_the_mlp_and_its_measurements():
         jaxact.mlp_forward(p, x, 3)
 
 
+@pytest.mark.slow
 def test_losses_and_output_functions_add_no_sites():
     """optax's binary cross-entropy is written with log_sigmoid = -softplus(-x), softmax
     cross-entropy with log_softmax: neither is an activation of the model."""

@@ -102,6 +102,7 @@ def test_very_deep_network_runs_and_compiles_in_constant_time():
     assert times[10_000] < 3 * times[10] + 0.5, times
 
 
+@pytest.mark.slow
 def test_trace_and_statistics():
     p = init_mlp(jax.random.key(0), depth=6, width=32, in_dim=5)
     x = jax.random.normal(jax.random.key(1), (64, 5), jnp.float32)

@@ -60,6 +60,7 @@ def test_cli_activations_table(capsys):
     assert set(jaxact.ACTIVATIONS) <= set(rows)
 
 
+@pytest.mark.slow
 def test_cli_activations_plot(tmp_path, capsys):
     out = tmp_path / "sub" / "act.png"
     assert cli.main(["activations", "--plot", str(out)]) == 0

@@ -32,6 +32,7 @@ def test_two_spirals_shape_balance_and_nonlinearity():
         two_spirals(jax.random.key(0), 1)
 
 
+@pytest.mark.slow
 def test_relu_net_learns_spirals_and_history_is_logged():
     d = two_spirals(jax.random.key(0), 256)
     p = init_mlp(jax.random.key(1), depth=3, width=32, in_dim=2, out_dim=1)

@@ -14,6 +14,7 @@ import jaxact
 from jaxact import datasets, initializers, training
 
 
+@pytest.mark.slow
 def test_train_with_a_user_activation_record():
     # An Activation record that is not in the registry (another name): used as it is, not
     # looked up again by its name.
