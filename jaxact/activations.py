@@ -57,7 +57,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-from jaxact import special
+from jaxact import special, testing
 
 __all__ = [
     "ACTIVATIONS",
@@ -1332,11 +1332,17 @@ def _validate_squareplus(b=4.0):
     _check_finite("squareplus", "b", b)
 
 
+def _squareplus_far(dtype) -> float:
+    """``|x|`` beyond which squareplus takes ``r = sqrt(x**2 + b)`` as ``|x|``: ``2**60``
+    (``2**500`` in float64), where ``x**2`` could overflow and ``b / x**2`` is below the
+    dtype's epsilon for any ``b`` that is itself far from overflow."""
+    return 2.0**60 if np.dtype(dtype).itemsize < 8 else 2.0**500
+
+
 def _squareplus_root(x, b):
-    """``sqrt(x**2 + b)``; beyond ``|x| = 2**60`` (2**500 in float64), where ``x**2`` could
-    overflow and ``b / x**2`` is below the dtype's epsilon for any ``b`` that is itself far from
-    overflow, ``|x|``. (``jnp.hypot`` does the same with a division, twice as slow.)"""
-    big = 2.0**60 if np.dtype(x.dtype).itemsize < 8 else 2.0**500
+    """``sqrt(x**2 + b)``, and ``|x|`` beyond :func:`_squareplus_far`. (``jnp.hypot`` does the
+    same with a division, twice as slow.)"""
+    big = _squareplus_far(x.dtype)
     ax = jnp.abs(x)
     small = jnp.minimum(ax, big)
     return jnp.where(ax > big, ax, jnp.sqrt(small * small + b))
@@ -1346,9 +1352,8 @@ def _squareplus_q(x, b):
     """``q = (r - |x|) / 2 = (b / 2) / (r + |x|)``, without cancellation or overflow: past
     ``|x| = 2**60`` (where ``r = |x|``) as ``(b / 4) / |x|``, since ``r + |x|`` overflows near
     the largest float."""
-    big = 2.0**60 if np.dtype(x.dtype).itemsize < 8 else 2.0**500
     ax = jnp.abs(x)
-    far = ax > big
+    far = ax > _squareplus_far(x.dtype)
     return jnp.where(far, 0.25 * b, 0.5 * b) / jnp.where(far, ax, _squareplus_root(x, b) + ax)
 
 
@@ -1363,9 +1368,8 @@ def _squareplus_d1(x, b=4.0):
     # side cancels and +-inf gives the limits 0 and 1. Past |x| = 2**60 (r = |x|), where that
     # product overflows, q = (b / 4) / x**2, taken as (b / 4) w**2 with w = 1 / |x|: one
     # division either way.
-    big = 2.0**60 if np.dtype(x.dtype).itemsize < 8 else 2.0**500
     ax = jnp.abs(x)
-    far = ax > big
+    far = ax > _squareplus_far(x.dtype)
     r = _squareplus_root(x, b)
     w = 1 / jnp.where(far, ax, (r + ax) * r)
     q = jnp.where(far, (0.25 * b) * w * w, (0.5 * b) * w)
@@ -1845,36 +1849,20 @@ _PROBE = np.unique(
 _CHECK_RTOL = 1e-3
 
 
-def _autodiff_derivative(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
-    """``x -> d fn / dx`` elementwise, by forward-mode autodiff (a unit tangent)."""
-
-    def d(x, **params):
-        return jax.jvp(lambda v: fn(v, **params), (x,), (jnp.ones_like(x),))[1]
-
-    return d
-
-
-def _check_against_autodiff(name, label, closed, reference, kinks, params) -> float:
-    """Raise ValueError where ``closed`` and autodiff of the function disagree on the probe
-    grid (away from ``kinks``); return ``max |closed|`` there."""
-    pts = _PROBE[np.all([np.abs(_PROBE - k) > 1e-2 for k in kinks], axis=0)] if kinks else _PROBE
-    x = jnp.asarray(pts, jnp.float32)
-    got = np.asarray(closed(x, **params), np.float64)
-    ref = np.asarray(reference(x, **params), np.float64)
-    finite = np.isfinite(ref)
-    scale = max(float(np.max(np.abs(ref[finite]), initial=0.0)), 1e-30)
-    err = np.where(finite, np.abs(got - ref) / np.maximum(np.abs(ref), scale), 0.0)
-    err = np.where(finite & ~np.isfinite(got), np.inf, err)
-    worst = int(np.argmax(err))
-    if err[worst] > _CHECK_RTOL:
+def _check_against_autodiff(name, label, fn, closed, order, kinks) -> None:
+    """Raise ValueError where ``closed`` and autodiff of ``fn`` disagree on the probe grid (away
+    from ``kinks``), by :func:`jaxact.testing.check_derivative` in float32."""
+    eps = float(np.finfo(np.float32).eps)
+    (r,) = testing.check_derivative(fn, closed, order=order, dtypes=(jnp.float32,),
+                                    ulps=_CHECK_RTOL / eps, kinks=kinks, points=_PROBE,
+                                    raise_on_failure=False)  # fmt: skip
+    if not r.passed:
         raise ValueError(
             f"register_activation({name!r}): the {label} disagrees with autodiff of the "
-            f"function at x = {float(pts[worst])!r}: {float(got[worst])!r} against "
-            f"{float(ref[worst])!r} (relative "
-            f"error {err[worst]:.3g} > {_CHECK_RTOL}). Check the formula, or list the point in "
-            "kinks= if the derivative jumps there."
+            f"function at x = {r.worst_input!r}: {r.got!r} against {r.expected!r} (relative "
+            f"error {r.max_ulps * eps:.3g} > {_CHECK_RTOL}). Check the formula, or list the "
+            "point in kinks= if the derivative jumps there."
         )
-    return float(np.max(np.abs(got[np.isfinite(got)]), initial=0.0))
 
 
 def _second_moment_gain(fn, params) -> float:
@@ -1977,7 +1965,7 @@ def register_activation(
             raise TypeError(f"register_activation: default of {k!r} must be a number, got {v!r}.")
     kinks = dict(kinks or {})
     curvature_kinks = dict(curvature_kinks or {})
-    second = second_derivative or _autodiff_derivative(derivative)
+    second = second_derivative or testing.autodiff_derivative(derivative)
 
     checked, _ = _elementwise(name, fn, derivative, second, defaults=defaults)
     value_fn, d1_fn, d2_fn = checked(name, "value"), checked(name, "d1"), checked(name, "d2")
@@ -1986,36 +1974,31 @@ def register_activation(
 
     plain = jax.jit(lambda x: fn(x, **defaults))
     d1_plain = jax.jit(lambda x: derivative(x, **defaults))
-    slope = None
     if check:
-        slope = _check_against_autodiff(name, "derivative", lambda x: d1_plain(x),
-                                        _autodiff_derivative(lambda x: plain(x)),
-                                        list(kinks), {})  # fmt: skip
+        _check_against_autodiff(name, "derivative", plain, d1_plain, 1, list(kinks))
         if second_derivative is not None:
-            _check_against_autodiff(name, "second derivative",
-                                    lambda x: second_derivative(x, **defaults),
-                                    _autodiff_derivative(lambda x: d1_plain(x)),
-                                    list(kinks) + list(curvature_kinks), {})  # fmt: skip
+            _check_against_autodiff(name, "second derivative", d1_plain,
+                                    lambda x: second_derivative(x, **defaults), 1,
+                                    list(kinks) + list(curvature_kinks))  # fmt: skip
     x = jnp.asarray(_PROBE, jnp.float32)
     if max_slope is None:
         d = np.asarray(d1_plain(x), np.float64)
-        slope = slope if slope is not None else float(np.max(np.abs(d[np.isfinite(d)]), initial=0))
-        max_slope = slope
+        max_slope = float(np.max(np.abs(d[np.isfinite(d)]), initial=0))
+    # |phi'| at -+1000: ~0 means saturated on that side (and a bounded output range there).
+    ends = np.abs(np.asarray(d1_plain(jnp.asarray([-1e3, 1e3], jnp.float32)), np.float64))
     if output_range is None:
         v = np.asarray(plain(x), np.float64)
         v = v[np.isfinite(v)]
         if v.size == 0:
             raise ValueError(f"register_activation({name!r}): fn is not finite on the grid.")
         # Still moving at the grid's end (phi' not ~0 there): unbounded on that side.
-        ends_d = np.abs(np.asarray(d1_plain(jnp.asarray([-1e3, 1e3], jnp.float32)), np.float64))
-        moving = ends_d >= 1e-6 * max(float(max_slope), 1e-30)
+        moving = ends >= 1e-6 * max(float(max_slope), 1e-30)
         low = -_INF if moving[0] and v.min() == v[0] else float(v.min())
         high = _INF if moving[1] and v.max() == v[-1] else float(v.max())
         output_range = Interval(low, high, math.isfinite(low), math.isfinite(high))
     elif not isinstance(output_range, Interval):
         low, high = output_range
         output_range = Interval(float(low), float(high), True, True)
-    ends = np.abs(np.asarray(d1_plain(jnp.asarray([-1e3, 1e3], jnp.float32)), np.float64))
     if saturates_left is None:
         saturates_left = bool(ends[0] < 1e-6 * max_slope)
     if saturates_right is None:

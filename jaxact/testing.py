@@ -195,6 +195,13 @@ def default_points(dtype) -> np.ndarray:
     return np.unique(np.concatenate([dense_points(dtype, 801), extreme_points(dtype)]))
 
 
+def _points(points, dtype) -> np.ndarray:
+    """``points`` (default :func:`default_points`) rounded to ``dtype``, sorted, as float64."""
+    if points is None:
+        return default_points(dtype)
+    return np.unique(np.asarray(points, np.float64).astype(dtype).astype(np.float64))
+
+
 def _as_dtype_list(dtypes) -> list:
     if isinstance(dtypes, (str, np.dtype, type)):
         dtypes = (dtypes,)
@@ -234,13 +241,14 @@ def _eval(fn, pts, dtype) -> np.ndarray:
                       np.dtype(dtype).itemsize < 8 else jnp.float64), np.float64)  # fmt: skip
 
 
-def autodiff_derivative(fn: Callable[[jax.Array], jax.Array], order: int = 1) -> Callable:
-    """``x -> d^order fn / dx^order`` for an elementwise ``fn``, by forward-mode autodiff."""
+def autodiff_derivative(fn: Callable[..., jax.Array], order: int = 1) -> Callable:
+    """``(x, **params) -> d^order fn(x, **params) / dx^order`` for an elementwise ``fn``, by
+    forward-mode autodiff (a unit tangent); keyword parameters pass through to ``fn``."""
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
 
-    def d1(x):
-        return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
+    def d1(x, **params):
+        return jax.jvp(lambda v: fn(v, **params), (x,), (jnp.ones_like(x),))[1]
 
     return d1 if order == 1 else autodiff_derivative(d1, 1)
 
@@ -298,9 +306,7 @@ def check_derivative(
     ref_fn = autodiff_derivative(fn, order)
     results = []
     for dtype in _as_dtype_list(dtypes):
-        pts = default_points(dtype) if points is None else np.unique(
-            np.asarray(points, np.float64).astype(dtype).astype(np.float64))  # fmt: skip
-        pts = _away_from(pts, kinks)
+        pts = _away_from(_points(points, dtype), kinks)
         got = _eval(derivative, pts, dtype)
         ref = _eval(ref_fn, pts, dtype)
         # Where autodiff of the formula is NaN (0 * inf in a naive formula's tail) it is no
@@ -359,8 +365,7 @@ def check_values(
     label = name or getattr(fn, "__name__", "fn")
     results = []
     for dtype in _as_dtype_list(dtypes):
-        pts = default_points(dtype) if points is None else np.unique(
-            np.asarray(points, np.float64).astype(dtype).astype(np.float64))  # fmt: skip
+        pts = _points(points, dtype)
         ref = np.asarray(reference(pts), np.float64).reshape(pts.shape)
         got = _eval(fn, pts, dtype)
         err = ulp_error(got, ref, dtype)
