@@ -132,13 +132,14 @@ def _check_activations(args: argparse.Namespace) -> None:
 
 
 def _check_attenuation(args: argparse.Namespace) -> None:
+    from jaxact.initializers import resolve_sigma_w2
+
     _activations("--activation", args.activation)
     for option in ("depth", "width", "batch"):
         _at_least(f"--{option}", getattr(args, option))
     _positive("--sigma-w2", args.sigma_w2)
     _non_negative("--sigma-b2", args.sigma_b2)
-    if args.init == "gaussian" and args.sigma_w2 is None:
-        raise ValueError("--init gaussian needs --sigma-w2")
+    resolve_sigma_w2(args.init, args.width, args.width, args.sigma_w2)  # init and sigma_w2 agree
     check_figure_path("--plot", args.plot)
     # Before anything is allocated (Python ints: no overflow): at the peak, three weight-sized
     # buffers (the random draw and the weights, then the weights and their gradient, plus
@@ -154,12 +155,9 @@ def _cmd_attenuation(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from jaxact.activations import get_activation
     from jaxact.attenuation import gradient_attenuation
     from jaxact.mlp import init_mlp
 
-    for name in args.activation:
-        get_activation(name)  # fail on a bad name before any compute
     key_params, key_x = jax.random.split(jax.random.key(args.seed))
     params = init_mlp(
         key_params,
@@ -227,13 +225,8 @@ def _check_theory(args: argparse.Namespace) -> None:
 
 
 def _cmd_theory(args: argparse.Namespace) -> int:
-    import math
-
     from jaxact import theory
-    from jaxact.activations import get_activation
 
-    for name in args.activation:
-        get_activation(name)
     print(f"sigma_b2 = {args.sigma_b2}, sigma_w2 = {args.sigma_w2} (mean-field, infinite width)")
     head = (
         f"{'activation':<12} {'critical sw2':>12} {'q*':>10} {'chi_1':>8} {'xi_q':>8} "
@@ -329,11 +322,16 @@ def fast_cpu_compile(jaxlib_version: str | None = None) -> list[str]:
     return added
 
 
-def _check_study(args: argparse.Namespace) -> None:
-    out = Path(args.out)
+def _check_out_dir(option: str, path: str) -> None:
+    """An output folder: absent (made when written) or a folder, in a writable place."""
+    out = Path(path)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {args.out}: exists and is not a directory")
-    _check_parent("--out", out)
+        raise ValueError(f"{option} {path}: exists and is not a directory")
+    _check_parent(option, out)
+
+
+def _check_study(args: argparse.Namespace) -> None:
+    _check_out_dir("--out", args.out)
     _at_least("--seed", args.seed, 0)
 
 
@@ -452,10 +450,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _check_bench(args: argparse.Namespace) -> None:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {args.out}: exists and is not a directory")
-    _check_parent("--out", out)
+    _check_out_dir("--out", args.out)
 
 
 def jax_devices_line() -> str:

@@ -30,6 +30,8 @@ CASES = [
     (["attenuation", "--width", "1000000000"], "memory"),
     (["attenuation", "--depth", "100000", "--width", "256"], "memory"),
     (["attenuation", "--depth", "x"], "invalid int value: 'x'"),
+    (["attenuation", "--init", "he", "--sigma-w2", "2"], "fixes sigma_w2"),
+    (["attenuation", "--init", "gaussian"], "needs sigma_w2"),
     # theory
     (["theory", "--activation", "softmax"], "elementwise"),
     (["theory", "--sigma-w2", "0"], "--sigma-w2 must be > 0, got 0"),
@@ -59,14 +61,7 @@ CASES = [
 @pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = _run(argv)
-    out, err = capsys.readouterr()
-    assert code == 2, (code, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"jaxact {argv[0]}: error: "), lines[0]
-    assert message in lines[0], lines[0]
-    assert "Traceback" not in err + out
+    _assert_one_line_error(argv, message, capsys)
     assert list(tmp_path.iterdir()) == [], "nothing may be written"
 
 
@@ -75,6 +70,18 @@ def _run(argv):
         return main(argv)
     except SystemExit as e:  # argparse's own errors
         return e.code
+
+
+def _assert_one_line_error(argv, message, capsys):
+    """``jaxact argv`` exits 2 with one line on stderr naming the command and ``message``."""
+    code = _run(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"jaxact {argv[0]}: error: "), lines[0]
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err + out
 
 
 @pytest.mark.parametrize(
@@ -94,11 +101,7 @@ def _run(argv):
 )
 def test_output_paths_are_checked_first(argv, message, capsys, tmp_path):
     (tmp_path / "file.txt").write_text("not ours\n")
-    argv = [a.format(d=tmp_path) for a in argv]
-    code = _run(argv)
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert message in err
+    _assert_one_line_error([a.format(d=tmp_path) for a in argv], message, capsys)
     assert (tmp_path / "file.txt").read_text() == "not ours\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
