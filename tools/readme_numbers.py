@@ -24,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 
+from jaxact.bench.timing import ratio_text
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BENCH = ROOT / "benchmarks" / "results" / "cpu-AMD_EPYC.json"
@@ -57,8 +59,7 @@ def diagnose_bench() -> str:
     for r in steps:
         lines.append(
             f"| {r['model']} | {r['width']} | {r['value_and_grad']['median'] * 1e3:.2f} | "
-            f"{r['diagnose']['median'] * 1e3:.2f} | {r['ratio']:.2f} "
-            f"({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) |"
+            f"{r['diagnose']['median'] * 1e3:.2f} | {ratio_text(r)} |"
         )
     lines += [
         "",
@@ -126,10 +127,6 @@ def study() -> str:
     return "\n".join(lines)
 
 
-def _ratio(c: dict) -> str:
-    return f"{c['ratio']:.2f} ({c['ratio_min']:.2f}-{c['ratio_max']:.2f})"
-
-
 def jax_nn_speed() -> str:
     runs = [json.loads(path.read_text()) for path in (BENCH, GPU_BENCH)]
     parts = [r["parts"]["jax_nn"] for r in runs]
@@ -151,7 +148,7 @@ def jax_nn_speed() -> str:
         cells = []
         for part in parts:
             row = part["functions"].get(label)
-            cells += ([_ratio(row["forward"]), _ratio(row["forward_grad"])] if row
+            cells += ([ratio_text(row["forward"]), ratio_text(row["forward_grad"])] if row
                       else ["", ""])  # fmt: skip
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     sh = parts[0]["step_shape"]
@@ -164,7 +161,8 @@ def jax_nn_speed() -> str:
         "|---|" + "---|" * len(names),
     ]
     for label in parts[0]["steps"]:
-        lines.append(f"| {label} | " + " | ".join(_ratio(p["steps"][label]) for p in parts) + " |")
+        cells = [ratio_text(p["steps"][label]) for p in parts]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

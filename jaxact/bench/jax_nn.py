@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 import jaxact
-from jaxact.bench.timing import compare
+from jaxact.bench.timing import compare, ratio_text
 
 ROW = 1024
 
@@ -160,10 +160,8 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
     for label, row in res["functions"].items():
         f, g = row["forward"], row["forward_grad"]
         lines.append(
-            f"| {label} | {f['ratio']:.2f} ({f['ratio_min']:.2f}-{f['ratio_max']:.2f}) | "
-            f"{f['reference']['median'] * 1e3:.3g} | "
-            f"{g['ratio']:.2f} ({g['ratio_min']:.2f}-{g['ratio_max']:.2f}) | "
-            f"{g['reference']['median'] * 1e3:.3g} |"
+            f"| {label} | {ratio_text(f)} | {f['reference']['median'] * 1e3:.3g} | "
+            f"{ratio_text(g)} | {g['reference']['median'] * 1e3:.3g} |"
         )
     st = res.get("steps")
     if st and "skipped" in st:
@@ -181,6 +179,5 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
         ]
         for label, c in st.items():
             ms = c["reference"]["median"] * 1e3
-            lines.append(f"| {label} | {c['ratio']:.3f} ({c['ratio_min']:.3f}-"
-                         f"{c['ratio_max']:.3f}) | {ms:.3g} |")  # fmt: skip
+            lines.append(f"| {label} | {ratio_text(c, 3)} | {ms:.3g} |")
     return lines

@@ -156,6 +156,12 @@ class Comparison:
                 "ratio_max": self.ratio_max}  # fmt: skip
 
 
+def ratio_text(c: dict[str, Any], digits: int = 2) -> str:
+    """``"median (min-max)"`` of a :meth:`Comparison.as_dict` (or any dict with ``ratio``,
+    ``ratio_min`` and ``ratio_max``), for tables."""
+    return f"{c['ratio']:.{digits}f} ({c['ratio_min']:.{digits}f}-{c['ratio_max']:.{digits}f})"
+
+
 def compare(fn_a: Callable[..., Any], fn_b: Callable[..., Any], *args: Any, repeats: int = 9,
             min_time: float = 0.05, warmup: int = 2) -> Comparison:  # fmt: skip
     """Time ``jax.jit(fn_b)(*args)`` against ``jax.jit(fn_a)(*args)``, alternating repeats.
