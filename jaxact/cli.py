@@ -7,6 +7,7 @@ import argparse
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -392,7 +393,9 @@ def _check_sweep(args: argparse.Namespace) -> None:
     check_figure_path("--plot", args.plot)
     if args.out:
         _check_parent("--out", Path(args.out))
-        records = read_records(args.out)  # a file that is not ours: ValueError
+        with warnings.catch_warnings():  # a torn last line: the sweep itself warns, once
+            warnings.simplefilter("ignore")
+            records = read_records(args.out)  # a file that is not ours: ValueError
         if records and not args.resume:
             raise ValueError(f"--out {args.out}: already holds {len(records)} record(s); add "
                              "--resume to continue it, or choose another file")  # fmt: skip

@@ -72,8 +72,9 @@ def test_a_torn_last_line_is_skipped_with_a_warning(tmp_path, capsys):
     whole = _lines(out)
     text = out.read_text()
     out.write_text(text[: len(text) - 40])  # the last record cut mid-line, no newline
-    with pytest.warns(UserWarning, match="last line is incomplete"):
+    with pytest.warns(UserWarning, match="last line is incomplete") as caught:
         assert main([*small, "--out", str(out), "--resume"]) == 0
+    assert len([w for w in caught if "incomplete" in str(w.message)]) == 1  # warned once
     again = _lines(out)
     assert len(again) == len(whole) and all(json.loads(ln) for ln in again)
     assert sorted(again) == sorted(whole)
