@@ -1915,10 +1915,12 @@ def register_activation(
       max_slope: ``sup |phi'|``; estimated on the same grid if omitted.
       gain: initialisation gain; default the second-moment gain
         ``1 / sqrt(E[phi(z)**2])``, ``z ~ N(0, 1)`` (``gain_source="second-moment"``).
-      saturates_left, saturates_right: whether ``phi' -> 0`` at -inf / +inf; estimated from
-        ``|phi'(-+1000)| < 1e-6 max_slope`` if omitted.
-      kinks, curvature_kinks: ``{x0: value}``, points where ``phi'`` (``phi''``) jumps and the
-        value your derivative gives there (excluded from the check below).
+      saturates_left: whether ``phi' -> 0`` at -inf; estimated from
+        ``|phi'(-1000)| < 1e-6 max_slope`` if omitted.
+      saturates_right: the same at +inf.
+      kinks: ``{x0: value}``, points where ``phi'`` jumps and the value your derivative gives
+        there (excluded from the check below).
+      curvature_kinks: the same for ``phi''``.
       doc: one-line description.
       check: compare ``derivative`` (and a given ``second_derivative``) with autodiff of
         ``fn`` (of ``derivative``) in float32 on the grid; a relative disagreement beyond

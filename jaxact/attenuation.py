@@ -165,7 +165,8 @@ def layer_gradient_norms(
       loss: ``loss(y) -> scalar`` of the network output (before any head). Default: the mean
         over examples of ``<y, u>`` with ``u`` a fixed random unit vector (``loss_key``,
         default ``jax.random.key(0)``), which makes ``dL/dy`` identical for every network.
-      residual, remat: as in :func:`~jaxact.mlp_forward`.
+      residual: as in :func:`~jaxact.mlp_forward`.
+      remat: as in :func:`~jaxact.mlp_forward`.
 
     Returns:
       :class:`GradientNorms`.

@@ -173,12 +173,21 @@ def _optimizer(optimizer, learning_rate) -> tuple[str, optax.GradientTransformat
     return optimizer, named_optimizer(optimizer, float(learning_rate))
 
 
+def _data_shape(data, n_points: int) -> tuple[str, int, int, int]:
+    """``(name, points, in_dim, out_dim)`` of a sweep's training data, without building it."""
+    if isinstance(data, Dataset):
+        return data.name, int(data.x.shape[0]), int(data.x.shape[-1]), data.out_dim
+    if isinstance(data, str) and data == "spirals":
+        # two_spirals: points in the plane, binary labels (one output).
+        return "two spirals", check_positive_int("sweep: n_points", n_points), 2, 1
+    raise ValueError(f"sweep: data must be 'spirals' or a jaxact.training.Dataset, got {data!r}.")
+
+
 def _dataset(data, n_points: int, data_seed: int) -> Dataset:
+    """The training data :func:`_data_shape` described (checked there)."""
     if isinstance(data, Dataset):
         return data
-    if data == "spirals":
-        return two_spirals(jr.key(data_seed), check_positive_int("sweep: n_points", n_points))
-    raise ValueError(f"sweep: data must be 'spirals' or a jaxact.training.Dataset, got {data!r}.")
+    return two_spirals(jr.key(data_seed), n_points)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -479,15 +488,14 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
         net_batch = batch
     else:
         opt_name, opt = _optimizer(optimizer, learning_rate)
-        ds = _dataset(data, n_points, data_seed)
         steps = check_positive_int("sweep: steps", steps)
         log_every = check_positive_int("sweep: log_every", log_every)
+        # The data's shape, not the data: nothing is computed before every check has passed.
+        data_name, net_batch, in_dim, out_dim = _data_shape(data, n_points)
         config = {"optimizer": opt_name,
                   "learning_rate": None if opt_name == "custom" else learning_rate,
-                  "steps": steps, "data": ds.name, "n_points": int(ds.x.shape[0])}  # fmt: skip
-        settings |= {"optimizer": opt, "data": ds, "steps": steps, "log_every": log_every}
-        in_dim, out_dim = int(ds.x.shape[-1]), ds.out_dim
-        net_batch = int(ds.x.shape[0])
+                  "steps": steps, "data": data_name, "n_points": net_batch}  # fmt: skip
+        settings |= {"optimizer": opt, "steps": steps, "log_every": log_every}
     budget = int(max_memory) if max_memory is not None else device_budget()
     n_dev = jax.device_count()
     groups = []
@@ -517,6 +525,9 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
                            "scales": [v[3] for v in vs], "networks": n, "chunk": chunk,
                            "chunks": -(-n // chunk), "bytes_per_network": per_net,
                            "budget_per_device": budget})  # fmt: skip
+    if kind == "training":
+        # Built by sweep() when it runs (plan() needs only the shape).
+        settings["data"] = functools.partial(_dataset, data, n_points, data_seed)
     return seeds, list(config), settings, groups
 
 
@@ -591,21 +602,25 @@ def sweep(
     ``pandas.DataFrame(records)`` take them as they are.
 
     Args:
-      activations, depths, widths, inits: the grid axes (one value or a list).
+      activations: a grid axis (one value or a list): activation names or records.
+      depths: a grid axis: hidden layers.
+      widths: a grid axis: units per hidden layer.
+      inits: a grid axis: initialisation schemes (:data:`~jaxact.INITIALIZERS`).
       seeds: a count (``range(seeds)``) or a list of distinct integers >= 0.
       sigma_w2: for ``init="gaussian"`` (required) or ``"orthogonal"``; a list is a grid axis.
       sigma_b2: bias variance; a list is a grid axis.
       kind: ``"attenuation"`` or ``"training"``.
       batch: attenuation: inputs per network.
-      optimizer, learning_rate: training: ``"sgd"``, ``"momentum"`` or ``"adam"`` with the
-        rate, or any optax transformation (recorded as ``"custom"``). The default, Adam at
-        1e-2, is :func:`~jaxact.train`'s (training sweeps used SGD at 0.1 before they shared
-        its step).
-      steps, log_every: training: full-batch steps; the loss curve keeps every
-        ``log_every``-th step and the last.
-      data, n_points, data_seed: training: ``"spirals"`` (:func:`~jaxact.training.two_spirals`
-        with ``n_points`` points drawn from ``data_seed``, the same for every network) or a
-        :class:`~jaxact.training.Dataset`.
+      optimizer: training: ``"sgd"``, ``"momentum"`` or ``"adam"``, or any optax
+        transformation (recorded as ``"custom"``). The default, Adam at 1e-2, is
+        :func:`~jaxact.train`'s (training sweeps used SGD at 0.1 before they shared its step).
+      learning_rate: training: the named optimizer's rate.
+      steps: training: full-batch steps.
+      log_every: training: the loss curve keeps every ``log_every``-th step and the last.
+      data: training: ``"spirals"`` (:func:`~jaxact.training.two_spirals`, the same points for
+        every network) or a :class:`~jaxact.training.Dataset`.
+      n_points: training: how many spiral points.
+      data_seed: training: the seed the spirals are drawn from.
       max_memory: bytes per device a program may use (default: half the free memory).
       dtype: floating dtype of the networks.
       vmap_width: networks vectorized at once on a device: ``None`` (default) for all of its
@@ -634,6 +649,8 @@ def sweep(
             raise ValueError(f"sweep: {str(path)!r} already holds {len(existing)} record(s); "
                              "resume it (resume=True) or write to another file.")  # fmt: skip
     done = _read_done(path, config_keys) if path is not None and resume else {}
+    if kind == "training":
+        settings["data"] = settings["data"]()  # every check has passed: build the data now
 
     def in_file(rec: dict[str, Any]) -> bool:
         """Whether the file already holds this (cell, seed): a cell recomputed for its missing

@@ -16,10 +16,69 @@ from jaxact.cli import main as cli_main
 pytestmark = pytest.mark.xdist_group("quick_bench")
 
 
-def test_measure_excludes_compile_and_reports_spread():
+def test_measure_excludes_compile_and_reports_spread(monkeypatch):
+    """A scripted clock: compile takes 5 s, each call the next of a known list of durations."""
+    from jaxact.bench import timing
+
+    clock = {"now": 0.0}
+    durations = iter([9.0, 9.0,  # the two warm-up calls: not timed
+                      0.02,  # the probe call: number = int(0.05 / 0.02) = 2 calls per repeat
+                      0.01, 0.03, 0.02, 0.02, 0.05, 0.01])  # fmt: skip
+    calls = []
+
+    def compiled(v):
+        clock["now"] += next(durations)
+        calls.append(v)
+        return v
+
+    class Lowered:
+        def compile(self):
+            clock["now"] += 5.0
+            return compiled
+
+    class Jitted:
+        def lower(self, *args):
+            return Lowered()
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock["now"])
+    t = measure(Jitted(), jnp.ones(3), repeats=3, min_time=0.05, warmup=2)
+    assert t.compile_s == 5.0
+    assert t.number == 2 and t.repeats == 3 and len(calls) == 2 + 1 + 3 * 2
+    # Per-call means of the three repeats: (0.01+0.03)/2, (0.02+0.02)/2, (0.05+0.01)/2.
+    assert (t.min, t.median, t.max) == pytest.approx((0.02, 0.02, 0.03))
+
+
+def test_compare_takes_the_median_of_round_by_round_ratios(monkeypatch):
+    """A scripted clock: the ratio is the median of time(b)/time(a) per round, so a slow spell
+    that hits both functions of a round (round 2 here) does not move it."""
+    from jaxact.bench import timing
+
+    clock = {"now": 0.0}
+    per_call = {"a": iter([1, 1, 1.0, 10.0, 1.0]), "b": iter([1, 1, 9.0, 2.0, 20.0, 3.0])}
+
+    def program(name):
+        def run(v):
+            clock["now"] += next(per_call[name])
+            return v
+
+        class Jitted:
+            def lower(self, *args):
+                return type("Lowered", (), {"compile": lambda self: run})()
+
+        return Jitted()
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock["now"])
+    # warmup=2 each, then one probe call of b (9 s: number = 1), then 3 rounds of a, b.
+    c = timing.compare(program("a"), program("b"), jnp.ones(2), repeats=3, min_time=0.05)
+    # Rounds: a 1, b 2 (ratio 2); a 10, b 20 (2); a 1, b 3 (3). Median ratio 2, spread 2-3.
+    assert (c.ratio, c.ratio_min, c.ratio_max) == (2.0, 2.0, 3.0)
+    assert (c.a.median, c.b.median) == (1.0, 3.0)  # per function, the slow spell moves it
+
+
+def test_measure_runs_the_compiled_function_for_real():
     x = jnp.ones((256, 256), jnp.float32)
     t = measure(lambda v: v @ v, x, repeats=3, min_time=0.01)
-    assert t.compile_s > 0 and t.min <= t.median <= t.max
+    assert t.compile_s > 0 and t.min > 0
     assert t.repeats == 3 and t.number >= 1
 
 
@@ -91,7 +150,6 @@ def test_quick_bench_writes_json_markdown_and_plots(quick_results):
     models = {r["model"] for r in d["steps"]}
     assert {"jaxact scan MLP (relu)", "equinox MLP (relu)", "flax.linen MLP (gelu)"} <= models
     for r in d["steps"]:
-        assert r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
         assert r["value_and_grad"]["median"] > 0 and r["diagnose"]["median"] > 0
     assert d["compile"]["diagnose_s"] > 0 and d["command"] == "jaxact bench --quick"
 
@@ -103,30 +161,26 @@ def test_quick_bench_numbers_are_sane(quick_results):
     from jaxact import ACTIVATIONS
 
     assert set(acts) == set(ACTIVATIONS)
-    assert acts["relu"]["forward"]["resident_ratio_to_relu"] == pytest.approx(1.0)
     for row in acts.values():
         for mode in ("forward", "forward_grad"):
-            t = row[mode]["resident"]
-            assert 0 < t["min"] <= t["median"] <= t["max"]
+            assert row[mode]["resident"]["min"] > 0
             assert row[mode]["memory_fraction_of_copy"] > 0
     mlp = res["parts"]["mlp"]
     assert mlp["matmul_peak"]["gflop_per_s"] > 0
     for r in mlp["steps"]:
         assert 0 < r["fraction_of_matmul_peak"]
         assert r["timing"]["compile_s"] > 0
+    # Compile times are reported, not judged here (timing bounds belong in the benchmark's
+    # report; tests/test_mlp.py checks the depth-independence of the compiled program itself).
     comp = mlp["compile"]
-    # Scan: compile time flat in depth (1000 vs 10 layers); generous 3x bound against noise.
-    assert comp["scan_ratio_deepest_to_shallowest"] < 3
-    assert comp["unrolled_over_scan_at_deepest_unrolled"] > 1
+    assert comp["scan_ratio_deepest_to_shallowest"] > 0
     att = res["parts"]["attenuation"]
     assert att["jacobians_over_wide_forward"] > 0
     sw = res["parts"]["sweep"]
     assert len(sw["cells"]) == len(sw["activations"]) * len(sw["depths"])
     for c in sw["cells"]:
         assert c["vmapped"]["compile_s"] > 0 and c["loop"]["compile_s"] > 0
-        assert 0 < c["vmapped"]["min"] <= c["vmapped"]["median"] <= c["vmapped"]["max"]
-        assert c["speedup"] == pytest.approx(c["loop"]["median"] / c["vmapped"]["median"])
-        assert c["speedup_mapped"] == pytest.approx(c["loop"]["median"] / c["mapped"]["median"])
+        assert c["vmapped"]["min"] > 0 and c["speedup"] > 0 and c["speedup_mapped"] > 0
         # The vmapped and looped programs compute the same float32 numbers up to reduction
         # order: 1e-5 relative.
         assert c["max_rel_diff"] < 1e-5

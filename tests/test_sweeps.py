@@ -342,9 +342,29 @@ def test_rates_follow_mean_field_theory():
     ],
 )
 def test_bad_grids_fail_before_compute(change, message, monkeypatch):
-    monkeypatch.setattr(jax, "jit", lambda *a, **k: pytest.fail("computed before validating"))
+    import jaxact.sweeps
+
+    def computed(*args, **kwargs):
+        pytest.fail("computed before validating")
+
+    # Nothing runs before the checks: no compiled program, no data set built (the spirals used
+    # to be drawn before steps and log_every were checked), no random draws.
+    monkeypatch.setattr(jax, "jit", computed)
+    monkeypatch.setattr(jaxact.sweeps, "two_spirals", computed)
+    monkeypatch.setattr(jax.random, "key", computed)
     with pytest.raises(ValueError, match=message):
         sweep(**{**GRID, **change})
+
+
+@pytest.mark.parametrize("n_points", [8, 40])
+def test_training_data_shape_is_the_built_data_sets(n_points):
+    """The memory plan reads the spirals' shape without drawing them: it must be theirs."""
+    import jaxact.sweeps
+
+    ds = two_spirals(jr.key(0), n_points)
+    shape = jaxact.sweeps._data_shape("spirals", n_points)
+    assert shape == (ds.name, ds.x.shape[0], ds.x.shape[1], ds.out_dim)
+    assert jaxact.sweeps._data_shape(ds, 999) == shape
 
 
 @pytest.mark.slow
@@ -359,7 +379,7 @@ def test_summary_cli_and_plot(tmp_path, capsys):
         rates = [r["rate"] for r in recs if r["activation"] == row["activation"]]
         assert row["rate_mean"] == pytest.approx(np.mean(rates))
         assert row["rate_std"] == pytest.approx(np.std(rates))
-        assert row["rate_min"] <= row["rate_mean"] <= row["rate_max"]
+        assert row["rate_min"] == min(rates) and row["rate_max"] == max(rates)
     out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
     assert main(["sweep", "--activation", "sigmoid", "relu", "--depth", "4", "8", "--width", "16",
                  "--seeds", "2", "--batch", "8", "--out", str(out), "--plot", str(png),

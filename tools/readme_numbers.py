@@ -12,6 +12,10 @@ and the device that produced it:
 * ``jax-nn-speed``: part ``jax_nn`` of ``benchmarks/results/cpu-AMD_EPYC.json`` and
   ``benchmarks/results/gpu-NVIDIA_H200.json`` (``jaxact bench --parts jax_nn``).
 
+The documentation site's pages (``docs/``) have blocks of their own (:data:`DOCS_BLOCKS`): the
+study's verdict rules from ``docs/study/results.json``, and every results file of
+``benchmarks/results/`` rendered by ``jaxact.bench.runner.markdown``.
+
 Run: python tools/readme_numbers.py [--check]
 (tests/test_readme.py runs the check in the test suite.)
 """
@@ -170,6 +174,39 @@ BLOCKS = {"diagnose-bench": diagnose_bench, "diagnose-example": diagnose_example
           "jax-nn-speed": jax_nn_speed}  # fmt: skip
 
 
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def study_verdicts() -> str:
+    res = json.loads(STUDY.read_text())
+    lines = ["| # | claim | verdict | decided by |", "|---|---|---|---|"]
+    for i, e in enumerate(res["experiments"], 1):
+        lines.append(f"| {i} | {_cell(e['title'])} | {_cell(e['verdict'])} | "
+                     f"{_cell(e['decided_by'])} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def bench_results() -> str:
+    from jaxact.bench.runner import markdown
+
+    parts = []
+    for path in sorted(BENCH.parent.glob("*.json")):
+        results = json.loads(path.read_text())
+        text = markdown(results, results["command"])
+        # One level down: each file's title is a section of the page.
+        text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.M)
+        parts.append(f"From `benchmarks/results/{path.name}`:\n\n{text.strip()}")
+    return "\n\n".join(parts)
+
+
+#: The documentation site's own generated blocks (its other text comes from this README).
+DOCS_BLOCKS = {
+    ROOT / "docs" / "study.md": {"study-verdicts": study_verdicts},
+    ROOT / "docs" / "benchmarks.md": {"bench-results": bench_results},
+}
+
+
 def _pattern(name: str) -> re.Pattern:
     return re.compile(
         rf"(<!-- generated:{re.escape(name)}:begin -->\n)(.*?)(<!-- generated:{re.escape(name)}"
@@ -178,29 +215,39 @@ def _pattern(name: str) -> re.Pattern:
     )
 
 
-def render(text: str) -> str:
-    """``text`` (README.md) with every generated block rewritten."""
-    for name, fn in BLOCKS.items():
+def render(text: str, blocks=None, where: str = "README.md") -> str:
+    """``text`` (README.md, or a page with ``blocks``) with every generated block rewritten."""
+    for name, fn in (BLOCKS if blocks is None else blocks).items():
         pat = _pattern(name)
         if not pat.search(text):
-            raise SystemExit(f"README.md has no block {name!r}")
+            raise SystemExit(f"{where} has no block {name!r}")
         body = fn()
         text = pat.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
     return text
 
 
+def targets() -> list[tuple[Path, dict]]:
+    """Every file with generated blocks, and its blocks."""
+    return [(README, BLOCKS), *DOCS_BLOCKS.items()]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if README.md is stale")
+    parser.add_argument("--check", action="store_true", help="fail if a file is stale")
     args = parser.parse_args(argv)
-    text = README.read_text()
-    new = render(text)
-    if args.check:
-        if new != text:
-            print("README.md is stale: run python tools/readme_numbers.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(new)
+    stale = []
+    for path, blocks in targets():
+        text = path.read_text()
+        new = render(text, blocks, path.name)
+        if new == text:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if not args.check:
+            path.write_text(new)
+    if args.check and stale:
+        names = ", ".join(map(str, stale))
+        print(f"{names} stale: run python tools/readme_numbers.py", file=sys.stderr)
+        return 1
     return 0
 
 

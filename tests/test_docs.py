@@ -1,0 +1,104 @@
+"""The documentation site's sources: the README sections its pages include, its generated
+blocks, and an API page for every public module. (``mkdocs build --strict`` itself runs in CI
+with the docs extra.)"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import jaxact
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hooks = _load("mkdocs_hooks")
+PAGES = sorted(DOCS.glob("*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_included_readme_section_exists(page):
+    text = page.read_text()
+    out = hooks.include_readme(text)
+    assert "<!-- readme:" not in out
+    # The README's image links are rewritten to the site's layout; none point into docs/.
+    assert "](docs/" not in out
+
+
+def test_a_section_is_included_with_shifted_headings_and_relative_links():
+    out = hooks.include_readme("<!-- readme: The activation catalogue | 1 -->", depth=1)
+    assert out.startswith("# The activation catalogue\n")
+    assert "\n## Numerics\n" in out  # one level up, as the section's own heading
+    study = hooks.include_readme("<!-- readme: The study: the lesson's claims, measured -->")
+    assert "## The study: the lesson's claims, measured" in study
+    assert "](study/figures/depth.png)" in study
+    nested = hooks.include_readme("<!-- readme: The study: the lesson's claims, measured -->", 1)
+    assert "](../study/figures/depth.png)" in nested
+    # A heading-like line inside a code block does not end the section.
+    assert "# sweep_job.py" in hooks.include_readme("<!-- readme: On several hosts -->")
+
+
+def test_links_to_files_outside_the_site_become_names():
+    out = hooks.include_readme("<!-- readme: Benchmarks -->")
+    assert "full table: `benchmarks/results/cpu-AMD_EPYC.md`" in out
+    assert "](benchmarks/" not in out
+    assert "](bench-results/cpu-AMD_EPYC-compile.png)" in out
+
+
+def test_an_unknown_section_is_an_error():
+    with pytest.raises(ValueError, match="no section 'Nope'"):
+        hooks.include_readme("<!-- readme: Nope -->")
+
+
+def test_docs_blocks_are_generated_from_the_committed_results():
+    tool = _load("readme_numbers")
+    for path, blocks in tool.DOCS_BLOCKS.items():
+        text = path.read_text()
+        assert tool.render(text, blocks, path.name) == text, f"{path.name} is stale"
+        for fn in blocks.values():
+            body = fn()
+            assert body and body in text
+            stale = text.replace(body, body[: len(body) // 2])
+            assert tool.render(stale, blocks, path.name) == text
+
+
+def test_every_public_module_has_an_api_page():
+    rendered = {
+        line[4:].strip()
+        for page in (DOCS / "api").glob("*.md")
+        for line in page.read_text().splitlines()
+        if line.startswith("::: ")
+    }
+    for name in rendered:
+        importlib.import_module(name)  # a page names a real module
+    public = set()
+    for pkg in (jaxact, importlib.import_module("jaxact.bench")):
+        for m in pkgutil.iter_modules(pkg.__path__):
+            full = f"{pkg.__name__}.{m.name}"
+            if m.name.startswith("_") or m.name in ("cli", "special", "files", "checks"):
+                continue  # the CLI, internals (documented in their modules, not as API)
+            if hasattr(importlib.import_module(full), "__all__"):
+                public.add(full)
+    assert public - rendered == set(), "a public module without an API page"
+
+
+def test_nav_lists_every_page():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    pages = [p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")]
+    for page in pages:
+        if page.startswith("study/"):
+            continue  # the committed study report, linked from the study page
+        assert re.search(rf"\b{re.escape(page)}\b", nav), f"{page} is not in mkdocs.yml's nav"
