@@ -812,6 +812,12 @@ def tanh(x: ArrayLike) -> jax.Array:
     The derivative is computed as ``sech**2`` rather than ``1 - tanh**2``, which cancels to 0 for
     ``|x| > 9`` in float32 although the true value is representable.
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``tanh(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.tanh(jnp.array([0.0, 1.0], dtype=jnp.float32))
     Array([0.       , 0.7615942], dtype=float32)
@@ -832,6 +838,12 @@ def relu(x: ArrayLike) -> jax.Array:
        \mathrm{relu}'' = 0
 
     Kink convention: ``relu'(0) = 0``, as in :func:`jax.nn.relu`.
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``relu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax, jax.numpy as jnp, jaxact
     >>> jaxact.relu(jnp.array([-1.0, 0.0, 2.0], dtype=jnp.float32))
@@ -869,6 +881,9 @@ def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> jax.Array:
       x: floating-point array.
       negative_slope: slope ``a`` for negative inputs (finite; may be traced and
         differentiated).
+
+    Returns:
+      ``leaky_relu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.leaky_relu(jnp.array([-2.0, 3.0], dtype=jnp.float32))
@@ -913,6 +928,9 @@ def elu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
       alpha: the negative saturation value is ``-alpha``; must be > 0 (may be traced and
         differentiated).
 
+    Returns:
+      ``elu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.elu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
     Array([-0.63212055,  2.        ], dtype=float32)
@@ -939,6 +957,12 @@ def selu(x: ArrayLike) -> jax.Array:
 
     with ``alpha = 1.6732632...`` and ``lambda = 1.0507009...``. Kink convention:
     ``phi'(0) = lambda * alpha``, as in :func:`jax.nn.selu`.
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``selu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.selu(jnp.array([-1.0, 1.0], dtype=jnp.float32))
@@ -971,6 +995,9 @@ def celu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
       x: floating-point array.
       alpha: must be > 0 (may be traced and differentiated).
 
+    Returns:
+      ``celu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.celu(jnp.array([-1.0, 2.0], dtype=jnp.float32))
     Array([-0.63212055,  2.        ], dtype=float32)
@@ -994,6 +1021,12 @@ def gelu_exact(x: ArrayLike) -> jax.Array:
     ``Phi(x) = exp(-x**2/2) erfcx(-x/sqrt 2) / 2`` with ``x**2`` split exactly, so values stay
     within a few ulp down to the underflow threshold; ``1 + erf(x / sqrt 2)`` (which cancels) is
     never formed.
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``gelu_exact(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.gelu_exact(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
@@ -1019,6 +1052,12 @@ def gelu_tanh(x: ArrayLike) -> jax.Array:
     double-word arithmetic (its rounding would otherwise be amplified by ``exp``), and the cubic
     only for ``|x|`` below the point where ``sigma(2u)`` is exactly 0 or 1, so it cannot overflow.
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``gelu_tanh(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.gelu_tanh(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
     Array([-0.15880801,  0.        ,  0.841192  ], dtype=float32)
@@ -1038,6 +1077,9 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
     Args:
       x: floating-point array.
       approximate: a Python bool (it picks the formula, so it cannot be traced).
+
+    Returns:
+      ``gelu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> x = jnp.array([-1.0, 1.0], dtype=jnp.float32)
@@ -1063,6 +1105,12 @@ def softplus(x: ArrayLike) -> jax.Array:
     .. math:: \phi(x) = \max(x, 0) + \log(1 + e^{-|x|}), \quad \phi' = \sigma, \quad
        \phi'' = \sigma'
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``softplus(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.softplus(jnp.array([-80.0, 0.0, 80.0], dtype=jnp.float32))
     Array([1.8048513e-35, 6.9314718e-01, 8.0000000e+01], dtype=float32)
@@ -1084,6 +1132,12 @@ def silu(x: ArrayLike) -> jax.Array:
 
     .. math:: \phi(x) = x \sigma(x), \quad \phi'(x) = \sigma(x) (1 + x \sigma(-x)), \quad
        \phi''(x) = \sigma'(x) (2 - x \tanh(x/2))
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``silu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.silu(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
@@ -1108,6 +1162,12 @@ def mish(x: ArrayLike) -> jax.Array:
     with ``T = tanh(softplus x) = n / (n + 2)``, ``S = 1 - T**2 = 4 (n + 1) / (n + 2)**2`` and
     ``n = e^x (e^x + 2)``, rewritten in ``e^{-x}`` for ``x > 0``: no cancellation, no overflow.
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``mish(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.mish(jnp.array([-1.0, 0.0, 1.0], dtype=jnp.float32))
     Array([-0.30340147,  0.        ,  0.8650984 ], dtype=float32)
@@ -1128,6 +1188,12 @@ def softsign(x: ArrayLike) -> jax.Array:
        {(1 + |x|)^3}
 
     ``phi''`` jumps at 0; the library takes ``phi''(0) = 0``.
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``softsign(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.softsign(jnp.array([-1.0, 3.0], dtype=jnp.float32))
@@ -1155,6 +1221,12 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
 
     Kink convention: ``phi'(-3) = phi'(3) = 0``, as in JAX.
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``hard_sigmoid(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.hard_sigmoid(jnp.array([-4.0, 0.0, 1.5], dtype=jnp.float32))
     Array([0.  , 0.5 , 0.75], dtype=float32)
@@ -1177,6 +1249,12 @@ def hard_tanh(x: ArrayLike) -> jax.Array:
     .. math:: \phi'(x) = [-1 \le x \le 1]
 
     Kink convention: ``phi'(-1) = phi'(1) = 1``, as in :func:`jax.nn.hard_tanh`.
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``hard_tanh(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.hard_tanh(jnp.array([-2.0, 0.5, 2.0], dtype=jnp.float32))
@@ -1201,6 +1279,12 @@ def relu6(x: ArrayLike) -> jax.Array:
 
     Kink convention: ``phi'(0) = phi'(6) = 0``, as in :func:`jax.nn.relu6`.
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``relu6(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.relu6(jnp.array([-1.0, 3.0, 9.0], dtype=jnp.float32))
     Array([0., 3., 6.], dtype=float32)
@@ -1221,6 +1305,12 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
     r"""Log-sigmoid, ``log(sigma(x)) = -softplus(-x)``.
 
     .. math:: \phi'(x) = \sigma(-x), \quad \phi''(x) = -\sigma'(x)
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``log_sigmoid(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.log_sigmoid(jnp.array([-100.0, 0.0], dtype=jnp.float32))
@@ -1253,6 +1343,12 @@ def hard_silu(x: ArrayLike) -> jax.Array:
     ``phi'`` jumps at both ends of the ramp (from -1/2 to 0 at -3, from 3/2 to 1 at 3); kink
     convention, as :func:`jax.nn.hard_silu`'s gradient: ``phi'(-3) = 0``, ``phi'(3) = 1``.
     Its minimum is ``phi(-3/2) = -3/8``. :func:`hard_swish` is the same function.
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``hard_silu(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.hard_silu(jnp.array([-4.0, -1.5, 1.0, 5.0], dtype=jnp.float32))
@@ -1289,6 +1385,12 @@ def sparse_plus(x: ArrayLike) -> jax.Array:
     ``phi'`` is continuous; ``phi''`` jumps at -1 and 1, where the library takes ``phi'' = 0``
     (as autodiff of :func:`jax.nn.sparse_plus` does).
 
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``sparse_plus(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.sparse_plus(jnp.array([-2.0, 0.0, 3.0], dtype=jnp.float32))
     Array([0.  , 0.25, 3.  ], dtype=float32)
@@ -1318,6 +1420,12 @@ def sparse_sigmoid(x: ArrayLike) -> jax.Array:
 
     Kink convention, as :func:`jax.nn.sparse_sigmoid`'s gradient: ``phi'(+-1) = 1/4`` (its clip
     splits the gradient between the two sides of a tie).
+
+    Args:
+      x: array of any shape; integers are promoted to floating point (as in ``jax.nn``).
+
+    Returns:
+      ``sparse_sigmoid(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.sparse_sigmoid(jnp.array([-2.0, 0.0, 0.5, 3.0], dtype=jnp.float32))
@@ -1402,6 +1510,9 @@ def squareplus(x: ArrayLike, b: float = 4.0) -> jax.Array:
       x: floating-point array.
       b: the smoothness, ``phi(0) = sqrt(b) / 2`` (finite, > 0; ``b -> 0`` is ReLU).
         May be traced and differentiated.
+
+    Returns:
+      ``squareplus(x)`` elementwise: an array of ``x``'s shape and (floating) dtype.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.squareplus(jnp.array([-1e10, 0.0, 3.0], dtype=jnp.float32))
@@ -1637,6 +1748,10 @@ def softmax(x: ArrayLike, axis: int | tuple[int, ...] | None = -1,
       where: optional boolean mask, broadcastable to ``x``: only the selected entries take
         part; the others come out 0 (and pass no gradient).
 
+    Returns:
+      An array of ``x``'s shape and (floating) dtype whose entries along ``axis`` (the
+      selected ones, with ``where``) are >= 0 and sum to 1.
+
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.softmax(jnp.array([0.0, 0.0, jnp.log(2.0)], dtype=jnp.float32))
     Array([0.25, 0.25, 0.5 ], dtype=float32)
@@ -1653,8 +1768,16 @@ def log_softmax(x: ArrayLike, axis: int | tuple[int, ...] | None = -1,
     .. math:: \log s_i = x_i - m - \log \sum_j e^{x_j - m}, \quad
        \frac{\partial \log s_i}{\partial x_j} = \delta_{ij} - s_j
 
-    :func:`jax.nn.log_softmax`'s signature; ``axis`` and ``where`` as in :func:`softmax`
-    (unselected entries come out -inf).
+    :func:`jax.nn.log_softmax`'s signature.
+
+    Args:
+      x: floating-point array (empty arrays give empty results).
+      axis: the axis or axes to normalise over: an int, a tuple of ints, or ``None`` (all).
+      where: optional boolean mask, broadcastable to ``x``: only the selected entries take
+        part; the others come out -inf (and pass no gradient).
+
+    Returns:
+      ``log(softmax(x))``: an array of ``x``'s shape and (floating) dtype, each entry <= 0.
 
     >>> import jax.numpy as jnp, jaxact
     >>> jaxact.log_softmax(jnp.array([0.0, 0.0], dtype=jnp.float32))
@@ -2020,8 +2143,23 @@ def register_activation(
 def unregister_activation(name: str) -> None:
     """Remove an activation added with :func:`register_activation` (built-ins stay).
 
+    Args:
+      name: the name it was registered under.
+
+    Returns:
+      None; ``name`` is no longer in ``jaxact.ACTIVATIONS`` (and can be registered again).
+
     Raises:
       ValueError: ``name`` is built in, or not registered.
+
+    >>> import jax.numpy as jnp, jaxact
+    >>> rec = jaxact.register_activation("cube_root_demo", lambda x: jnp.cbrt(x),
+    ...     lambda x: jnp.cbrt(x) / (3 * x), kinks={0.0: jnp.inf}, check=False)
+    >>> "cube_root_demo" in jaxact.ACTIVATIONS
+    True
+    >>> jaxact.unregister_activation("cube_root_demo")
+    >>> "cube_root_demo" in jaxact.ACTIVATIONS
+    False
     """
     if name not in _USER_REGISTERED:
         what = "a built-in activation" if name in _REGISTRY else "not registered"
@@ -2033,6 +2171,14 @@ def unregister_activation(name: str) -> None:
 
 def get_activation(name: str | Activation) -> Activation:
     """Look up an activation record by name (or alias); a record is passed through unchanged.
+
+    Args:
+      name: a registry name (``jaxact.ACTIVATIONS``), an alias (``jaxact.ALIASES``: ``"swish"``,
+        ``"soft_sign"``, ``"hard_swish"``) or an :class:`Activation` record.
+
+    Returns:
+      The :class:`Activation` record: ``fn``, ``derivative``, ``second_derivative`` and the
+      metadata (``output_range``, ``max_slope``, ``kinks``, ``saturating``, ``gain``, ...).
 
     Raises:
       ValueError: for an unknown name; the message lists the valid names and the closest match.
@@ -2066,6 +2212,12 @@ def activation_fn(activation: str | Activation | Callable[[jax.Array], jax.Array
     A callable (``jax.nn.gelu``, ``functools.partial(jaxact.leaky_relu, negative_slope=0.2)``,
     a lambda) is returned as it is; names and records give their ``fn``.
 
+    Args:
+      activation: a registry name or alias, an :class:`Activation` record, or a callable.
+
+    Returns:
+      A function of one array (plus the record's keyword hyperparameters, for a record).
+
     Raises:
       ValueError: an unknown name (with the closest match).
       TypeError: anything else.
@@ -2090,6 +2242,12 @@ def activation_fn(activation: str | Activation | Callable[[jax.Array], jax.Array
 def activation_name(activation: str | Activation | Callable[[jax.Array], jax.Array]) -> str:
     """The registry name of a name or record; a callable's ``__name__`` (or its wrapped
     function's, for a ``functools.partial``), else ``"custom"``.
+
+    Args:
+      activation: a registry name or alias, an :class:`Activation` record, or a callable.
+
+    Returns:
+      The name as a string (aliases give the registry name: ``"swish"`` -> ``"silu"``).
 
     >>> import functools, jaxact
     >>> activation_name("swish"), activation_name(functools.partial(jaxact.elu, alpha=2.0))

@@ -102,7 +102,14 @@ def jacobian_norms(jacobians: jax.Array) -> JacobianNorms:
       jacobians: ``(..., depth, width, in_dim)`` from :func:`layer_jacobians`.
 
     Returns:
-      :class:`JacobianNorms`.
+      :class:`JacobianNorms`: ``frobenius`` and ``spectral`` of shape ``(..., depth)``, and
+      ``singular_values`` ``(..., depth, min(width, in_dim))`` in descending order.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.attenuation import jacobian_norms
+    >>> n = jacobian_norms(jnp.stack([2 * jnp.eye(3), jnp.diag(jnp.array([3.0, 4.0, 0.0]))]))
+    >>> n.spectral.tolist(), n.frobenius.tolist()
+    ([2.0, 4.0], [3.464101552963257, 5.0])
     """
     sv = jnp.linalg.svd(jacobians, compute_uv=False)
     return JacobianNorms(
@@ -169,7 +176,16 @@ def layer_gradient_norms(
       remat: as in :func:`~jaxact.mlp_forward`.
 
     Returns:
-      :class:`GradientNorms`.
+      :class:`GradientNorms`: ``pre`` (norm of ``dL/dh_l`` over the batch) and ``weights``
+      (norm of ``dL/dW_l``), each of shape ``(depth,)`` with layer 1 first, and the scalar
+      ``loss``.
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=8, width=64, init="he")
+    >>> x = jax.random.normal(jax.random.key(1), (32, 64), jax.numpy.float32)
+    >>> g = jaxact.layer_gradient_norms(p, x, "relu")
+    >>> g.pre.shape, bool(0.2 < g.pre[0] / g.pre[-1] < 5)  # He-initialised ReLU: no decay
+    ((8,), True)
     """
     x = check_input(params, x, "layer_gradient_norms")
     phi = activation_fn(activation)
@@ -279,6 +295,20 @@ def gradient_attenuation(
 
     Runs :func:`layer_gradient_norms` (one forward and one backward pass) and fits the
     geometric rate.
+
+    Args:
+      params: MLP parameters (:func:`~jaxact.init_mlp`), ``depth`` hidden layers.
+      x: a batch ``(..., in_dim)`` in the parameters' dtype.
+      activation: hidden activation (a name, a record or a callable).
+      loss: ``loss(y) -> scalar`` of the network output; default as in
+        :func:`layer_gradient_norms`.
+      residual: as in :func:`~jaxact.mlp_forward`.
+      remat: as in :func:`~jaxact.mlp_forward`.
+
+    Returns:
+      :class:`AttenuationResult`: ``grad_norms`` and ``weight_grad_norms`` of shape
+      ``(depth,)`` (layer 1 first), the fitted per-layer ``rate``, the ``total`` attenuation
+      and the fit's RMS residual.
 
     >>> import jax, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=30, width=128, init="lecun")

@@ -62,6 +62,8 @@ def _required(fan_in, fan_out, s):
     return float(s)
 
 
+#: Read-only mapping from scheme name to :class:`Initializer` (:func:`get_initializer` also
+#: takes the aliases ``"xavier"`` and ``"kaiming"``).
 INITIALIZERS: Mapping[str, Initializer] = MappingProxyType(
     {
         "gaussian": Initializer(
@@ -94,6 +96,17 @@ _ALIASES = MappingProxyType({"xavier": "glorot", "kaiming": "he", "normal": "gau
 
 def get_initializer(name: str | Initializer) -> Initializer:
     """The :class:`Initializer` for a name or alias (``xavier``, ``kaiming``); records pass through.
+
+    Args:
+      name: a scheme's name (``jaxact.INITIALIZERS``), an alias (``"xavier"`` for
+        ``"glorot"``, ``"kaiming"`` for ``"he"``) or an :class:`Initializer`.
+
+    Returns:
+      The :class:`Initializer` record (its weight variance rule ``sigma_w2(fan_in, fan_out,
+      given)``, whether it is orthogonal, its description).
+
+    Raises:
+      ValueError: an unknown name (the message lists the valid ones and the closest match).
 
     >>> import jaxact
     >>> jaxact.get_initializer("kaiming").sigma_w2(256, 256, None)

@@ -354,6 +354,9 @@ def mlp_forward(
       remat: wrap each layer in :func:`jax.checkpoint`, so ``grad`` stores one activation per
         layer instead of every intermediate (memory for very deep nets).
 
+    Returns:
+      The output ``(..., out_dim)`` in the parameters' dtype (after ``head`` if one is given).
+
     >>> import jax, jax.numpy as jnp, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=1000, width=32, in_dim=2, out_dim=1)
     >>> jaxact.mlp_forward(p, jnp.ones((8, 2), jnp.float32), "relu", head="sigmoid").shape
@@ -378,10 +381,22 @@ def mlp_trace(
 ) -> MLPTrace:
     """Per-layer pre-activations and activations from the same scan as :func:`mlp_forward`.
 
-    ``activation``, ``residual`` and ``branch_scale`` as in :func:`mlp_forward`.
+    Args:
+      params: from :func:`init_mlp`.
+      x: input ``(..., in_dim)`` in the parameters' dtype.
+      activation: as in :func:`mlp_forward`.
+      residual: as in :func:`mlp_forward`.
+      branch_scale: as in :func:`mlp_forward`.
 
     Returns:
-      :class:`MLPTrace` with ``pre`` and ``post`` of shape ``(depth, ..., width)``.
+      :class:`MLPTrace`: ``pre`` (pre-activations ``h_l``) and ``post`` (``phi(h_l)``) of
+      shape ``(depth, ..., width)``, and ``output``, the network's output ``(..., out_dim)``.
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=4, width=8, in_dim=3, out_dim=2)
+    >>> t = jaxact.mlp_trace(p, jax.numpy.ones((5, 3)), "tanh")
+    >>> t.pre.shape, t.post.shape
+    ((4, 5, 8), (4, 5, 8))
     """
     x = check_input(params, x, "mlp_trace")
     phi = activation_fn(activation)
@@ -405,13 +420,28 @@ def trace_statistics(
     For any model, :func:`jaxact.diagnose` measures the same per site (``dead`` is its
     ``zero_grad``) from the training step itself, without keeping the trace.
 
-    Returns :class:`TraceStatistics`: ``pre_mean``, ``pre_var`` (over examples and units),
-    ``post_mean``, ``post_var``, ``saturated`` (fraction of units with
-    ``|phi'(h)| < saturation * max|phi'|``, i.e. on a flat part of a saturating curve; 0 for
-    non-saturating sides where ``phi'`` is exactly 0 — those count as ``dead``) and ``dead``
-    (fraction with ``phi'(h) == 0`` exactly in the working dtype: ReLU's negative side, and
-    also sigmoid where ``sigma'`` underflows, ``|h| > ~88`` in float32 — such a unit passes no
-    gradient either way).
+    Args:
+      trace: from :func:`mlp_trace`.
+      activation: the activation the trace was taken with (a name or a record: its closed-form
+        derivative is needed).
+      saturation: the threshold, as a fraction of ``max|phi'|``, below which a unit counts as
+        saturated.
+
+    Returns:
+      :class:`TraceStatistics`, every field of shape ``(depth,)``: ``pre_mean``, ``pre_var``
+      (over examples and units), ``post_mean``, ``post_var``, ``saturated`` (fraction of units
+      with ``|phi'(h)| < saturation * max|phi'|``, i.e. on a flat part of a saturating curve;
+      0 for non-saturating sides where ``phi'`` is exactly 0 — those count as ``dead``) and
+      ``dead`` (fraction with ``phi'(h) == 0`` exactly in the working dtype: ReLU's negative
+      side, and also sigmoid where ``sigma'`` underflows, ``|h| > ~88`` in float32 — such a
+      unit passes no gradient either way).
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=256, init="he")
+    >>> x = jax.random.normal(jax.random.key(1), (64, 256), jax.numpy.float32)
+    >>> s = jaxact.trace_statistics(jaxact.mlp_trace(p, x, "relu"), "relu")
+    >>> s.dead.shape, bool(0.4 < s.dead[0] < 0.6)  # half of ReLU's units are off
+    ((3,), True)
     """
     rec = get_activation(activation)
     axes = tuple(range(1, trace.pre.ndim))

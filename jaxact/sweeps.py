@@ -631,9 +631,22 @@ def sweep(
       progress: a progress bar over grid cells.
       log: called with a line for each chunked program (default: the ``jaxact.sweeps`` logger).
 
+    Returns:
+      A list of flat records (dicts), one per (grid cell, seed), in grid order: the cell's
+      settings (``activation``, ``depth``, ``width``, ``init``, ``sigma_w2``, ``sigma_b2``,
+      ``kind``, ...), ``seed`` and the measurement. Attenuation: ``grad_norms`` (``depth``
+      floats, layer 1 first), ``rate``, ``total``, ``fit_rms``; training: ``losses``
+      (every ``log_every``-th step and the last), ``final_loss``, ``final_accuracy``, the
+      gradient norms at the start and the end and, if it diverged, where.
+
     Raises:
       ValueError: a bad grid or setting, before anything is computed.
       MemoryError: one network alone exceeds the memory budget (before anything is computed).
+
+    >>> import jaxact
+    >>> recs = jaxact.sweep(activations="tanh", depths=3, widths=8, seeds=2)
+    >>> [(r["depth"], r["seed"], len(r["grad_norms"])) for r in recs]
+    [(3, 0, 3), (3, 1, 3)]
     """
     from tqdm.auto import tqdm
 

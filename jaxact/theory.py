@@ -433,7 +433,10 @@ def critical_sigma_w2(
         )
     from scipy import optimize
 
-    return math.exp(optimize.brentq(h, lo, hi, xtol=1e-14, rtol=1e-15))
+    # h carries the fixed point's own error (~1e-13 relative): asking Brent for more than
+    # 1e-12 in log sigma_w2 made it chase that noise and, with some NumPy versions, run out of
+    # iterations (found by running the suite at the declared version floors).
+    return math.exp(optimize.brentq(h, lo, hi, xtol=1e-12, rtol=1e-14, maxiter=200))
 
 
 def jacobian_spectrum(

@@ -301,8 +301,21 @@ def train(
         :func:`~jaxact.plotting.plot_diagnosis_history`.
       progress: called with the number of steps just done (for a progress bar).
 
+    Returns:
+      :class:`TrainResult`: the final ``params``, and ``history`` with one entry per logged
+      step: ``step``, ``loss``, ``accuracy``, and ``grad_norms``, ``dead`` and ``saturated``
+      of shape ``(depth,)`` each (plus ``diagnoses`` with ``diagnose_every``).
+
     Raises:
       TrainingDiverged: a NaN or inf in the loss or a layer's gradient, with step and layer.
+
+    >>> import jax, jaxact
+    >>> from jaxact.training import two_spirals
+    >>> data = two_spirals(jax.random.key(0), 64)
+    >>> p = jaxact.init_mlp(jax.random.key(1), depth=2, width=16, in_dim=2, out_dim=1)
+    >>> r = jaxact.train(p, data, "relu", steps=40, log_every=20)
+    >>> r.history["step"], r.history["loss"][-1] < r.history["loss"][0]
+    ([20, 40], True)
     """
     rec = get_activation(activation)
     task = data.task

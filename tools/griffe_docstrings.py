@@ -97,9 +97,32 @@ def _fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
+def _math(text: str) -> str:
+    """``.. math::`` and its indented block become a displayed formula (``$$ ... $$``)."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip().startswith(".. math::"):
+            indent = line[: len(line) - len(line.lstrip())]
+            i += 1
+            body = [line.strip()[len(".. math::") :].strip()]
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith(indent + " ")):
+                body.append(lines[i].strip())
+                i += 1
+            while body and not body[-1]:
+                body.pop()
+            out += [f"{indent}$$", *(indent + b for b in body if b), f"{indent}$$", ""]
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
 def render(obj, text: str) -> str:
     """``obj``'s docstring text as the API reference shows it."""
-    return _fence_doctests(_roles(obj, text))
+    return _fence_doctests(_math(_roles(obj, text)))
 
 
 class JaxactDocstrings(griffe.Extension):
