@@ -95,8 +95,20 @@ def teacher_student(key: jax.Array, n: int = 512, *, in_dim: int = 8, out_dim: i
                     dtype=jnp.float32) -> Dataset:  # fmt: skip
     """Regression on the outputs of a random teacher MLP (``depth`` x ``width``, ``activation``).
 
-    Returns a regression :class:`Dataset`: ``x`` ``(n, in_dim)`` standard normal, ``y``
-    ``(n, out_dim)`` the teacher's outputs.
+
+    Args:
+      key: PRNG key for the inputs and the teacher's weights.
+      n: number of examples.
+      in_dim: input features.
+      out_dim: outputs of the teacher (regression targets per example).
+      depth: teacher's hidden layers.
+      width: teacher's units per hidden layer.
+      activation: teacher's activation (a registry name).
+      dtype: floating dtype of ``x`` and ``y``.
+
+    Returns:
+      A regression :class:`Dataset`: ``x`` ``(n, in_dim)`` standard normal, ``y``
+      ``(n, out_dim)`` the teacher's outputs.
 
     >>> import jax, jaxact.datasets as ds
     >>> ds.teacher_student(jax.random.key(0), 16, in_dim=3, out_dim=2).y.shape
@@ -113,8 +125,17 @@ def teacher_student(key: jax.Array, n: int = 512, *, in_dim: int = 8, out_dim: i
 def digits(dtype=jnp.float32) -> Dataset:
     """scikit-learn's bundled 8x8 digits: 1,797 images, 10 classes, pixels scaled to [0, 1].
 
-    Returns a multiclass :class:`Dataset`, ``x`` ``(1797, 64)``, ``y`` ``(1797,)``. No download:
-    the data ship inside scikit-learn. Use :func:`split` for a train/test split.
+    No download: the data ship inside scikit-learn. Use :func:`split` for a train/test split.
+
+    Args:
+      dtype: the images' floating dtype.
+
+    Returns:
+      A multiclass :class:`Dataset`: ``x`` ``(1797, 64)``, ``y`` ``(1797,)`` int32 labels 0-9.
+
+    References:
+      The UCI optical recognition of handwritten digits data, as bundled by scikit-learn:
+      https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html
 
     >>> import jaxact.datasets as ds
     >>> d = ds.digits()
@@ -138,6 +159,11 @@ def split(data: Dataset, test_fraction: float = 0.25, *, seed: int = 0) -> tuple
 
     Returns:
       ``(train, test)``, named ``"<name> (train)"`` and ``"<name> (test)"``.
+
+    Args:
+      data: the data set.
+      test_fraction: the share of each class that goes to the test set, in (0, 1).
+      seed: the shuffle's seed.
 
     >>> import jaxact.datasets as ds
     >>> train, test = ds.split(ds.digits())
@@ -167,6 +193,13 @@ def standardize(train: Dataset, *others: Dataset) -> tuple[Dataset, ...]:
 
     Features constant on the training set (a digits pixel that is always 0) are only
     centred. Returns ``(train, *others)`` transformed alike; names gain ``", standardized"``.
+
+    Args:
+      train: the data set whose per-feature mean and standard deviation are used.
+      *others: further data sets (a test set) transformed with the training statistics.
+
+    Returns:
+      ``(train, *others)`` as :class:`Dataset`, each ``x`` of the same shape and dtype as before.
 
     >>> import jaxact.datasets as ds
     >>> train, test = ds.standardize(*ds.split(ds.digits()))

@@ -194,6 +194,21 @@ def mlp_scales(
     Haar-orthogonal matrix (``orthogonal``, scale ``gain = sqrt(sigma_w2)``); biases are
     ``sqrt(sigma_b2)`` times a standard normal draw. Networks that differ only in these numbers
     share one sampling program (the sweeps vmap over them).
+
+    Args:
+      init: an initialisation scheme (name or record).
+      width: units per hidden layer (the fan-in of hidden and readout weights).
+      out_dim: readout size (its fan-out, for schemes that use it), or ``None`` for a readout
+        of ``width`` (no readout).
+      sigma_w2: weight variance times fan-in, where the scheme takes one.
+      sigma_b2: bias variance.
+
+    Returns:
+      ``(w_scale, readout_scale, sigma_b2)`` as floats.
+
+    >>> from jaxact.mlp import mlp_scales
+    >>> mlp_scales("he", 50, None, None, 0.0)  # sqrt(2 / 50)
+    (0.2, 0.2, 0.0)
     """
     rec = get_initializer(init)
 
@@ -252,6 +267,12 @@ def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype)
 def hidden_weight_norms(params: MLPParams) -> jax.Array:
     """``||W_l||`` (Frobenius) of every hidden layer, ``(depth,)``; of a gradient, ``||dL/dW_l||``.
 
+    Args:
+      params: an MLP's parameters (or their gradient).
+
+    Returns:
+      Array ``(depth,)``.
+
     >>> import jax, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=4)
     >>> hidden_weight_norms(p).shape
@@ -262,7 +283,26 @@ def hidden_weight_norms(params: MLPParams) -> jax.Array:
 
 def check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:
     """``x`` as an array if it fits ``params`` (floating, same dtype, last axis ``in_dim``);
-    else a TypeError/ValueError that names the function ``name``, the shape and the dtype."""
+    else a TypeError/ValueError that names the function ``name``, the shape and the dtype.
+
+    Args:
+      params: the network's parameters.
+      x: the input to check.
+      name: the calling function's name, for the message.
+
+    Returns:
+      ``x`` as a ``jax.Array`` (unchanged values, shape and dtype).
+
+    Raises:
+      TypeError: ``x`` is not floating or its dtype differs from the parameters'.
+      ValueError: its last axis is not ``in_dim``.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.mlp import check_input
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=2, width=4, in_dim=3)
+    >>> check_input(p, jnp.ones((5, 3)), "demo").shape
+    (5, 3)
+    """
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(

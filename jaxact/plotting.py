@@ -12,6 +12,16 @@ import numpy as np
 
 from jaxact.activations import ACTIVATIONS, get_activation
 
+__all__ = [
+    "plot_activations",
+    "plot_attenuation",
+    "plot_diagnosis",
+    "plot_diagnosis_history",
+    "plot_phase_diagram",
+    "plot_sweep",
+    "plot_theory_comparison",
+]
+
 
 def pyplot():
     """``matplotlib.pyplot``, imported on first use (``import jaxact`` does not import
@@ -56,6 +66,13 @@ def plot_activations(
 
     Returns:
       The path written.
+
+    ---
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> from jaxact.plotting import plot_activations
+    >>> plot_activations(out / "act.png", ["relu", "tanh"]).exists()
+    True
     """
     plt = pyplot()
     cols = max(1, int(cols))
@@ -98,6 +115,24 @@ def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi
 
     Norms are divided by the last layer's so every line starts at 1 at the output; the dotted
     line beside each is its fitted geometric rate.
+
+    Args:
+      results: :class:`~jaxact.AttenuationResult` objects (one line each).
+      path: output file; the suffix sets the format.
+      title: the figure title.
+      dpi: resolution of raster formats.
+
+    Returns:
+      The path written.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> import jax, jaxact
+    >>> from jaxact.plotting import plot_attenuation
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=6, width=16)
+    >>> x = jax.random.normal(jax.random.key(1), (8, 16))
+    >>> plot_attenuation([jaxact.gradient_attenuation(p, x, "tanh")], out / "att.png").exists()
+    True
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
@@ -142,6 +177,22 @@ def plot_phase_diagram(
 
     Left of each line the network is ordered (gradients vanish), right of it chaotic (they
     explode); the points ``sigma_b2`` where ``chi_1 = 1`` is not reached are skipped.
+
+    Args:
+      path: output file; the suffix sets the format.
+      activations: registry names, one line each.
+      sigma_b2: the bias variances at which ``chi_1 = 1`` is solved for (default a grid in
+        ``[0, 0.5]``).
+      dpi: resolution of raster formats.
+
+    Returns:
+      The path written.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> from jaxact.plotting import plot_phase_diagram
+    >>> plot_phase_diagram(out / "phase.png", ["tanh"], sigma_b2=[0.0, 0.1]).exists()
+    True
     """
     from jaxact import theory
 
@@ -177,7 +228,24 @@ def plot_phase_diagram(
 
 def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> Path:
     """Predicted ``chi_1^(depth - l)`` (line) against measured squared gradient norms (points
-    with the spread over seeds), one colour per :class:`~jaxact.theory.TheoryComparison`."""
+    with the spread over seeds), one colour per :class:`~jaxact.theory.TheoryComparison`.
+
+    Args:
+      comparisons: :class:`~jaxact.theory.TheoryComparison` objects.
+      path: output file; the suffix sets the format.
+      dpi: resolution of raster formats.
+
+    Returns:
+      The path written.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> import jaxact.theory as th
+    >>> from jaxact.plotting import plot_theory_comparison
+    >>> c = th.compare("tanh", sigma_w2=1.5, depth=6, width=64, seeds=2)
+    >>> plot_theory_comparison([c], out / "theory.png").exists()
+    True
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.4))
     for i, c in enumerate(comparisons):
@@ -210,6 +278,28 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     other grid axes vary; the band runs from the smallest to the largest seed's value.
     ``theory=True`` (attenuation rates only) adds the mean-field prediction at each cell's
     depth (:func:`jaxact.sweeps.theory_rate`) as a dashed line of the same colour.
+
+    Args:
+      rows: :func:`jaxact.sweeps.summarize`'s rows.
+      path: output file; the suffix sets the format.
+      x: the grid axis across.
+      y: the metric.
+      theory: add the mean-field prediction (attenuation only).
+      dpi: resolution of raster formats.
+
+    Returns:
+      The path written.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> from jaxact.plotting import plot_sweep
+    >>> from jaxact.sweeps import summarize
+    >>> cell = {"activation": "relu", "width": 8, "init": "he", "sigma_w2": 2.0,
+    ...         "sigma_b2": 0.0, "kind": "attenuation", "batch": 4, "total": 1.0}
+    >>> recs = [{**cell, "depth": d, "seed": s, "rate": 1 + s / 10} for d in (4, 8)
+    ...         for s in (0, 1)]
+    >>> plot_sweep(summarize(recs), out / "sweep.png").exists()
+    True
     """
     rows = list(rows)
     if not rows:
@@ -291,6 +381,17 @@ def plot_diagnosis(diag, path: str | Path | None = None, *, title: str | None = 
 
     Returns:
       The path written, or the matplotlib figure when ``path`` is None.
+
+    ---
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.plotting import plot_diagnosis
+    >>> def loss(w, x):
+    ...     return jnp.sum(jaxact.relu(jnp.tanh(x @ w) @ w))
+    >>> d = jaxact.diagnose(loss, jnp.eye(3), jnp.ones((4, 3)))
+    >>> plot_diagnosis(d, out / "diag.png").exists()
+    True
     """
     plt = pyplot()
     sites = diag.sites
@@ -357,6 +458,17 @@ def plot_diagnosis_history(
 
     Returns:
       The path written, or the figure.
+
+    ---
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> import jax.numpy as jnp, jaxact
+    >>> from jaxact.plotting import plot_diagnosis_history
+    >>> def loss(w, x):
+    ...     return jnp.sum(jaxact.tanh(x @ w))
+    >>> ds = [jaxact.diagnose(loss, s * jnp.eye(3), jnp.ones((4, 3))) for s in (0.5, 1.0, 2.0)]
+    >>> plot_diagnosis_history(ds, [0, 10, 20], out / "hist.png").exists()
+    True
     """
     plt = pyplot()
     diagnoses, steps = list(diagnoses), [int(s) for s in steps]

@@ -14,6 +14,13 @@ from jinja2 import Environment, select_autoescape
 
 from jaxact.files import atomic_write
 
+__all__ = [
+    "GLOSSARY",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
+
 _HTML = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -124,6 +131,26 @@ def _css(verdict: str) -> str:
 
 
 def render_markdown(experiments, meta: dict[str, Any]) -> str:
+    """The study's report as Markdown: the verdict table, then each claim in full.
+
+    Args:
+      experiments: :class:`~jaxact.study.Experiment` records.
+      meta: ``results.json``'s top level without the experiments: ``command``, ``device``
+        (:func:`~jaxact.bench.timing.device_info`), ``config`` (with ``mode``), ``seconds``.
+
+    Returns:
+      The Markdown text; figures are linked from ``figures/``.
+
+    >>> from jaxact.bench.timing import device_info
+    >>> from jaxact.study import Experiment
+    >>> exps = [Experiment("flat", "Flat tails", "Sigmoid is flat far out.", "supported",
+    ...                    "sigmoid'(10) = 4.5e-05", {"d10": 4.5e-05}, decided_by="< 1e-4")]
+    >>> meta = {"command": "jaxact study", "device": device_info(), "seconds": 1.0,
+    ...         "config": {"mode": "quick"}}
+    >>> from jaxact.report import render_markdown
+    >>> render_markdown(exps, meta).splitlines()[0]
+    "# jaxact study: the lesson's claims, measured"
+    """
     d = meta["device"]
     lines = [
         "# jaxact study: the lesson's claims, measured",
@@ -147,6 +174,29 @@ def render_markdown(experiments, meta: dict[str, Any]) -> str:
 
 
 def render_html(experiments, meta: dict[str, Any], figures_dir: Path) -> str:
+    """The study's report as one self-contained HTML page (figures embedded as data URLs,
+    every value escaped by the template).
+
+    Args:
+      experiments: :class:`~jaxact.study.Experiment` records.
+      meta: as in :func:`render_markdown`.
+      figures_dir: the folder holding each experiment's figures.
+
+    Returns:
+      The HTML text.
+
+    >>> from jaxact.bench.timing import device_info
+    >>> from jaxact.study import Experiment
+    >>> exps = [Experiment("flat", "Flat tails", "Sigmoid is flat far out.", "supported",
+    ...                    "sigmoid'(10) = 4.5e-05", {"d10": 4.5e-05}, decided_by="< 1e-4")]
+    >>> meta = {"command": "jaxact study", "device": device_info(), "seconds": 1.0,
+    ...         "config": {"mode": "quick"}}
+    >>> import pathlib
+    >>> from jaxact.report import render_html
+    >>> html = render_html(exps, meta, pathlib.Path("unused: no figures"))
+    >>> html.startswith("<!DOCTYPE html>"), "sigmoid&#39;(10)" in html  # escaped
+    (True, True)
+    """
     figures = {}
     for e in experiments:
         for fig in e.figures:
@@ -159,7 +209,27 @@ def render_html(experiments, meta: dict[str, Any], figures_dir: Path) -> str:
 
 
 def write_report(out: Path, experiments, meta: dict[str, Any]) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into ``out`` (atomically)."""
+    """Write ``report.md`` and ``report.html`` into ``out`` (atomically).
+
+    Args:
+      out: the study's output folder (its ``figures/`` must hold the experiments' figures).
+      experiments: :class:`~jaxact.study.Experiment` records.
+      meta: as in :func:`render_markdown`.
+
+    Returns:
+      ``(path of report.md, path of report.html)``.
+
+    >>> from jaxact.bench.timing import device_info
+    >>> from jaxact.study import Experiment
+    >>> exps = [Experiment("flat", "Flat tails", "Sigmoid is flat far out.", "supported",
+    ...                    "sigmoid'(10) = 4.5e-05", {"d10": 4.5e-05}, decided_by="< 1e-4")]
+    >>> meta = {"command": "jaxact study", "device": device_info(), "seconds": 1.0,
+    ...         "config": {"mode": "quick"}}
+    >>> import pathlib, tempfile
+    >>> from jaxact.report import write_report
+    >>> [p.name for p in write_report(pathlib.Path(tempfile.mkdtemp()), exps, meta)]
+    ['report.md', 'report.html']
+    """
 
     md, html = out / "report.md", out / "report.html"
     atomic_write(md, render_markdown(experiments, meta))

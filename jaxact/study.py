@@ -41,13 +41,35 @@ from jaxact.trainability import (
 )
 from jaxact.training import predict, train
 
+__all__ = [
+    "CAVEAT",
+    "EXPERIMENTS",
+    "NOT_SUPPORTED",
+    "SUPPORTED",
+    "Experiment",
+    "StudyConfig",
+    "run_study",
+    "supported_only",
+]
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 CAVEAT = "supported with a caveat"
 
 
 def supported_only(condition: str) -> str:
-    """The verdict of a claim that holds only under ``condition``."""
+    """The verdict of a claim that holds only under ``condition``.
+
+    Args:
+      condition: how the claim has to be qualified, e.g. ``"with residual connections"``.
+
+    Returns:
+      The verdict string.
+
+    >>> from jaxact.study import supported_only
+    >>> supported_only("with residual connections")
+    'supported only with residual connections'
+    """
     return f"supported only {condition}"
 
 
@@ -751,6 +773,24 @@ def run_study(
       mode: ``quick`` (CI smoke test), ``default`` or ``full`` (bigger nets, for a GPU).
       resume: reuse results already in ``out`` from an earlier run of the same mode and seed.
       only: run only these experiment ids.
+      seed: the seed every experiment's randomness derives from.
+      show_progress: a progress bar over experiments (on a terminal).
+
+    Returns:
+      The :class:`Experiment` records, in :data:`EXPERIMENTS` order: ``id``, ``claim``,
+      ``verdict``, ``summary``, ``numbers``, ``figures``, ``decided_by``.
+
+    Raises:
+      ValueError: ``out`` is a file, ``mode`` or an ``only`` id is unknown.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> from jaxact.study import run_study
+    >>> [(e.id, e.verdict) for e in run_study(out, mode="quick", only=["flat"],
+    ...                                      show_progress=False)]
+    [('flat', 'supported')]
+    >>> sorted(p.name for p in out.iterdir())
+    ['figures', 'report.html', 'report.md', 'results', 'results.json']
     """
     from tqdm.auto import tqdm
 

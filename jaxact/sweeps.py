@@ -205,6 +205,22 @@ def network_bytes(kind: str, *, depth: int, width: int, batch: int, in_dim: int 
     ``64 batch + 1024`` elements of per-example scratch (losses, labels, small temporaries).
     ``tests/test_sweeps.py`` checks it against XLA's ``memory_analysis`` of the compiled
     programs: never below it, and within 3x of it.
+
+    Args:
+      kind: ``"attenuation"`` or ``"training"``.
+      depth: hidden layers.
+      width: units per layer.
+      batch: inputs per network (training: the training points).
+      in_dim: input features (training).
+      out_dim: outputs (training).
+      itemsize: bytes per element of the networks' dtype.
+
+    Returns:
+      Bytes (an int).
+
+    >>> from jaxact.sweeps import network_bytes
+    >>> network_bytes("attenuation", depth=100, width=64, batch=16) // 2**20  # MiB
+    11
     """
     weights = depth * width * width + (in_dim + out_dim + depth + 2) * width
     acts = depth * batch * width + batch * (in_dim + out_dim)
@@ -245,6 +261,31 @@ class Cell(NamedTuple):
 
 
 def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
+    """An attenuation cell: a random network and a standard normal batch, measured by
+    :func:`~jaxact.layer_gradient_norms` (what ``sweep(kind="attenuation")`` runs).
+
+    ``draw(key_data, hyper)`` samples the network (``hyper[:3]``: :func:`~jaxact.mlp.mlp_scales`)
+    from the first half of the split key and the inputs from the second.
+
+    Args:
+      act: activation (a name or a record).
+      depth: hidden layers.
+      width: units per layer (and input size).
+      orthogonal: Haar-orthogonal weights instead of Gaussian ones.
+      batch: inputs per network.
+      dtype: the network's floating dtype.
+
+    Returns:
+      A :class:`Cell` whose ``measure`` gives the ``(depth,)`` gradient norms ``||dL/dh_l||``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from jaxact.mlp import mlp_scales
+    >>> from jaxact.sweeps import attenuation_cell
+    >>> cell = attenuation_cell("relu", 5, 16, False, 8, jnp.float32)
+    >>> key = jax.random.key_data(jax.random.key(0))
+    >>> cell.one(key, jnp.asarray(mlp_scales("he", 16, None, None, 0.0), jnp.float32)).shape
+    (5,)
+    """
     rec = get_activation(act)
 
     def draw(key_data, hyper):
@@ -290,6 +331,38 @@ def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimize
     ``test_loss`` and ``test_accuracy`` (with ``test``), ``grad_norms_init``/``_final``
     (``||dL/dW_l||``), ``bad_step``, ``bad_layer`` and, when observing, ``dead_units`` and
     ``saturated_units`` ``(steps // observe_every, depth)``.
+
+    Args:
+      act: activation (a name or a record).
+      depth: hidden layers.
+      width: units per layer.
+      orthogonal: Haar-orthogonal weights instead of Gaussian ones.
+      task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+      in_dim: input features.
+      out_dim: outputs.
+      optimizer: an optax optimizer, or a tuple of optimizer names (see above).
+      steps: training steps.
+      dtype: the network's floating dtype.
+      batch_size: minibatch size (default: full batch).
+      n_train: training examples (needed with ``batch_size``).
+      test: also measure ``(x_test, y_test)``.
+      residual: see above.
+      observe_every: see above.
+
+    Returns:
+      A :class:`Cell` whose ``measure`` returns the dict of arrays described above.
+
+    >>> import jax, jax.numpy as jnp, optax
+    >>> from jaxact.mlp import mlp_scales
+    >>> from jaxact.sweeps import training_cell
+    >>> from jaxact.training import two_spirals
+    >>> data = two_spirals(jax.random.key(0), 32)
+    >>> cell = training_cell("tanh", 2, 8, False, "binary", 2, 1, optax.adam(0.01), 20,
+    ...                      jnp.float32)
+    >>> hyper = jnp.asarray(mlp_scales("glorot", 8, 1, None, 0.0), jnp.float32)
+    >>> out = cell.one(jax.random.key_data(jax.random.key(0)), hyper, data.x, data.y)
+    >>> out["loss"].shape, bool(out["final_loss"] < out["loss"][0])
+    ((20,), True)
     """
     lf = loss_fn(task)
     if observe_every is not None and steps % observe_every:
@@ -392,7 +465,28 @@ def program(cell: Cell, mesh: Mesh, vmap_width: int | None):
     """One compiled program for a group: ``f(keys, hyper, *shared)``, one key and one row of
     hyperparameters per network (``hyper[:3]``: the scales). Its networks are sharded over the
     mesh, and on each device drawn one after another (vmapped threefry is 2-3x slower than
-    sequential on CPU) then measured ``vmap_width`` at a time (``None``: all at once)."""
+    sequential on CPU) then measured ``vmap_width`` at a time (``None``: all at once).
+
+    Args:
+      cell: what each network computes (:func:`attenuation_cell`, :func:`training_cell`).
+      mesh: a one-axis mesh (:func:`device_mesh`).
+      vmap_width: networks vectorised at once on a device (``None``: all).
+
+    Returns:
+      The jitted ``f(keys, hyper, *shared)``: ``keys`` ``(networks, key_size)`` uint32 key
+      data, ``hyper`` ``(networks, k)``, the number of networks a multiple of the device count;
+      it returns the cell's measurement with a leading ``networks`` axis.
+
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from jaxact.mlp import mlp_scales
+    >>> from jaxact.sweeps import attenuation_cell, device_mesh, program
+    >>> f = program(attenuation_cell("tanh", 4, 8, False, 4, jnp.float32), device_mesh(), None)
+    >>> n = 2 * jax.device_count()
+    >>> keys = jnp.stack([jax.random.key_data(jax.random.key(i)) for i in range(n)])
+    >>> hyper = jnp.tile(jnp.asarray(mlp_scales("glorot", 8, None, None, 0.0)), (n, 1))
+    >>> f(keys, hyper).shape == (n, 4)
+    True
+    """
 
     def per_device(keys, hyper, *shared):
         drawn = jax.lax.map(lambda a: cell.draw(*a), (keys, hyper))
@@ -411,7 +505,16 @@ def program(cell: Cell, mesh: Mesh, vmap_width: int | None):
 
 
 def device_mesh() -> Mesh:
-    """A one-axis mesh (``\"networks\"``) over every device JAX sees, on every host."""
+    """A one-axis mesh (``\"networks\"``) over every device JAX sees, on every host.
+
+    Returns:
+      A ``jax.sharding.Mesh`` of ``jax.devices()``, axis ``"networks"``.
+
+    >>> import jax
+    >>> from jaxact.sweeps import device_mesh
+    >>> device_mesh().shape["networks"] == jax.device_count()
+    True
+    """
     return Mesh(np.array(jax.devices()), ("networks",))
 
 
@@ -539,6 +642,12 @@ def plan(**grid) -> list[dict[str, Any]]:
     the program), ``networks`` (cells x seeds), ``chunk`` (networks per call, a multiple of the
     device count), ``chunks``, ``bytes_per_network`` (:func:`network_bytes`) and
     ``budget_per_device``.
+
+    Args:
+      **grid: :func:`sweep`'s keyword arguments.
+
+    Returns:
+      A list of dicts, one per compiled program, with the keys above.
 
     >>> from jaxact.sweeps import plan
     >>> rows = plan(activations="tanh", depths=100, widths=64, seeds=8, max_memory=2**26)
@@ -854,7 +963,18 @@ def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
 
 def seed_statistics(values) -> dict[str, float]:
     """``mean``, ``std``, ``min`` and ``max`` of a metric over seeds (NaN for no values): the
-    spread that :func:`summarize` and the study report for every cell."""
+    spread that :func:`summarize` and the study report for every cell.
+
+    Args:
+      values: the metric's values, one per seed (any sequence of numbers).
+
+    Returns:
+      ``{"mean", "std", "min", "max"}`` as floats (``std`` with ``ddof=0``).
+
+    >>> from jaxact.sweeps import seed_statistics
+    >>> seed_statistics([1.0, 3.0])
+    {'mean': 2.0, 'std': 1.0, 'min': 1.0, 'max': 3.0}
+    """
     v = np.asarray(values, np.float64)
     stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (np.nan,) * 4
     return dict(zip(("mean", "std", "min", "max"), map(float, stats), strict=True))
@@ -871,6 +991,19 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ``<m>_std``, ``<m>_min``, ``<m>_max``. Attenuation rows add ``log10_total_mean`` (``-inf``
     where a gradient underflowed to 0); training rows add ``diverged`` (how many seeds
     diverged; the statistics are over the others, NaN if none is left).
+
+    Args:
+      records: :func:`sweep`'s records (or read back with :func:`read_records`).
+
+    Returns:
+      A list of dicts, one per grid cell.
+
+    >>> from jaxact.sweeps import summarize
+    >>> recs = [{"activation": "relu", "depth": 4, "width": 8, "kind": "attenuation",
+    ...          "seed": s, "rate": r, "total": 1.0} for s, r in enumerate([0.9, 1.1])]
+    >>> row, = summarize(recs)
+    >>> row["seeds"], round(row["rate_mean"], 6), round(row["rate_std"], 6)
+    (2, 1.0, 0.1)
     """
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:

@@ -44,10 +44,40 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 
+__all__ = [
+    "CheckResult",
+    "all_finite_values",
+    "autodiff_derivative",
+    "check_activation",
+    "check_derivative",
+    "check_values",
+    "default_points",
+    "dense_points",
+    "extreme_points",
+    "finfo",
+    "flush_threshold",
+    "flushes_subnormals",
+    "inputs_read_as_zero",
+    "ulp_error",
+    "ulp_of",
+]
+
 FLOAT_DTYPES = (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64)
 
 
 def finfo(dtype):
+    """Machine limits of a float dtype, bfloat16 included (which ``np.finfo`` does not know).
+
+    Args:
+      dtype: a floating dtype (``float16``, ``bfloat16``, ``float32``, ``float64``).
+
+    Returns:
+      ``np.finfo(dtype)``, or ``ml_dtypes.finfo`` for bfloat16: ``eps``, ``tiny``, ``max``, ...
+
+    >>> from jaxact.testing import finfo
+    >>> float(finfo("bfloat16").eps), float(finfo("float32").eps)
+    (0.0078125, 1.1920928955078125e-07)
+    """
     return ml_dtypes.finfo(dtype) if np.dtype(dtype) == jnp.bfloat16 else np.finfo(dtype)
 
 
@@ -56,6 +86,17 @@ def flushes_subnormals(dtype) -> bool:
 
     XLA:CPU runs with flush-to-zero and denormals-are-zero for both; we test rather than assume:
     ``exp(x)`` with ``x`` half-way into the subnormal range is an op the compiler cannot fold.
+
+    Args:
+      dtype: ``float32`` or ``float64``.
+
+    Returns:
+      ``True`` where a subnormal result comes out as 0 (XLA:CPU), ``False`` where it is kept.
+
+    >>> import jax
+    >>> from jaxact.testing import flushes_subnormals
+    >>> flushes_subnormals("float32") == (jax.default_backend() == "cpu")
+    True
     """
     fi = np.finfo(dtype)
     x = np.asarray(np.log(float(fi.tiny)) - 2.0, dtype)
@@ -67,6 +108,20 @@ def flush_threshold(dtype) -> float:
 
     bfloat16 (whose exponent range is float32's) is computed in float32 arithmetic; float16 is
     computed in float32 too, where its subnormals are normal numbers, so it keeps them.
+
+    Args:
+      dtype: the result's dtype.
+
+    Returns:
+      The smallest normal number of the dtype the result is computed in, where this backend
+      flushes its subnormals; 0.0 where it keeps them (and for float16).
+
+    >>> import jax
+    >>> from jaxact.testing import flush_threshold
+    >>> flush_threshold("float16")
+    0.0
+    >>> flush_threshold("float32") in (0.0, 1.1754943508222875e-38)
+    True
     """
     if np.dtype(dtype) == np.dtype(jnp.float16):
         return 0.0
@@ -75,12 +130,41 @@ def flush_threshold(dtype) -> float:
 
 
 def inputs_read_as_zero(points: np.ndarray, dtype) -> np.ndarray:
-    """Mask of inputs that a flushing backend reads as zero (subnormal in the compute dtype)."""
+    """Mask of inputs that a flushing backend reads as zero (subnormal in the compute dtype).
+
+    Args:
+      points: float64 array of inputs (any shape).
+      dtype: the dtype they are given in.
+
+    Returns:
+      A boolean array of ``points``' shape: True where the backend may read the input as 0.
+
+    >>> import numpy as np
+    >>> from jaxact.testing import inputs_read_as_zero, flush_threshold
+    >>> mask = inputs_read_as_zero(np.array([1e-45, 1.0]), "float32")
+    >>> mask.tolist() == [flush_threshold("float32") > 0, False]
+    True
+    """
     return (np.abs(points) < flush_threshold(dtype)) & (points != 0)
 
 
 def ulp_of(ref: np.ndarray, dtype) -> np.ndarray:
-    """Spacing of ``dtype`` at each ``ref`` (float64 array): the size of one ulp there."""
+    """Spacing of ``dtype`` at each ``ref`` (float64 array): the size of one ulp there.
+
+    Args:
+      ref: float64 array of reference values.
+      dtype: the dtype whose spacing is wanted.
+
+    Returns:
+      float64 array of ``ref``'s shape: the distance from ``|ref|`` (rounded to ``dtype``) to the
+      next larger value of ``dtype``; at 0 and below the smallest normal, the smallest subnormal's
+      spacing.
+
+    >>> import numpy as np
+    >>> from jaxact.testing import ulp_of
+    >>> ulp_of(np.array([1.0, 2.0]), "float32").tolist()
+    [1.1920928955078125e-07, 2.384185791015625e-07]
+    """
     fi = finfo(dtype)
     nmant = int(fi.nmant)
     tiny = float(fi.tiny)
@@ -95,6 +179,20 @@ def ulp_error(got, ref, dtype) -> np.ndarray:
 
     Where the backend flushes subnormals (see :func:`flush_threshold`), a reference below the
     smallest normal number counts as exact when the result is within that threshold of it.
+
+    Args:
+      got: the computed values (any float array; converted to float64).
+      ref: float64 reference values, same shape.
+      dtype: the dtype ``got`` was computed in: the ulp is this dtype's spacing at ``ref``.
+
+    Returns:
+      float64 array of the common shape: the error in ulps (0 where both are the same infinity
+      or both NaN; ``inf`` where only one of them is NaN or infinite).
+
+    >>> import numpy as np
+    >>> from jaxact.testing import ulp_error
+    >>> ulp_error(np.float32(1.0) + np.float32(2**-22), np.array(1.0), "float32")
+    array(2.)
     """
     got = np.asarray(got, np.float64)
     ref = np.asarray(ref, np.float64)
@@ -114,7 +212,19 @@ def ulp_error(got, ref, dtype) -> np.ndarray:
 
 
 def extreme_points(dtype) -> np.ndarray:
-    """Both signs of: 0, the smallest subnormal, the smallest normal, decades up to max, max."""
+    """Both signs of: 0, the smallest subnormal, the smallest normal, decades up to max, max.
+
+    Args:
+      dtype: a floating dtype.
+
+    Returns:
+      Sorted float64 array of values representable in ``dtype``.
+
+    >>> from jaxact.testing import extreme_points
+    >>> pts = extreme_points("float16")
+    >>> float(pts.min()), float(pts.max()), 0.0 in pts
+    (-65504.0, 65504.0, True)
+    """
     fi = finfo(dtype)
     tiny = float(fi.tiny)
     big = float(fi.max)
@@ -127,7 +237,20 @@ def extreme_points(dtype) -> np.ndarray:
 
 
 def dense_points(dtype, n: int = 2001) -> np.ndarray:
-    """A dense grid through the interesting range, extended far enough to reach every tail."""
+    """A dense grid through the interesting range, extended far enough to reach every tail.
+
+    Args:
+      dtype: a floating dtype (its range sets how far the grid reaches).
+      n: points of the central linear part (the tails add a logarithmic part on each side).
+
+    Returns:
+      Sorted float64 array of distinct values representable in ``dtype``.
+
+    >>> from jaxact.testing import dense_points
+    >>> pts = dense_points("float32", 101)
+    >>> bool((pts[1:] > pts[:-1]).all()), len(pts) > 101
+    (True, True)
+    """
     lim = {2: 20.0, 4: 110.0, 8: 800.0}[np.dtype(dtype).itemsize]
     if np.dtype(dtype) == jnp.bfloat16:
         lim = 110.0
@@ -138,7 +261,18 @@ def dense_points(dtype, n: int = 2001) -> np.ndarray:
 
 
 def all_finite_values(dtype) -> np.ndarray:
-    """Every finite value of a 16-bit float type, as float64."""
+    """Every finite value of a 16-bit float type, as float64.
+
+    Args:
+      dtype: ``float16`` or ``bfloat16``.
+
+    Returns:
+      float64 array of every finite value, sorted, each once (-0 and +0 are one value).
+
+    >>> from jaxact.testing import all_finite_values
+    >>> len(all_finite_values("float16"))  # 2**16 patterns, less 2 * 1024 inf/NaN, less -0
+    63487
+    """
     bits = np.arange(2**16, dtype=np.uint16)
     vals = bits.view(dtype)
     finite = np.isfinite(vals.astype(np.float32))
@@ -191,7 +325,19 @@ def _finish(results: list[CheckResult], raise_on_failure: bool) -> list[CheckRes
 
 
 def default_points(dtype) -> np.ndarray:
-    """The grid the checks use by default: :func:`dense_points` and :func:`extreme_points`."""
+    """The grid the checks use by default: :func:`dense_points` and :func:`extreme_points`.
+
+    Args:
+      dtype: a floating dtype.
+
+    Returns:
+      Sorted float64 array of distinct values representable in ``dtype``.
+
+    >>> import numpy as np
+    >>> from jaxact.testing import default_points, extreme_points
+    >>> bool(np.isin(extreme_points("float32"), default_points("float32")).all())
+    True
+    """
     return np.unique(np.concatenate([dense_points(dtype, 801), extreme_points(dtype)]))
 
 
@@ -243,7 +389,21 @@ def _eval(fn, pts, dtype) -> np.ndarray:
 
 def autodiff_derivative(fn: Callable[..., jax.Array], order: int = 1) -> Callable:
     """``(x, **params) -> d^order fn(x, **params) / dx^order`` for an elementwise ``fn``, by
-    forward-mode autodiff (a unit tangent); keyword parameters pass through to ``fn``."""
+    forward-mode autodiff (a unit tangent); keyword parameters pass through to ``fn``.
+
+    Args:
+      fn: an elementwise function ``fn(x, **params)``.
+      order: 1 or 2.
+
+    Returns:
+      A function of ``x`` (any shape) and ``fn``'s keyword parameters, returning the derivative
+      elementwise, same shape and dtype.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.testing import autodiff_derivative
+    >>> float(autodiff_derivative(jnp.sin, 2)(jnp.float32(0.5)))  # -sin(0.5)
+    -0.4794255495071411
+    """
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
 
@@ -399,6 +559,20 @@ def check_activation(
 
     Kinks listed in the record are skipped in 1 and 2. Returns every :class:`CheckResult`;
     raises one ``AssertionError`` listing each failure unless ``raise_on_failure=False``.
+
+    Args:
+      activation: a registry name or an :class:`~jaxact.Activation` record.
+      formula: the plain formula of ``phi`` (optional), for check 2.
+      reference: high-precision values ``reference(points) -> array`` (optional), for check 3.
+      dtypes: the dtypes to check in.
+      value_ulps: tolerance of the values against ``reference``.
+      derivative_ulps: tolerance of ``phi'`` (in ulps of ``max(|phi'|, sup |phi'|)``).
+      second_derivative_ulps: tolerance of ``phi''`` likewise.
+      raise_on_failure: raise ``AssertionError`` on a failure (default) or only report it.
+
+    Returns:
+      A list of :class:`CheckResult`, one per check and dtype, each with ``passed`` and a one-line
+      report of the worst input.
 
     >>> import jaxact
     >>> from jaxact import testing

@@ -152,6 +152,9 @@ def gaussian_expectation(
       q: variance of the argument (>= 0).
       kinks: points in ``x`` where ``f`` or its derivative jumps; the rule splits there.
 
+    Returns:
+      The expectation as a float (about 1e-14 relative for smooth ``f``).
+
     >>> round(gaussian_expectation(lambda x: np.maximum(x, 0) ** 2, q=3.0), 14)
     1.5
     """
@@ -182,6 +185,20 @@ def q_map(
     pre-activations at layer ``l`` of an infinitely wide network whose first pre-activations have
     variance ``q_0``.
 
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      q0: the first layer's pre-activation variance.
+      depth: how many times to apply the map.
+
+    Returns:
+      float64 array of shape ``(depth + 1,)``.
+
+    References:
+      Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli (2016), Exponential expressivity in deep
+      neural networks through transient chaos, https://arxiv.org/abs/1606.05340
+
     >>> import jaxact.theory as th
     >>> th.q_map("relu", 2.0, 0.0, q0=3.0, depth=3).round(12).tolist()
     [3.0, 3.0, 3.0, 3.0]
@@ -205,6 +222,20 @@ def q_fixed_point(
     algebraic), with Brent's method on the bracket. Returns ``inf`` if the variance grows
     without bound (e.g. ReLU with ``sigma_w2 > 2``) and ``q0`` itself where every ``q`` is
     fixed (ReLU at ``sigma_w2 = 2``, ``sigma_b2 = 0``).
+
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      q0: where the iteration starts.
+      rtol: relative tolerance of the root.
+
+    Returns:
+      ``q*`` as a float (``inf`` or ``q0`` in the cases above).
+
+    References:
+      Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli (2016), Exponential expressivity in deep
+      neural networks through transient chaos, https://arxiv.org/abs/1606.05340
 
     >>> import jaxact.theory as th
     >>> round(th.q_fixed_point("relu", 1.0, 0.5), 12)  # q = q/2 + 0.5
@@ -247,6 +278,19 @@ def chi1(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> fl
     al. 2017, eq. 7). For ReLU ``chi_1 = sigma_w2 / 2`` whatever ``q*``. Where ``q* = inf``
     (the variance grows without bound) this is the limit of ``sigma_w2 E[phi'(sqrt(q) z)^2]``
     for ``q -> inf``.
+
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      q0: the starting variance of the length map (which fixed point is reached).
+
+    Returns:
+      ``chi_1`` as a float.
+
+    References:
+      Schoenholz, Gilmer, Ganguli, Sohl-Dickstein (2017), Deep Information Propagation,
+      https://arxiv.org/abs/1611.01232
 
     >>> import jaxact.theory as th
     >>> round(th.chi1("relu", 2.0, 0.0), 12)
@@ -348,9 +392,21 @@ def _correlation_fixed_point(phi: _Phi, sigma_w2: float, sigma_b2: float, q: flo
 def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> DepthScales:
     """Depth scales of the length and correlation maps (Schoenholz et al. 2017, eqs. 5 and 9).
 
-    Returns :class:`DepthScales`: ``q_star``, ``chi1``, ``xi_q = -1/log(dq_l/dq_{l-1})`` at
-    ``q*``, ``c_star`` (the fixed point of the correlation map: 1 in the ordered phase),
-    ``chi_c`` (its slope there) and ``xi_c = -1/log(chi_c)``; ``inf`` at the edge of chaos.
+
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      q0: the starting variance of the length map.
+
+    Returns:
+      :class:`DepthScales` (floats): ``q_star``, ``chi1``, ``xi_q = -1/log(dq_l/dq_{l-1})`` at
+      ``q*``, ``c_star`` (the fixed point of the correlation map: 1 in the ordered phase),
+      ``chi_c`` (its slope there) and ``xi_c = -1/log(chi_c)``; ``inf`` at the edge of chaos.
+
+    References:
+      Schoenholz, Gilmer, Ganguli, Sohl-Dickstein (2017), Deep Information Propagation,
+      https://arxiv.org/abs/1611.01232
 
     >>> import jaxact.theory as th
     >>> round(th.depth_scales("relu", 1.5, 0.0).chi1, 6)
@@ -390,6 +446,17 @@ def relu_log_gain_variance(width: int, depth: int = 1) -> float:
     in all: the law of Hanin (2018) and Hanin & Nica (2019,
     https://arxiv.org/abs/1812.05994); at width 16 it is 0.42 per layer, a third above.
 
+    Args:
+      width: units per hidden layer ``n``.
+      depth: number of hidden layers.
+
+    Returns:
+      The variance (a float), ``depth`` times the one-layer value.
+
+    References:
+      Hanin (2018), Which neural net architectures give rise to exploding and vanishing
+      gradients?, https://arxiv.org/abs/1801.03744
+
     >>> import jaxact.theory as th
     >>> round(th.relu_log_gain_variance(1000) * 1000, 2)  # -> 5 for wide layers
     5.02
@@ -412,6 +479,21 @@ def critical_sigma_w2(
 
     Solved by Brent's method on ``log sigma_w2``. Raises ``ValueError`` if ``chi_1 - 1`` does not
     change sign within ``bounds``.
+
+    Args:
+      activation: a registry name or record.
+      sigma_b2: bias variance.
+      bounds: the ``sigma_w2`` interval searched.
+
+    Returns:
+      The critical ``sigma_w2`` (a float), to about 1e-12 relative.
+
+    Raises:
+      ValueError: ``chi_1 - 1`` does not change sign within ``bounds``.
+
+    References:
+      Schoenholz, Gilmer, Ganguli, Sohl-Dickstein (2017), Deep Information Propagation,
+      https://arxiv.org/abs/1611.01232
 
     >>> import jaxact.theory as th
     >>> round(th.critical_sigma_w2("relu"), 10)
@@ -461,6 +543,23 @@ def jacobian_spectrum(
 
     Returns:
       :class:`JacobianSpectrum`.
+
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      depth: number of layers ``L``.
+      weights: ``"gaussian"`` or ``"orthogonal"``.
+      q0: the starting variance of the length map.
+
+    References:
+      Pennington, Schoenholz, Ganguli (2017), Resurrecting the sigmoid in deep learning through
+      dynamical isometry, https://arxiv.org/abs/1711.04735
+
+    >>> import jaxact.theory as th
+    >>> s = th.jacobian_spectrum("identity", 1.0, 0.0, 10)
+    >>> round(s.mean, 12), round(s.variance, 9)  # critical linear net, Gaussian weights: L
+    (1.0, 10.0)
     """
     if weights not in ("gaussian", "orthogonal"):
         raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}.")
@@ -536,6 +635,32 @@ def compare(
     seed), or ``params`` of an existing network (from :func:`~jaxact.init_mlp`): then its own
     weights are measured and the prediction uses the variances read off them,
     ``sigma_w2 = width * var(W)`` and ``sigma_b2 = var(b)``.
+
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in (required without ``params``).
+      sigma_b2: bias variance.
+      depth: hidden layers of each random network.
+      width: units per layer (theory is exact in the infinitely wide limit; the finite-width
+        error shrinks like ``1/width``).
+      seeds: a count or a list of seeds, one network each.
+      batch: inputs per network.
+      dtype: the networks' dtype.
+      params: an existing network to measure instead of random ones.
+
+    Returns:
+      :class:`TheoryComparison`: the setting, the predicted ``q_star`` and ``chi1``, the
+      measured ``chi_1`` per seed, the normalised squared norms ``(seeds, depth)`` and the
+      relative error of their mean.
+
+    References:
+      Schoenholz, Gilmer, Ganguli, Sohl-Dickstein (2017), Deep Information Propagation,
+      https://arxiv.org/abs/1611.01232
+
+    >>> import jaxact.theory as th
+    >>> c = th.compare("tanh", sigma_w2=1.5, depth=10, width=256, seeds=2)
+    >>> c.sq_norms.shape, bool(c.relative_error < 0.1)
+    ((2, 10), True)
     """
     from jaxact.attenuation import layer_gradient_norms
     from jaxact.mlp import init_mlp
@@ -600,6 +725,15 @@ def attenuation_rate(activation, sigma_w2: float, sigma_b2: float,
       map, and the predicted per-layer norms get the same least-squares fit as the measured
       ones (:func:`~jaxact.attenuation.fit_rate`). Near a critical point, where ``q_l``
       approaches ``q*`` slowly, the two differ at finite depth.
+
+    Args:
+      activation: a registry name or record.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      depth: ``None`` for the deep limit, or the number of hidden layers.
+
+    Returns:
+      The predicted per-layer factor of the gradient norm (a float; below 1 it vanishes).
 
     >>> round(attenuation_rate("relu", 1.0, 0.0), 6)   # sqrt(sigma_w2 / 2)
     0.707107

@@ -62,7 +62,28 @@ RUN_FIELDS = ("activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "r
 
 @dataclasses.dataclass(frozen=True)
 class GridSettings:
-    """The sizes of the training experiments (one per study mode)."""
+    """The sizes of the training experiments (one per study mode).
+
+    Attributes:
+      depths: depths of the main grid (:func:`grid_runs`).
+      width: its width.
+      steps: training steps of every run except He-vs-Xavier's.
+      batch_size: minibatch size.
+      seeds: seeds per configuration.
+      lr_momentum: SGD + momentum's learning rate.
+      lr_adam: Adam's learning rate.
+      widths: widths of the depth x width grid (:func:`width_runs`).
+      width_depths: its depths.
+      he_depth: depth of He et al.'s test (:func:`he_xavier_runs`).
+      he_width: its width.
+      he_steps: its steps.
+      he_lr: its SGD + momentum rate.
+      map_sigma_w2: the weight variances of the trainability map (:func:`map_runs`).
+      map_sigma_b2: its bias variance.
+      fluct_depths: depths of the gradient-fluctuation measurement (:func:`fluctuation_cells`).
+      fluct_widths: its widths.
+      fluct_inits: random inits per cell there.
+    """
 
     depths: tuple[int, ...]
     width: int
@@ -89,7 +110,23 @@ def _opts(s: GridSettings):
 
 
 def grid_runs(s: GridSettings) -> list[Run]:
-    """ReLU/He, sigmoid/Glorot and tanh/Glorot x depths x plain/residual x optimizers x seeds."""
+    """ReLU/He, sigmoid/Glorot and tanh/Glorot x depths x plain/residual x optimizers x seeds.
+
+    Args:
+      s: the experiment sizes.
+
+    Returns:
+      A list of :class:`~jaxact.sweeps.Run`, one per (activation, depth, residual, optimizer,
+      seed).
+
+    >>> import jaxact.trainability as tr
+    >>> s = tr.GridSettings(depths=(10, 50), width=16, steps=20, batch_size=32, seeds=2,
+    ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(8, 16, 32), width_depths=(10,),
+    ...                     he_depth=30, he_width=16, he_steps=20, he_lr=0.01,
+    ...                     map_sigma_w2=(1.0, 1.76, 2.5))
+    >>> len(tr.grid_runs(s))  # 3 activations x 2 depths x 2 (residual) x 2 optimizers x 2 seeds
+    48
+    """
     return [
         Run(act, depth, s.width, init=init, residual=res,
             branch_scale=1 / math.sqrt(depth) if res else 1.0, optimizer=opt,
@@ -101,14 +138,44 @@ def grid_runs(s: GridSettings) -> list[Run]:
 
 def width_runs(s: GridSettings) -> list[Run]:
     """Plain He ReLU nets, Adam, on ``width_depths x widths`` (the grid's width excluded:
-    :func:`grid_runs` has those)."""
+    :func:`grid_runs` has those).
+
+    Args:
+      s: the experiment sizes.
+
+    Returns:
+      A list of :class:`~jaxact.sweeps.Run`.
+
+    >>> import jaxact.trainability as tr
+    >>> s = tr.GridSettings(depths=(10, 50), width=16, steps=20, batch_size=32, seeds=2,
+    ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(8, 16, 32), width_depths=(10,),
+    ...                     he_depth=30, he_width=16, he_steps=20, he_lr=0.01,
+    ...                     map_sigma_w2=(1.0, 1.76, 2.5))
+    >>> sorted({r.width for r in tr.width_runs(s)})  # the grid's width 16 is grid_runs'
+    [8, 32]
+    """
     return [Run("relu", d, w, init="he", optimizer="adam", learning_rate=s.lr_adam, seed=seed)
             for d in s.width_depths for w in s.widths if w != s.width
             for seed in range(s.seeds)]  # fmt: skip
 
 
 def map_runs(s: GridSettings) -> list[Run]:
-    """Plain tanh nets with SGD + momentum over ``depths x map_sigma_w2`` (one seed each)."""
+    """Plain tanh nets with SGD + momentum over ``depths x map_sigma_w2`` (one seed each).
+
+    Args:
+      s: the experiment sizes.
+
+    Returns:
+      A list of :class:`~jaxact.sweeps.Run`, one per (depth, sigma_w2).
+
+    >>> import jaxact.trainability as tr
+    >>> s = tr.GridSettings(depths=(10, 50), width=16, steps=20, batch_size=32, seeds=2,
+    ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(8, 16, 32), width_depths=(10,),
+    ...                     he_depth=30, he_width=16, he_steps=20, he_lr=0.01,
+    ...                     map_sigma_w2=(1.0, 1.76, 2.5))
+    >>> [(r.depth, r.sigma_w2) for r in tr.map_runs(s)][:3]
+    [(10, 1.0), (10, 1.76), (10, 2.5)]
+    """
     return [Run("tanh", d, s.width, init="gaussian", sigma_w2=v, sigma_b2=s.map_sigma_b2,
                 optimizer="momentum", learning_rate=s.lr_momentum, seed=0)
             for d in s.depths for v in s.map_sigma_w2]  # fmt: skip
@@ -116,7 +183,22 @@ def map_runs(s: GridSettings) -> list[Run]:
 
 def he_xavier_runs(s: GridSettings) -> list[Run]:
     """He et al. (2015)'s test: plain ReLU at ``he_depth``, He against Glorot, SGD + momentum
-    (rate ``he_lr``) and Adam, every seed."""
+    (rate ``he_lr``) and Adam, every seed.
+
+    Args:
+      s: the experiment sizes.
+
+    Returns:
+      A list of :class:`~jaxact.sweeps.Run`.
+
+    >>> import jaxact.trainability as tr
+    >>> s = tr.GridSettings(depths=(10, 50), width=16, steps=20, batch_size=32, seeds=2,
+    ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(8, 16, 32), width_depths=(10,),
+    ...                     he_depth=30, he_width=16, he_steps=20, he_lr=0.01,
+    ...                     map_sigma_w2=(1.0, 1.76, 2.5))
+    >>> sorted({(r.init, r.optimizer) for r in tr.he_xavier_runs(s)})
+    [('glorot', 'adam'), ('glorot', 'momentum'), ('he', 'adam'), ('he', 'momentum')]
+    """
     return [Run("relu", s.he_depth, s.he_width, init=init, optimizer=opt, learning_rate=lr,
                 seed=seed)
             for opt, lr in (("momentum", s.he_lr), ("adam", s.lr_adam))
@@ -128,7 +210,26 @@ def run_grid(
 ) -> dict[str, list[dict[str, Any]]]:
     """Train everything: ``{"grid", "width", "map", "he_xavier"}``, each a list of run records
     (:func:`jaxact.sweeps.train_runs`'s, restricted to :data:`RUN_FIELDS` plus the gradient
-    norms of the first and last hidden layer at initialisation)."""
+    norms of the first and last hidden layer at initialisation).
+
+    Args:
+      s: the experiment sizes.
+      train: the training set.
+      test: the test set (accuracy and loss recorded per run).
+      progress: called with the number of training steps just done.
+
+    Returns:
+      ``{"grid", "width", "map", "he_xavier"}``: each a list of run records (dicts).
+
+    >>> import jaxact.trainability as tr
+    >>> from jaxact.datasets import digits, split
+    >>> s = tr.GridSettings(depths=(3,), width=8, steps=5, batch_size=16, seeds=1,
+    ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(), width_depths=(),
+    ...                     he_depth=3, he_width=8, he_steps=5, he_lr=0.01, map_sigma_w2=())
+    >>> out = tr.run_grid(s, *split(digits()))
+    >>> sorted(out), len(out["grid"])
+    (['grid', 'he_xavier', 'map', 'width'], 12)
+    """
     parts = {"grid": grid_runs(s), "width": width_runs(s), "map": map_runs(s)}
     # With the same step budget He et al.'s runs join the others (and, at the grid's shape,
     # its compiled program); otherwise they are a call of their own.
@@ -158,7 +259,23 @@ def _slim(rec: dict[str, Any]) -> dict[str, Any]:
 def cell_summary(records: Iterable[dict[str, Any]], keys: Sequence[str],
                  metric: str = "test_accuracy") -> dict[tuple, dict[str, float]]:  # fmt: skip
     """Mean, standard deviation, min, max and count of ``metric`` over seeds, per cell (the
-    values of ``keys``). Diverged runs count with NaN and are reported in ``diverged``."""
+    values of ``keys``). Diverged runs count with NaN and are reported in ``diverged``.
+
+    Args:
+      records: run records (dicts), e.g. :func:`run_grid`'s.
+      keys: the record fields that name a cell (``("activation", "depth")``).
+      metric: the field summarised.
+
+    Returns:
+      ``{cell: {"mean", "std", "min", "max", "n", "diverged"}}`` with ``cell`` the tuple of
+      the ``keys``' values.
+
+    >>> import jaxact.trainability as tr
+    >>> recs = [{"act": "relu", "acc": a, "diverged": False} for a in (0.5, 0.7)]
+    >>> row = tr.cell_summary(recs, ("act",), "acc")[("relu",)]
+    >>> round(row["mean"], 6), row["n"]
+    (0.6, 2)
+    """
     cells: dict[tuple, list[float]] = {}
     for r in records:
         v = r[metric]
@@ -182,6 +299,25 @@ def signal_at_init(
     [0, 1]; near 0 every input looks the same and the output cannot depend on it), ``cosine``:
     the mean cosine similarity of two inputs' representations, and ``scale``: the root mean
     square activation. Residual nets use ``branch_scale = 1/sqrt(depth)``.
+
+    Args:
+      activation: a registry name.
+      depth: hidden layers.
+      width: units per layer.
+      x: a batch of inputs ``(batch, in_dim)``.
+      init: initialisation scheme.
+      residual: identity shortcuts with ``branch_scale = 1/sqrt(depth)``.
+      seed: the network's seed.
+      sigma_b2: bias variance.
+
+    Returns:
+      ``{"spread", "cosine", "scale"}``, each a list of ``depth`` floats.
+
+    >>> import jax, jaxact.trainability as tr
+    >>> x = jax.random.normal(jax.random.key(0), (16, 8))
+    >>> sig = tr.signal_at_init("relu", 6, 32, x, init="he", residual=False)
+    >>> len(sig["spread"]), all(0 <= v <= 1 for v in sig["spread"])
+    (6, True)
     """
     p = init_mlp(jr.key(seed), depth=depth, width=width, in_dim=x.shape[-1], init=init,
                  sigma_b2=sigma_b2)  # fmt: skip
@@ -241,6 +377,16 @@ def gradient_fluctuations(depth: int, width: int, *, inits: int = 256, seed: int
     Returns:
       ``(inits, depth)`` float64 values of ``G_l`` (0 where every unit of a layer was off).
 
+    Args:
+      depth: hidden layers.
+      width: units per layer (and input size).
+      inits: how many random networks.
+      seed: the first network's seed (network ``i`` uses ``seed + i``).
+
+    References:
+      Hanin (2018), Which neural net architectures give rise to exploding and vanishing
+      gradients?, https://arxiv.org/abs/1801.03744
+
     >>> import jaxact.trainability as tr
     >>> g = tr.gradient_fluctuations(5, 64, inits=512)
     >>> g.shape, bool(0.8 < g[:, -1].mean() < 1.2)
@@ -261,7 +407,22 @@ def fluctuation_cells(depths: Sequence[int], widths: Sequence[int], *, inits: in
     ``var_log_se = var_log sqrt(2/(n-1))`` (for Gaussian ``log G``), the theory's
     ``predicted_var_log`` (:func:`jaxact.theory.relu_log_gain_variance`, finite width) and
     ``hanin_var_log = 5 beta`` (its wide limit), and ``spread`` (``exp(sd of log G)``: the
-    factor by which one init's gradient is typically off the median)."""
+    factor by which one init's gradient is typically off the median).
+
+    Args:
+      depths: depths measured.
+      widths: widths measured.
+      inits: random inits per width.
+      seed: the first init's seed.
+
+    Returns:
+      One record (dict) per ``(depth, width)``, depths varying fastest.
+
+    >>> import jaxact.trainability as tr
+    >>> rows = tr.fluctuation_cells([4, 8], [32], inits=64)
+    >>> [(r["depth"], r["width"]) for r in rows], bool(rows[1]["var_log"] > rows[0]["var_log"])
+    ([(4, 32), (8, 32)], True)
+    """
     out = []
     for w in widths:
         g = gradient_fluctuations(max(depths), w, inits=inits, seed=seed)

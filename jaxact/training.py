@@ -117,13 +117,39 @@ def accuracy(out: jax.Array, y: jax.Array, task: str) -> jax.Array:
 
 
 def layer_names(depth: int) -> list[str]:
-    """Names of an MLP's layers as :func:`layer_finite` flags them and errors name them."""
+    """Names of an MLP's layers as :func:`layer_finite` flags them and errors name them.
+
+    Args:
+      depth: number of hidden layers.
+
+    Returns:
+      ``depth + 2`` names: the input projection, each hidden layer, the readout.
+
+    >>> from jaxact.training import layer_names
+    >>> layer_names(2)
+    ['input projection', 'hidden layer 1', 'hidden layer 2', 'readout']
+    """
     return ["input projection", *[f"hidden layer {i}" for i in range(1, depth + 1)], "readout"]
 
 
 def layer_finite(g: MLPParams) -> jax.Array:
     """One flag per layer of a gradient, in the order of :func:`layer_names` (input
-    projection, hidden layers, readout): are all its entries finite?"""
+    projection, hidden layers, readout): are all its entries finite?
+
+    Args:
+      g: a gradient (or any :class:`~jaxact.MLPParams`-shaped pytree) of a network with
+        ``depth`` hidden layers.
+
+    Returns:
+      Boolean array ``(depth + 2,)``.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.training import layer_finite, layer_names
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=2, width=4, in_dim=3, out_dim=1)
+    >>> bad = p._replace(weights=p.weights.at[1, 0, 0].set(jnp.nan))
+    >>> [n for n, ok in zip(layer_names(2), layer_finite(bad).tolist()) if not ok]
+    ['hidden layer 2']
+    """
     hidden = jnp.isfinite(g.weights).all(axis=(1, 2)) & jnp.isfinite(g.biases).all(1)
     first = jnp.isfinite(g.w_in).all() if g.w_in is not None else jnp.asarray(True)
     last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
@@ -153,6 +179,14 @@ def per_network_optimizer(
     vmapping over them gives each network its own optimizer and rate. With one name it is
     ``OPTIMIZERS[name](learning_rate)`` exactly (the same updates, bit for bit); the cost of
     the unused directions is elementwise work on the parameters, small beside the matmuls.
+
+    Args:
+      names: optimizer names, keys of :data:`OPTIMIZERS`.
+      index: which of ``names`` this network uses (an int32 scalar, may be traced).
+      learning_rate: its rate (a scalar, may be traced).
+
+    Returns:
+      An optax ``GradientTransformation``.
 
     >>> import jax.numpy as jnp, optax
     >>> opt = per_network_optimizer(("adam", "momentum"), jnp.int32(1), jnp.float32(0.1))
@@ -194,7 +228,16 @@ def named_optimizer(name: str, learning_rate: float) -> optax.GradientTransforma
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class StepOutput:
-    """What one training step returns (see :func:`make_step`), a pytree."""
+    """What one training step returns (see :func:`make_step`), a pytree.
+
+    Attributes:
+      params: the parameters after the update.
+      opt_state: the optimizer state after the update.
+      loss: the scalar loss before the update.
+      grads: the gradient (shaped like ``params``) before the update.
+      finite: :func:`layer_finite` flags of ``grads``, ``(depth + 2,)``.
+      output: the network's output (logits) on the step's ``x``, ``(batch, out_dim)``.
+    """
 
     params: MLPParams
     opt_state: Any
@@ -219,6 +262,26 @@ def make_step(
     and gradient *before* the update, :func:`layer_finite` flags of the gradient and the network
     output (logits) on ``x``. A pure function: not jitted. ``residual`` and ``branch_scale`` as
     in :func:`~jaxact.mlp_forward` (traced values allowed).
+
+    Args:
+      activation: hidden activation (a name or a record).
+      task: ``"binary"``, ``"multiclass"`` or ``"regression"`` (selects the loss).
+      optimizer: any optax transformation.
+      residual: as in :func:`~jaxact.mlp_forward`.
+      branch_scale: as in :func:`~jaxact.mlp_forward`.
+
+    Returns:
+      The step function ``step(params, opt_state, x, y) -> StepOutput`` (``x`` ``(batch,
+      in_dim)``, ``y`` the targets).
+
+    >>> import jax, optax, jaxact
+    >>> from jaxact.training import make_step, two_spirals
+    >>> data = two_spirals(jax.random.key(0), 32)
+    >>> p = jaxact.init_mlp(jax.random.key(1), depth=2, width=8, in_dim=2, out_dim=1)
+    >>> opt = optax.sgd(0.1)
+    >>> out = jax.jit(make_step("relu", "binary", opt))(p, opt.init(p), data.x, data.y)
+    >>> out.output.shape, bool(out.finite.all())
+    ((32, 1), True)
     """
     rec = get_activation(activation)
     lf = loss_fn(task)
@@ -242,6 +305,25 @@ def observe(params: MLPParams, data: Dataset, activation: str | Activation,
 
     Its first ``depth`` sites are the hidden layers (the loss adds none). ``residual`` and
     ``branch_scale`` as in :func:`~jaxact.mlp_forward`.
+
+    Args:
+      params: the network.
+      data: the whole data set (one batch).
+      activation: hidden activation (a name or a record).
+      saturation: the saturation threshold, as in :func:`jaxact.diagnose`.
+      residual: as in :func:`~jaxact.mlp_forward`.
+      branch_scale: as in :func:`~jaxact.mlp_forward`.
+
+    Returns:
+      The :class:`~jaxact.Diagnosis`: per-site statistics (gradient norms, saturated and dead
+      units) and the loss's gradient.
+
+    >>> import jax, jaxact
+    >>> from jaxact.training import observe, two_spirals
+    >>> data = two_spirals(jax.random.key(0), 32)
+    >>> p = jaxact.init_mlp(jax.random.key(1), depth=3, width=8, in_dim=2, out_dim=1)
+    >>> len(observe(p, data, "relu").sites)
+    3
     """
     rec = get_activation(activation)
     lf = loss_fn(data.task)

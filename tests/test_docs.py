@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import pkgutil
 import re
 from pathlib import Path
@@ -102,3 +103,46 @@ def test_nav_lists_every_page():
         if page.startswith("study/"):
             continue  # the committed study report, linked from the study page
         assert re.search(rf"\b{re.escape(page)}\b", nav), f"{page} is not in mkdocs.yml's nav"
+
+
+def _public_functions():
+    rendered = sorted(
+        {
+            line[4:].strip()
+            for page in (DOCS / "api").glob("*.md")
+            for line in page.read_text().splitlines()
+            if line.startswith("::: ")
+        }
+    )
+    for name in rendered:
+        module = importlib.import_module(name)
+        assert hasattr(module, "__all__"), f"{name} needs __all__ (its public API)"
+        for attr in module.__all__:
+            obj = getattr(module, attr)
+            if inspect.isfunction(obj) and obj.__module__ == name:
+                yield f"{name}.{attr}", obj
+
+
+FUNCTIONS = dict(_public_functions())
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_public_function_has_args_returns_and_an_example(name):
+    """The API reference's promise: what goes in, what comes out (shapes), an example that runs
+    (--doctest-modules runs it in the default pytest)."""
+    fn = FUNCTIONS[name]
+    doc = inspect.getdoc(fn) or ""
+    wanted = ["Returns:", ">>> "]
+    if inspect.signature(fn).parameters:
+        wanted.insert(0, "Args:")
+    missing = [w for w in wanted if w not in doc]
+    assert not missing, f"{name}'s docstring lacks {missing}"
+
+
+def test_slow_doctests_name_real_examples():
+    """A misspelt name in the root conftest's list would silently stay in the default run."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in module.SLOW_DOCTESTS:
+        assert name in FUNCTIONS and ">>> " in (FUNCTIONS[name].__doc__ or ""), name

@@ -18,10 +18,37 @@ from jaxact.bench import sweep as bench_sweep
 from jaxact.bench import torch_baseline
 from jaxact.bench.timing import device_info, device_slug
 
+__all__ = [
+    "PARTS",
+    "main",
+    "markdown",
+    "plots",
+    "run_all",
+]
+
 PARTS = ("activations", "jax_nn", "mlp", "attenuation", "diagnose", "sweep", "torch")
 
 
 def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
+    """Run benchmark parts, one after another, and collect their results.
+
+    Args:
+      quick: small sizes (about a minute in all), for smoke tests.
+      parts: which of :data:`PARTS` to run.
+      log: called with a line before and after each part.
+
+    Returns:
+      ``{"device": device_info(), "quick": quick, "parts": {part: results}}``: each part's
+      results (timings with their spread, the ratios against its reference) and ``wall_s``.
+
+    Raises:
+      ValueError: an unknown part.
+
+    >>> from jaxact.bench.runner import run_all
+    >>> res = run_all(quick=True, parts=["attenuation"], log=lambda line: None)
+    >>> list(res["parts"]), res["parts"]["attenuation"]["wall_s"] > 0
+    (['attenuation'], True)
+    """
     results: dict[str, Any] = {"device": device_info(), "quick": quick, "parts": {}}
     for part in parts:
         t0 = time.perf_counter()
@@ -53,6 +80,22 @@ def _f(v: float, spec: str = ".3g") -> str:
 
 
 def markdown(results: dict[str, Any], command: str) -> str:
+    """The results file's tables as Markdown (what ``jaxact bench`` writes beside the JSON).
+
+    Args:
+      results: :func:`run_all`'s dict, or a results JSON read back.
+      command: the command that produced it, named in the text.
+
+    Returns:
+      The Markdown text: device and versions, then one section per part.
+
+    >>> import jax
+    >>> from jaxact.bench.runner import markdown, run_all
+    >>> res = run_all(quick=True, parts=["attenuation"], log=lambda line: None)
+    >>> markdown(res, "jaxact bench --quick --parts attenuation").splitlines()[0].startswith(
+    ...     f"# Benchmarks: {jax.default_backend()}")
+    True
+    """
     d = results["device"]
     lines = [
         f"# Benchmarks: {d['backend']} / {d['device_kind']}",
@@ -237,6 +280,20 @@ def diagnose_markdown(g: dict[str, Any]) -> list[str]:
 
 
 def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
+    """Draw the figures of the parts present: the activations' cost and the compile times.
+
+    Args:
+      results: :func:`run_all`'s dict, or a results JSON read back.
+      prefix: path prefix of the files (``<prefix>-activations.png``, ``<prefix>-compile.png``).
+
+    Returns:
+      The paths written (none if neither part is present).
+
+    >>> import pathlib, tempfile
+    >>> from jaxact.bench.runner import plots
+    >>> plots({"parts": {}}, pathlib.Path(tempfile.mkdtemp()) / "cpu")
+    []
+    """
     from jaxact.plotting import pyplot
 
     plt = pyplot()
@@ -288,6 +345,24 @@ def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
 
 
 def main(argv=None) -> int:
+    """``jaxact bench``'s command line (also ``python benchmarks/run.py``).
+
+    Args:
+      argv: the arguments (default ``sys.argv[1:]``): ``--quick``, ``--out DIR``,
+        ``--parts PART ...``.
+
+    Returns:
+      The exit status (0); the results JSON, its Markdown and figures are written to ``--out``.
+
+    >>> import pathlib, tempfile
+    >>> from jaxact.bench.runner import main
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> main(["--quick", "--parts", "attenuation", "--out", str(out)])  # doctest: +ELLIPSIS
+    [bench] attenuation ...
+    0
+    >>> sorted(p.suffix for p in out.iterdir())
+    ['.json', '.md']
+    """
     parser = argparse.ArgumentParser(
         prog="jaxact bench", description="Benchmarks of activations, MLP steps and attenuation."
     )

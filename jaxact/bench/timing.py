@@ -13,6 +13,17 @@ from typing import Any
 
 import jax
 
+__all__ = [
+    "Comparison",
+    "Timing",
+    "compare",
+    "device_info",
+    "device_slug",
+    "measure",
+    "measure_python",
+    "ratio_text",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
@@ -53,6 +64,22 @@ def measure(
     Compilation is timed separately (``lower(...).compile()``), then the compiled function is
     called ``warmup`` times, then ``repeats`` timed repeats each of ``number`` calls, with
     ``jax.block_until_ready`` on every result.
+
+    Args:
+      fn: the function (jitted here unless it already has ``lower``).
+      *args: its arguments (arrays).
+      repeats: timed repeats.
+      min_time: seconds each repeat lasts at least (sets ``number``).
+      warmup: untimed calls after compiling.
+
+    Returns:
+      :class:`Timing` in seconds per call, with ``compile_s``.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.bench.timing import measure
+    >>> t = measure(jnp.tanh, jnp.ones(1024), repeats=3, min_time=0.001)
+    >>> t.repeats, t.min > 0, t.compile_s > 0
+    (3, True, True)
     """
     compiled, compile_s = _compile(fn, args)
     for _ in range(warmup):
@@ -93,6 +120,16 @@ def device_info() -> dict[str, Any]:
     """Backend, device kind, versions, CPU count, ``XLA_FLAGS`` and date, for the results file.
 
     On the CPU backend JAX's device kind is just ``cpu``; the CPU model is used instead.
+
+    Returns:
+      A dict: ``backend``, ``device_kind``, ``device_count``, ``processor``, ``cpu_count``,
+      ``platform``, ``jax``, ``jaxlib``, ``python``, ``xla_flags``, ``date`` (UTC, ISO 8601).
+
+    >>> import jax
+    >>> from jaxact.bench.timing import device_info
+    >>> info = device_info()
+    >>> info["backend"] == jax.default_backend(), info["jax"] == jax.__version__
+    (True, True)
     """
     import jaxlib
 
@@ -114,7 +151,18 @@ def device_info() -> dict[str, Any]:
 
 
 def device_slug(info: dict[str, Any]) -> str:
-    """``<backend>-<device kind>`` with only filename-safe characters."""
+    """``<backend>-<device kind>`` with only filename-safe characters.
+
+    Args:
+      info: :func:`device_info`'s dict.
+
+    Returns:
+      The slug that names results files, e.g. ``cpu-AMD_EPYC`` or ``gpu-NVIDIA_H200``.
+
+    >>> from jaxact.bench.timing import device_slug
+    >>> device_slug({"backend": "gpu", "device_kind": "NVIDIA H200"})
+    'gpu-NVIDIA_H200'
+    """
     raw = f"{info['backend']}-{info['device_kind']}"
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw).strip("_")
 
@@ -125,6 +173,22 @@ def measure_python(fn: Callable[[], Any], *, repeats: int = 7, warmup: int = 2) 
     ``fn()`` must already be compiled (call it once first, or time the compile apart);
     ``warmup`` calls, then ``repeats`` timed calls, each ending with ``block_until_ready`` on
     what ``fn`` returns. ``compile_s`` is 0: report the compile time measured elsewhere.
+
+    Args:
+      fn: a callable of no arguments returning arrays (or a pytree of them).
+      repeats: timed calls.
+      warmup: untimed calls first.
+
+    Returns:
+      :class:`Timing` in seconds per call (``number`` 1, ``compile_s`` 0).
+
+    >>> import jax, jax.numpy as jnp
+    >>> from jaxact.bench.timing import measure_python
+    >>> f = jax.jit(jnp.sin)
+    >>> x = jnp.ones(8)
+    >>> t = measure_python(lambda: [f(x) for _ in range(3)], repeats=3)
+    >>> t.number, t.compile_s, t.median > 0
+    (1, 0.0, True)
     """
     for _ in range(warmup):
         jax.block_until_ready(fn())
@@ -158,7 +222,19 @@ class Comparison:
 
 def ratio_text(c: dict[str, Any], digits: int = 2) -> str:
     """``"median (min-max)"`` of a :meth:`Comparison.as_dict` (or any dict with ``ratio``,
-    ``ratio_min`` and ``ratio_max``), for tables."""
+    ``ratio_min`` and ``ratio_max``), for tables.
+
+    Args:
+      c: the comparison's dict.
+      digits: decimals shown.
+
+    Returns:
+      The text, e.g. ``"1.02 (0.98-1.10)"``.
+
+    >>> from jaxact.bench.timing import ratio_text
+    >>> ratio_text({"ratio": 1.018, "ratio_min": 0.98, "ratio_max": 1.104})
+    '1.02 (0.98-1.10)'
+    """
     return f"{c['ratio']:.{digits}f} ({c['ratio_min']:.{digits}f}-{c['ratio_max']:.{digits}f})"
 
 
@@ -169,6 +245,25 @@ def compare(fn_a: Callable[..., Any], fn_b: Callable[..., Any], *args: Any, repe
     Both are compiled first (compile times reported), warmed up, then timed in ``repeats``
     rounds of ``a`` then ``b``, each ``number`` back-to-back calls ending in
     ``block_until_ready``.
+
+    Args:
+      fn_a: the reference.
+      fn_b: the function compared with it.
+      *args: their common arguments.
+      repeats: rounds.
+      min_time: seconds each timed block lasts at least (sets ``number``, from ``b``).
+      warmup: untimed calls of each after compiling.
+
+    Returns:
+      :class:`Comparison`: each function's :class:`Timing` and the ratio ``time(b)/time(a)``
+      (median over rounds, min and max).
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.bench.timing import compare
+    >>> c = compare(jnp.tanh, lambda v: jnp.tanh(v) + 1, jnp.ones(1024), repeats=3,
+    ...             min_time=0.001)
+    >>> c.ratio > 0 and c.ratio_min <= c.ratio <= c.ratio_max
+    True
     """
     compiled, compile_s = zip(*(_compile(fn, args) for fn in (fn_a, fn_b)), strict=True)
     for c in compiled:

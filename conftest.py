@@ -1,0 +1,26 @@
+"""Root test configuration: which doctests run in the slow step.
+
+The default ``pytest`` runs every docstring example (``--doctest-modules``) except these, whose
+examples compile training programs or run benchmarks (several seconds each on a 2-core CPU);
+they run with ``pytest -m slow`` (a CI step of its own).
+"""
+
+import pytest
+
+SLOW_DOCTESTS = {
+    "jaxact.bench.runner.main",
+    "jaxact.bench.runner.markdown",
+    "jaxact.bench.runner.run_all",
+    "jaxact.plotting.plot_theory_comparison",
+    "jaxact.sweeps.training_cell",
+    "jaxact.trainability.run_grid",
+    "jaxact.training.observe",
+    "jaxact.training.train",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and item.name in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)
