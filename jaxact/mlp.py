@@ -232,6 +232,29 @@ def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype)
     Gaussian draws come from one ``jax.random.normal`` call, sliced into the parameters: each
     separate call would be a separate threefry kernel for XLA to compile (about a second for a
     new width on CPU, which made initialisation slower than training small nets).
+
+    Args:
+      key: PRNG key.
+      scales: ``(3,)``: :func:`mlp_scales`'s numbers (may be traced).
+      depth: hidden layers.
+      width: units per hidden layer.
+      in_dim: input size, or ``None`` for none (the input is already ``width`` wide).
+      out_dim: readout size, or ``None`` for none.
+      orthogonal: Haar-orthogonal hidden weights instead of Gaussian ones.
+      dtype: the parameters' floating dtype.
+
+    Returns:
+      :class:`MLPParams`: ``weights`` ``(depth, width, width)``, ``biases`` ``(depth, width)``
+      and the input and readout layers where asked for.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.mlp import mlp_scales, sample_mlp
+    >>> s = jnp.asarray(mlp_scales("he", 16, 2, None, 0.0))
+    >>> p = sample_mlp(jax.random.key(0), s, depth=3, width=16, in_dim=4, out_dim=2,
+    ...                orthogonal=False, dtype=jnp.float32)
+    >>> q = jaxact.init_mlp(jax.random.key(0), depth=3, width=16, in_dim=4, out_dim=2, init="he")
+    >>> all(bool((a == b).all()) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q)))
+    True
     """
     proj_in = in_dim is not None and in_dim != width
     shapes = {"weights": (depth, width, width), "biases": (depth, width)}

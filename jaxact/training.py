@@ -36,6 +36,10 @@ from jaxact.mlp import MLPParams, hidden_weight_norms, mlp_forward
 __all__ = [
     "DIRECTIONS",
     "OPTIMIZERS",
+    "TASKS",
+    "accuracy",
+    "loss_fn",
+    "predict",
     "Dataset",
     "StepOutput",
     "TrainResult",
@@ -52,6 +56,7 @@ __all__ = [
     "two_spirals",
 ]
 
+#: The tasks a :class:`Dataset` can pose: they choose the loss, the accuracy and the head.
 TASKS = ("binary", "multiclass", "regression")
 
 
@@ -92,7 +97,25 @@ class TrainResult:
 
 
 def loss_fn(task: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """Mean loss of the network's output (logits) against targets for ``task``."""
+    """Mean loss of the network's output (logits) against targets for ``task``.
+
+    Binary: sigmoid cross-entropy of the single logit; multiclass: softmax cross-entropy with
+    integer labels; regression: mean squared error.
+
+    Args:
+      task: one of :data:`TASKS`.
+
+    Returns:
+      ``loss(out, y) -> scalar``, ``out`` ``(batch, out_dim)`` logits, ``y`` the targets.
+
+    Raises:
+      ValueError: an unknown task.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.training import loss_fn
+    >>> float(loss_fn("regression")(jnp.array([[1.0], [3.0]]), jnp.array([[0.0], [1.0]])))
+    2.5
+    """
     if task == "binary":
         return lambda out, y: optax.sigmoid_binary_cross_entropy(out[..., 0], y).mean()
     if task == "multiclass":
@@ -103,12 +126,46 @@ def loss_fn(task: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
 
 
 def predict(params: MLPParams, x, activation, task: str) -> jax.Array:
-    """Probabilities (sigmoid for binary, softmax for multiclass) or regression outputs."""
+    """Probabilities (sigmoid for binary, softmax for multiclass) or regression outputs.
+
+    Args:
+      params: the network.
+      x: inputs ``(..., in_dim)``.
+      activation: hidden activation.
+      task: one of :data:`TASKS` (sets the head).
+
+    Returns:
+      ``(..., out_dim)``: probabilities of class 1 (binary), class probabilities (multiclass),
+      or the outputs (regression).
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.training import predict
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=2, width=8, in_dim=3, out_dim=4)
+    >>> probs = predict(p, jnp.ones((5, 3)), "relu", "multiclass")
+    >>> probs.shape, bool(jnp.allclose(probs.sum(-1), 1))
+    ((5, 4), True)
+    """
     head = {"binary": "sigmoid", "multiclass": "softmax", "regression": None}[task]
     return mlp_forward(params, x, activation, head=head)
 
 
 def accuracy(out: jax.Array, y: jax.Array, task: str) -> jax.Array:
+    """The fraction of examples whose predicted class is the label.
+
+    Args:
+      out: logits ``(batch, out_dim)``: binary tasks predict class 1 where the logit is > 0,
+        multiclass ones the largest logit.
+      y: labels ``(batch,)``.
+      task: one of :data:`TASKS`.
+
+    Returns:
+      A scalar array; NaN for regression, which has no classes.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.training import accuracy
+    >>> float(accuracy(jnp.array([[2.0, 0.0], [0.0, 1.0]]), jnp.array([0, 0]), "multiclass"))
+    0.5
+    """
     if task == "binary":
         return jnp.mean((out[..., 0] > 0) == (y == 1))
     if task == "multiclass":
@@ -219,7 +276,22 @@ def per_network_optimizer(
 @functools.lru_cache(maxsize=32)
 def named_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
     """``OPTIMIZERS[name](learning_rate)``, one object per (name, rate): compiled training
-    steps are cached by optimizer identity, so runs with the same settings share them."""
+    steps are cached by optimizer identity, so runs with the same settings share them.
+
+    Args:
+      name: a key of :data:`OPTIMIZERS` (``"sgd"``, ``"momentum"``, ``"adam"``).
+      learning_rate: the rate.
+
+    Returns:
+      The optax ``GradientTransformation`` (the same object for the same arguments).
+
+    Raises:
+      ValueError: an unknown name.
+
+    >>> from jaxact.training import named_optimizer
+    >>> named_optimizer("adam", 0.01) is named_optimizer("adam", 0.01)
+    True
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; use one of {sorted(OPTIMIZERS)}.")
     return OPTIMIZERS[name](learning_rate)
