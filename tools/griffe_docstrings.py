@@ -44,9 +44,9 @@ def _walk(root, path: str, depth: int = 0):
             if member is None:
                 return None
         cur = member
-    if cur.docstring is None or not any(
-        cur.path == m or cur.path.startswith(m + ".") for m in RENDERED
-    ):
+    rendered_module = any(cur.path == m or cur.path.startswith(m + ".") for m in RENDERED)
+    # Rendered only if public (in its module's __all__, see mkdocs.yml's filters) and documented.
+    if cur.docstring is None or not rendered_module or not (cur.is_module or cur.is_public):
         return None  # not rendered: nothing to link to
     return cur
 

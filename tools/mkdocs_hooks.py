@@ -11,6 +11,7 @@ text with the path, since the site does not carry them.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -92,3 +93,15 @@ def on_files(files, config):  # mkdocs hook
 
 def on_page_markdown(markdown, page, config, files):  # mkdocs hook
     return include_readme(markdown, depth=page.file.src_uri.count("/"))
+
+
+_UNRESOLVED = re.compile(r"\]\[(jaxact\.[\w.]+)\]")
+_log = logging.getLogger("mkdocs.hooks.jaxact")
+
+
+def on_post_page(output, page, config):  # mkdocs hook
+    # A cross-reference autorefs left as text (it does not always warn): a warning, which
+    # --strict turns into a failed build.
+    for target in sorted(set(_UNRESOLVED.findall(output))):
+        _log.warning("%s: unresolved cross-reference to %s", page.file.src_uri, target)
+    return output
