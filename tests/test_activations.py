@@ -31,6 +31,13 @@ pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 
 ELEMENTWISE = sorted(n for n, r in ACTIVATIONS.items() if r.elementwise)
 DTYPE_IDS = [np.dtype(d).name for d in FLOAT_DTYPES]
+# Tests that exercise the same code path in every dtype (routes, shapes, jit/vmap) run float32
+# (JAX's default) and bfloat16 (mixed precision) in the default run, float16 and float64 in the
+# slow step; the accuracy tests run every dtype by default.
+DEFAULT_RUN_DTYPES = [
+    d if np.dtype(d).name in ("float32", "bfloat16") else pytest.param(d, marks=pytest.mark.slow)
+    for d in FLOAT_DTYPES
+]
 
 # Value accuracy required by the catalogue's contract, in ulps of the result's dtype.
 VALUE_ULPS = {"float16": 4, "bfloat16": 4, "float32": 8, "float64": 8}
@@ -190,19 +197,9 @@ def _routes(fn):
     }
 
 
-# The routes are wired the same way in every dtype: float32 (the default) and bfloat16 (mixed
-# precision) in the default run, float16 and float64 in the slow step.
+# The routes are wired the same way in every dtype (see DEFAULT_RUN_DTYPES).
 @pytest.mark.parametrize("name", ELEMENTWISE)
-@pytest.mark.parametrize(
-    "dtype",
-    [
-        d
-        if np.dtype(d).name in ("float32", "bfloat16")
-        else pytest.param(d, marks=pytest.mark.slow)
-        for d in FLOAT_DTYPES
-    ],
-    ids=DTYPE_IDS,
-)
+@pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_autodiff_routes_match_closed_forms(name, dtype):
     """grad, jvp, vjp, jacfwd/jacrev, grad-of-grad, jvp-of-grad and hessian, jitted and eager.
 
@@ -389,7 +386,7 @@ def test_agrees_with_jax_nn_where_jax_nn_is_accurate(name):
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_shape_dtype_jit_vmap(name, dtype):
     rec = ACTIVATIONS[name]
     x = jax.random.normal(jax.random.key(0), (3, 4, 5)).astype(dtype) * 4
