@@ -628,9 +628,6 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
                            "scales": [v[3] for v in vs], "networks": n, "chunk": chunk,
                            "chunks": -(-n // chunk), "bytes_per_network": per_net,
                            "budget_per_device": budget})  # fmt: skip
-    if kind == "training":
-        # Built by sweep() when it runs (plan() needs only the shape).
-        settings["data"] = functools.partial(_dataset, data, n_points, data_seed)
     return seeds, list(config), settings, groups
 
 
@@ -772,7 +769,8 @@ def sweep(
                              "resume it (resume=True) or write to another file.")  # fmt: skip
     done = _read_done(path, config_keys) if path is not None and resume else {}
     if kind == "training":
-        settings["data"] = settings["data"]()  # every check has passed: build the data now
+        # Every check has passed (_prepare read only the data's shape): draw the data now.
+        settings["data"] = _dataset(data, n_points, data_seed)
 
     def in_file(rec: dict[str, Any]) -> bool:
         """Whether the file already holds this (cell, seed): a cell recomputed for its missing

@@ -76,14 +76,19 @@ def test_docs_blocks_are_generated_from_the_committed_results():
             assert tool.render(stale, blocks, path.name) == text
 
 
-def test_every_public_module_has_an_api_page():
-    rendered = {
+#: The modules the API reference renders (the ``::: module`` lines of docs/api/*.md).
+RENDERED = sorted(
+    {
         line[4:].strip()
         for page in (DOCS / "api").glob("*.md")
         for line in page.read_text().splitlines()
         if line.startswith("::: ")
     }
-    for name in rendered:
+)
+
+
+def test_every_public_module_has_an_api_page():
+    for name in RENDERED:
         importlib.import_module(name)  # a page names a real module
     public = set()
     for pkg in (jaxact, importlib.import_module("jaxact.bench")):
@@ -93,7 +98,7 @@ def test_every_public_module_has_an_api_page():
                 continue  # the command line (jaxact --help) and the numerics' internals
             if hasattr(importlib.import_module(full), "__all__"):
                 public.add(full)
-    assert public - rendered == set(), "a public module without an API page"
+    assert public - set(RENDERED) == set(), "a public module without an API page"
 
 
 def test_nav_lists_every_page():
@@ -106,15 +111,7 @@ def test_nav_lists_every_page():
 
 
 def _public_functions():
-    rendered = sorted(
-        {
-            line[4:].strip()
-            for page in (DOCS / "api").glob("*.md")
-            for line in page.read_text().splitlines()
-            if line.startswith("::: ")
-        }
-    )
-    for name in rendered:
+    for name in RENDERED:
         module = importlib.import_module(name)
         assert hasattr(module, "__all__"), f"{name} needs __all__ (its public API)"
         for attr in module.__all__:

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from jaxact.bench.timing import measure_python
+from jaxact.bench.timing import compile_timed, measure_python
 from jaxact.mlp import mlp_scales
 from jaxact.sweeps import attenuation_cell, device_mesh, program, sweep
 
@@ -45,15 +45,11 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             row: dict[str, Any] = {"activation": act, "depth": depth}
             outs = {}
             for mode, vmap_width in (("vmapped", None), ("mapped", 1)):
-                t0 = time.perf_counter()
-                compiled = program(cell, mesh, vmap_width).lower(keys, scales).compile()
-                compile_s = time.perf_counter() - t0
+                compiled, compile_s = compile_timed(program(cell, mesh, vmap_width), (keys, scales))
                 timing = measure_python(lambda p=compiled: p(keys, scales), repeats=repeats)
                 row[mode] = timing.as_dict() | {"compile_s": compile_s}
                 outs[mode] = np.asarray(compiled(keys, scales))
-            t0 = time.perf_counter()
-            single = jax.jit(cell.one).lower(keys[0], scales[0]).compile()
-            single_compile = time.perf_counter() - t0
+            single, single_compile = compile_timed(cell.one, (keys[0], scales[0]))
 
             def loop(single=single):
                 return [single(keys[i], scales[i]) for i in range(seeds)]

@@ -17,6 +17,7 @@ __all__ = [
     "Comparison",
     "Timing",
     "compare",
+    "compile_timed",
     "device_info",
     "device_slug",
     "measure",
@@ -44,8 +45,23 @@ class Timing:
         return dataclasses.asdict(self)
 
 
-def _compile(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
-    """``jax.jit(fn)`` lowered and compiled for ``args``, and the seconds that took."""
+def compile_timed(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
+    """``jax.jit(fn)`` lowered and compiled for ``args``, and the seconds that took.
+
+    Args:
+      fn: the function (jitted here unless it already has ``lower``).
+      args: its arguments.
+
+    Returns:
+      ``(compiled, seconds)``: the compiled function (call it with ``*args``) and the
+      compile time, which the timings of :func:`measure` and :func:`compare` exclude.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.bench.timing import compile_timed
+    >>> compiled, seconds = compile_timed(jnp.tanh, (jnp.zeros(3),))
+    >>> compiled(jnp.zeros(3)).tolist(), seconds > 0
+    ([0.0, 0.0, 0.0], True)
+    """
     jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
     t0 = time.perf_counter()
     compiled = jitted.lower(*args).compile()
@@ -81,7 +97,7 @@ def measure(
     >>> t.repeats, t.min > 0, t.compile_s > 0
     (3, True, True)
     """
-    compiled, compile_s = _compile(fn, args)
+    compiled, compile_s = compile_timed(fn, args)
     for _ in range(warmup):
         jax.block_until_ready(compiled(*args))
     t0 = time.perf_counter()
@@ -265,7 +281,7 @@ def compare(fn_a: Callable[..., Any], fn_b: Callable[..., Any], *args: Any, repe
     >>> c.ratio > 0 and c.ratio_min <= c.ratio <= c.ratio_max
     True
     """
-    compiled, compile_s = zip(*(_compile(fn, args) for fn in (fn_a, fn_b)), strict=True)
+    compiled, compile_s = zip(*(compile_timed(fn, args) for fn in (fn_a, fn_b)), strict=True)
     for c in compiled:
         for _ in range(warmup):
             jax.block_until_ready(c(*args))

@@ -16,6 +16,7 @@ from typing import Any
 import jax
 
 from jaxact.bench import mlp as jax_mlp
+from jaxact.bench.timing import compile_timed
 from jaxact.mlp import init_mlp
 
 
@@ -115,7 +116,7 @@ def compare_steps(torch, activation: str, depth: int, width: int, batch: int,
     """
     params = init_mlp(jax.random.key(0), depth=depth, width=width, init="he")
     x, y = jax_mlp.random_batch(width, batch)
-    compiled, compile_s = _compile_step(activation, params, x, y)
+    compiled, compile_s = compile_timed(jax_mlp.train_step_fn(activation), (params, x, y))
     state = {"p": params}
 
     def jax_step():
@@ -145,13 +146,6 @@ def compare_steps(torch, activation: str, depth: int, width: int, batch: int,
         "jaxact_speedup_max": max(ratio["torch_eager"]),
         "jaxact_speedup_vs_stacked": statistics.median(ratio["torch_eager_stacked"]),
     }
-
-
-def _compile_step(activation, params, x, y):
-    jitted = jax.jit(jax_mlp.train_step_fn(activation))
-    t0 = time.perf_counter()
-    compiled = jitted.lower(params, x, y).compile()
-    return compiled, time.perf_counter() - t0
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
