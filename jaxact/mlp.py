@@ -388,6 +388,48 @@ def _scan(params, a0, phi, *, residual, branch_scale=1.0, remat, collect=False):
     return jax.lax.scan(step, a0, (params.weights, params.biases))
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _fused_stack(phi, weights, biases, a0):
+    """``a_depth`` of the plain stack ``a_l = phi(a_{l-1} @ W_l + b_l)`` on 2-D ``a0``, with a
+    hand-written reverse pass that keeps only the pre-activations (see ``backward="fused"``)."""
+    return _fused_forward(phi, weights, biases, a0)[0]
+
+
+def _fused_forward(phi, weights, biases, a0):
+    def layer(a, wb):
+        h = a @ wb[0] + wb[1]
+        return phi(h), h
+
+    return jax.lax.scan(layer, a0, (weights, biases))
+
+
+def _fused_fwd(phi, weights, biases, a0):
+    out, hs = _fused_forward(phi, weights, biases, a0)
+    return out, (weights, a0, hs)
+
+
+def _fused_bwd(phi, res, g):
+    weights, a0, hs = res
+
+    def layer(g, xs):
+        w, h, i = xs
+        # a_{l-1} = phi(h_{l-1}), recomputed (a0 for the first layer): one elementwise pass
+        # instead of a stored activation.
+        prev = jax.lax.dynamic_index_in_dim(hs, jnp.maximum(i - 1, 0), 0, keepdims=False)
+        a_prev = jnp.where(i > 0, phi(prev), a0)
+        dh = jax.vjp(phi, h)[1](g)[0]
+        return dh @ w.T, (a_prev.T @ dh, dh.sum(0))
+
+    depth = weights.shape[0]
+    ga, (dw, db) = jax.lax.scan(layer, g, (weights, hs, jnp.arange(depth)), reverse=True)
+    return dw, db, ga
+
+
+_fused_stack.defvjp(_fused_fwd, _fused_bwd)
+
+BACKWARDS = ("autodiff", "fused")
+
+
 def mlp_forward(
     params: MLPParams,
     x: ArrayLike,
@@ -397,6 +439,7 @@ def mlp_forward(
     residual: bool | jax.Array = False,
     branch_scale: float | jax.Array = 1.0,
     remat: bool = False,
+    backward: str = "autodiff",
 ) -> jax.Array:
     """Run the MLP on ``x`` of shape ``(..., in_dim)``; returns ``(..., out_dim)``.
 
@@ -416,19 +459,44 @@ def mlp_forward(
         (the forward variance grows like ``(1 + branch_scale^2)^depth`` at He init).
       remat: wrap each layer in :func:`jax.checkpoint`, so ``grad`` stores one activation per
         layer instead of every intermediate (memory for very deep nets).
+      backward: how reverse-mode derivatives of the hidden stack are computed.
+        ``"autodiff"`` (default): JAX differentiates the scan; every transformation works,
+        forward mode (``jax.jvp``, ``jax.jacfwd``) included. ``"fused"``: a hand-written
+        reverse pass (:func:`jax.custom_vjp`) that stores only the pre-activations ``h_l``
+        and recomputes ``a_{l-1} = phi(h_{l-1})`` and ``phi'(h_l)`` from them - one stored
+        ``(depth, batch, width)`` array where autodiff stores two (each layer's input and
+        ``phi'``) - for training steps (5-15% faster on a 2-core CPU at width 256-1024, see
+        the frameworks benchmark). Reverse mode only (``jax.grad``, ``jax.vjp``); plain
+        stacks only (``residual=False``, no ``remat``). Gradients equal autodiff's up to
+        float rounding.
 
     Returns:
       The output ``(..., out_dim)`` in the parameters' dtype (after ``head`` if one is given).
+
+    Raises:
+      ValueError: an unknown ``backward``, or ``"fused"`` with ``residual`` or ``remat``.
 
     >>> import jax, jax.numpy as jnp, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=1000, width=32, in_dim=2, out_dim=1)
     >>> jaxact.mlp_forward(p, jnp.ones((8, 2), jnp.float32), "relu", head="sigmoid").shape
     (8, 1)
     """
+    if backward not in BACKWARDS:
+        raise ValueError(f"mlp_forward: backward must be one of {BACKWARDS}, got {backward!r}.")
+    if backward == "fused" and (remat or not (isinstance(residual, bool) and not residual)):
+        raise ValueError(
+            "mlp_forward: backward='fused' is for plain stacks (residual=False, remat=False); "
+            f"got residual={residual!r}, remat={remat!r}."
+        )
     x = check_input(params, x, "mlp_forward")
     phi = activation_fn(activation)
-    a, _ = _scan(params, _input_layer(params, x), phi, residual=residual,
-                 branch_scale=branch_scale, remat=remat)  # fmt: skip
+    a0 = _input_layer(params, x)
+    if backward == "fused":
+        flat = a0.reshape(-1, a0.shape[-1])
+        a = _fused_stack(phi, params.weights, params.biases, flat).reshape(a0.shape)
+    else:
+        a, _ = _scan(params, a0, phi, residual=residual, branch_scale=branch_scale,
+                     remat=remat)  # fmt: skip
     y = _readout(params, a)
     head_fn = _resolve_head(head)
     return y if head_fn is None else head_fn(y)
