@@ -8,6 +8,7 @@ they run with ``pytest -m slow`` (a CI step of its own).
 import pytest
 
 SLOW_DOCTESTS = {
+    "jaxact.bench.frameworks.run",
     "jaxact.bench.runner.main",
     "jaxact.bench.runner.markdown",
     "jaxact.bench.runner.run_all",

@@ -1,5 +1,6 @@
 """Benchmarks: activations (cache-resident and memory-bound), MLP training steps, compile time,
-attenuation measurements, and a PyTorch baseline. Run with ``jaxact bench`` or
+attenuation measurements, and the same training step in jaxact, equinox, flax and PyTorch
+against the matmul limit. Run with ``jaxact bench`` or
 ``python benchmarks/run.py``; each part also runs alone from ``benchmarks/<part>.py``.
 
 Every headline number is a ratio to a reference measured in the same run (a copy, the matmul

@@ -20,12 +20,18 @@ from jaxact.bench.timing import measure
 from jaxact.mlp import MLPParams, init_mlp, mlp_forward
 
 
-def train_step_fn(activation: str, lr: float = 1e-3, *, unrolled: bool = False):
+def train_step_fn(activation: str, lr: float = 1e-3, *, unrolled: bool = False,
+                  backward: str = "autodiff"):  # fmt: skip
+    """The benchmark's SGD step ``(params, x, y) -> (params, loss)`` (MSE loss), not jitted.
+
+    ``backward`` is :func:`jaxact.mlp_forward`'s; ``unrolled`` runs a Python loop over the
+    layers instead of the scan (for the compile-time comparison).
+    """
     phi = ACTIVATIONS[activation].fn
 
     def forward(p: MLPParams, x):
         if not unrolled:
-            return mlp_forward(p, x, activation)
+            return mlp_forward(p, x, activation, backward=backward)
         a = x
         for i in range(p.weights.shape[0]):
             a = phi(a @ p.weights[i] + p.biases[i])

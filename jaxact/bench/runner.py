@@ -12,10 +12,10 @@ from typing import Any
 from jaxact.bench import activations as bench_activations
 from jaxact.bench import attenuation as bench_attenuation
 from jaxact.bench import diagnose as bench_diagnose
+from jaxact.bench import frameworks as bench_frameworks
 from jaxact.bench import jax_nn as bench_jax_nn
 from jaxact.bench import mlp as bench_mlp
 from jaxact.bench import sweep as bench_sweep
-from jaxact.bench import torch_baseline
 from jaxact.bench.timing import device_info, device_slug
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
     "run_all",
 ]
 
-PARTS = ("activations", "jax_nn", "mlp", "attenuation", "diagnose", "sweep", "torch")
+PARTS = ("activations", "jax_nn", "mlp", "attenuation", "diagnose", "sweep", "frameworks")
 
 
 def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
@@ -65,8 +65,8 @@ def run_all(*, quick: bool, parts=PARTS, log=print) -> dict[str, Any]:
             res = bench_diagnose.run(quick=quick)
         elif part == "sweep":
             res = bench_sweep.run(quick=quick)
-        elif part == "torch":
-            res = torch_baseline.run(quick=quick)
+        elif part == "frameworks":
+            res = bench_frameworks.run(quick=quick)
         else:
             raise ValueError(f"unknown benchmark part {part!r}; valid: {', '.join(PARTS)}")
         res["wall_s"] = time.perf_counter() - t0
@@ -219,37 +219,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
         if w["sweep_end_to_end_s"] is not None:
             lines[-1] += (f" The same grid through `jaxact.sweep`, compilation included: "
                           f"{w['sweep_end_to_end_s']:.1f} s.")  # fmt: skip
-    if "torch" in parts:
-        t = parts["torch"]
-        lines += ["", "## PyTorch eager baseline", ""]
-        if "skipped" in t:
-            lines.append(t["skipped"])
-        else:
-            lines.append(
-                f"torch {t['torch']} ({t['threads']} threads), depth {t['depth']}, batch "
-                f"{t['batch']}; {t['baseline']}"
-                "; one SGD step (MSE loss) each, timed in alternating rounds. The speed-up is "
-                "the median of per-round time(torch) / time(jaxact), with its range:"
-            )
-            lines += ["", "| step | torch ms | jaxact ms | jaxact speed-up | vs the stacked-tensor "
-                      "baseline |", "|---|---|---|---|---|"]  # fmt: skip
-            for label, row in t["steps"].items():
-                lines.append(
-                    f"| {label} | {row['torch_eager']['median'] * 1e3:.2f} | "
-                    f"{row['jaxact']['median'] * 1e3:.2f} | {row['jaxact_speedup']:.2f}x "
-                    f"({row['jaxact_speedup_min']:.2f}-{row['jaxact_speedup_max']:.2f}) | "
-                    f"{row['jaxact_speedup_vs_stacked']:.2f}x |"
-                )
-            den = t.get("denormals")
-            if den:
-                frac = 100 * den["torch_eager"]["subnormal_fraction_of_weight_grads"]
-                lines += [
-                    "",
-                    f"Subnormals: in a {den['depth']}-layer sigmoid net, {frac:.1f}% of the weight "
-                    "gradients are subnormal in PyTorch (which does not flush them on CPU); its "
-                    f"step takes {den['denormal_slowdown']:.2f}x the time it takes with "
-                    "`torch.set_flush_denormal(True)`. XLA flushes them.",
-                ]
+    if "frameworks" in parts:
+        lines += ["", "## The training step in jaxact, equinox, flax and PyTorch", "",
+                  *bench_frameworks.markdown_rows(parts["frameworks"])]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -284,11 +256,13 @@ def diagnose_markdown(g: dict[str, Any]) -> list[str]:
 
 
 def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
-    """Draw the figures of the parts present: the activations' cost and the compile times.
+    """Draw the figures of the parts present: the activations' cost, the compile times, the
+    frameworks' training steps against the matmul limit.
 
     Args:
       results: :func:`run_all`'s dict, or a results JSON read back.
-      prefix: path prefix of the files (``<prefix>-activations.png``, ``<prefix>-compile.png``).
+      prefix: path prefix of the files (``<prefix>-activations.png``, ``<prefix>-compile.png``,
+        ``<prefix>-frameworks.png``).
 
     Returns:
       The paths written (none if neither part is present).
@@ -344,6 +318,10 @@ def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
         path = Path(f"{prefix}-compile.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
+        written.append(path)
+    if "frameworks" in parts:
+        path = Path(f"{prefix}-frameworks.png")
+        bench_frameworks.plot(parts["frameworks"], path, title_device=results["device"])
         written.append(path)
     return written
 
