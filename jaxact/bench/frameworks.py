@@ -738,10 +738,11 @@ def plot(res: dict[str, Any], path, *, title_device: dict[str, Any] | None = Non
         ax.set_title(f"depth {depth}, batch {res['batch']}", fontsize=10)
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("fraction of the matmul limit")
-    axes[0][-1].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
     where = "" if title_device is None else f" on {title_device['device_kind']}"
     fig.suptitle(f"One training step{where}\nsame network in each framework; 1 = the same "
                  "matmuls alone", fontsize=10)  # fmt: skip
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.87, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
