@@ -8,12 +8,17 @@ they run with ``pytest -m slow`` (a CI step of its own).
 import pytest
 
 SLOW_DOCTESTS = {
+    "jaxact.bench.frameworks.markdown_rows",
+    "jaxact.bench.frameworks.plot",
     "jaxact.bench.frameworks.run",
     "jaxact.bench.runner.main",
     "jaxact.bench.runner.markdown",
     "jaxact.bench.runner.run_all",
     "jaxact.plotting.plot_theory_comparison",
+    "jaxact.sweeps.attenuation_cell",
+    "jaxact.sweeps.train_runs",
     "jaxact.sweeps.training_cell",
+    "jaxact.theory.compare",
     "jaxact.trainability.run_grid",
     "jaxact.training.observe",
     "jaxact.training.train",

@@ -29,19 +29,14 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, match):
         fw.compare_frameworks(depth, width, batch, **args)
 
 
-@pytest.mark.parametrize(
-    ("activation", "depth"),
-    [  # depth 2: equinox's scanned middle is empty; the other cases in the slow step
-        ("relu", 4),
-        pytest.param("relu", 2, marks=pytest.mark.slow),
-        pytest.param("sigmoid", 2, marks=pytest.mark.slow),
-        pytest.param("sigmoid", 4, marks=pytest.mark.slow),
-    ],
-)
-def test_every_framework_computes_the_same_network_and_step(activation, depth):
+@pytest.fixture(scope="module")
+def relu_depth4():
+    """One comparison the default run's tests share (each compare compiles every framework)."""
     names = JAX_FRAMEWORKS + (["torch_eager"] if TORCH else [])
-    r = fw.compare_frameworks(depth, 16, 8, activation=activation, frameworks=names, rounds=1,
-                              block_s=1e-3)  # fmt: skip
+    return names, fw.compare_frameworks(4, 16, 8, frameworks=names, rounds=3, block_s=1e-3)
+
+
+def _check_same_network(names, r):
     assert set(r["start_loss"]) == set(names) == set(r["second_loss"])
     # Same weights and data: the losses differ only by float32 rounding in different summation
     # orders (vmapped per example, transposed layouts), a few ulp per layer; 2e-6 relative is
@@ -53,17 +48,33 @@ def test_every_framework_computes_the_same_network_and_step(activation, depth):
     assert second < first  # the step descends
 
 
-def test_ratios_are_against_the_fastest_chain():
-    r = fw.compare_frameworks(3, 32, 8, frameworks=["jaxact"], rounds=3, block_s=1e-3)
+def test_every_framework_computes_the_same_network_and_step(relu_depth4):
+    _check_same_network(*relu_depth4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("activation", "depth"), [("relu", 2), ("sigmoid", 2), ("sigmoid", 4)])
+def test_the_same_network_at_other_depths_and_activations(activation, depth):
+    # depth 2: equinox's scanned middle is empty.
+    names = JAX_FRAMEWORKS + (["torch_eager"] if TORCH else [])
+    r = fw.compare_frameworks(depth, 16, 8, activation=activation, frameworks=names, rounds=1,
+                              block_s=1e-3)  # fmt: skip
+    _check_same_network(names, r)
+
+
+def test_ratios_are_against_the_fastest_chain(relu_depth4):
+    names, r = relu_depth4
     chains = [n for n in fw.LIMITS if n in r["steps"]]
     assert chains == (["xla_chain", "torch_chain"] if TORCH else ["xla_chain"])
     for n in chains:  # the limit is each round's fastest chain: no chain exceeds it
         assert r["steps"][n]["fraction_of_limit"]["max"] <= 1.0
     if not TORCH:  # one chain: it is the limit in every round
         assert r["steps"]["xla_chain"]["fraction_of_limit"]["min"] == 1.0
+    assert set(r["steps"]) == {*names, "jaxact_no_update", *chains}
     row = r["steps"]["jaxact"]
-    assert row["k"] >= 1 and row["rounds"] == 3 and row["compile_s"] > 0
-    assert row["gflop_per_s"] == pytest.approx(fw.matmul_flops(3, 32, 8) / row["median"] / 1e9)
+    assert row["k"] >= 1 and row["rounds"] == 3 and len(row["times"]) == 3
+    assert row["compile_s"] > 0
+    assert row["gflop_per_s"] == pytest.approx(fw.matmul_flops(4, 16, 8) / row["median"] / 1e9)
     assert row["min"] <= row["median"] <= row["max"]
 
 
@@ -76,6 +87,7 @@ def test_torch_eager_is_its_own_reference():
     assert r["steps"]["jaxact"]["speedup_vs_torch_eager"]["median"] > 0
 
 
+@pytest.mark.slow
 def test_frameworks_that_cannot_run_are_reported_with_the_reason(monkeypatch):
     import builtins
 
@@ -100,13 +112,12 @@ def test_quick_mode_skips_torch_compile_with_the_reason():
     assert "quick mode" in r["skipped"]["torch_compile"]
 
 
-def test_markdown_names_what_did_not_run(tmp_path):
-    g = fw.compare_frameworks(2, 8, 4, frameworks=["jaxact"], rounds=1, block_s=1e-3)
-    g["skipped"] = {"flax": "flax is not installed (pip install flax)"}
-    res = {"batch": 4, "widths": [8], "depths": [2], "versions": {"jax": "0"}, "grid": [g],
+def test_markdown_names_what_did_not_run(relu_depth4, tmp_path):
+    g = dict(relu_depth4[1], skipped={"flax": "flax is not installed (pip install flax)"})
+    res = {"batch": 8, "widths": [16], "depths": [4], "versions": {"jax": "0"}, "grid": [g],
            "denormals": None}  # fmt: skip
     text = "\n".join(fw.markdown_rows(res))
     assert "Not run: flax (flax is not installed (pip install flax))." in text
-    assert "| 8 | 2 |" in text
+    assert "| 16 | 4 |" in text and "jaxact without update" in text
     fw.plot(res, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 0

@@ -267,6 +267,7 @@ def test_fused_backward_equals_autodiff(activation):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_fused_backward_under_vmap_gives_per_example_gradients():
     p = init_mlp(jax.random.key(0), depth=5, width=8, in_dim=3, dtype=jnp.float64)
     xs = jax.random.normal(jax.random.key(1), (4, 3), jnp.float64)
