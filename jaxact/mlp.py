@@ -467,7 +467,8 @@ def mlp_forward(
         ``(depth, batch, width)`` array where autodiff stores two (each layer's input and
         ``phi'``) - for training steps (5-15% faster on a 2-core CPU at width 256-1024, see
         the frameworks benchmark). Reverse mode only (``jax.grad``, ``jax.vjp``); plain
-        stacks only (``residual=False``, no ``remat``). Gradients equal autodiff's up to
+        stacks only (``residual=False``, no ``remat``); :func:`jaxact.diagnose` cannot look
+        inside it (it says so): diagnose with the default. Gradients equal autodiff's up to
         float rounding.
 
     Returns:

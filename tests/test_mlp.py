@@ -313,3 +313,15 @@ def test_fused_backward_refuses_what_it_does_not_do():
     # Forward mode is JAX's custom_vjp limit: a clear TypeError from JAX, not a wrong answer.
     with pytest.raises(TypeError, match="forward-mode"):
         jax.jvp(lambda v: mlp_forward(p, v, "relu", backward="fused"), (x,), (x,))
+
+
+def test_diagnose_says_it_cannot_look_inside_the_fused_pass():
+    p = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=3, out_dim=2)
+    x = jnp.ones((5, 3), jnp.float32)
+
+    def loss(backward):
+        return lambda q: jnp.mean(mlp_forward(q, x, "tanh", backward=backward) ** 2)
+
+    assert len(jaxact.diagnose(loss("autodiff"), p).sites) == 3
+    with pytest.raises(ValueError, match=r"3 activation site\(s\).*inside a 'custom_vjp_call'"):
+        jaxact.diagnose(loss("fused"), p)
