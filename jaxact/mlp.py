@@ -392,19 +392,21 @@ def _scan(params, a0, phi, *, residual, branch_scale=1.0, remat, collect=False):
 def _fused_stack(phi, weights, biases, a0):
     """``a_depth`` of the plain stack ``a_l = phi(a_{l-1} @ W_l + b_l)`` on 2-D ``a0``, with a
     hand-written reverse pass that keeps only the pre-activations (see ``backward="fused"``)."""
-    return _fused_forward(phi, weights, biases, a0)[0]
+    return _fused_forward(phi, weights, biases, a0, keep_pre=False)[0]
 
 
-def _fused_forward(phi, weights, biases, a0):
+def _fused_forward(phi, weights, biases, a0, *, keep_pre: bool):
+    """The stack's output, and its pre-activations stacked if ``keep_pre`` (else ``None``)."""
+
     def layer(a, wb):
         h = a @ wb[0] + wb[1]
-        return phi(h), h
+        return phi(h), (h if keep_pre else None)
 
     return jax.lax.scan(layer, a0, (weights, biases))
 
 
 def _fused_fwd(phi, weights, biases, a0):
-    out, hs = _fused_forward(phi, weights, biases, a0)
+    out, hs = _fused_forward(phi, weights, biases, a0, keep_pre=True)
     return out, (weights, a0, hs)
 
 
@@ -465,11 +467,11 @@ def mlp_forward(
         reverse pass (:func:`jax.custom_vjp`) that stores only the pre-activations ``h_l``
         and recomputes ``a_{l-1} = phi(h_{l-1})`` and ``phi'(h_l)`` from them - one stored
         ``(depth, batch, width)`` array where autodiff stores two (each layer's input and
-        ``phi'``) - for training steps (5-15% faster on a 2-core CPU at width 256-1024, see
-        the frameworks benchmark). Reverse mode only (``jax.grad``, ``jax.vjp``); plain
-        stacks only (``residual=False``, no ``remat``); :func:`jaxact.diagnose` cannot look
-        inside it (it says so): diagnose with the default. Gradients equal autodiff's up to
-        float rounding.
+        ``phi'``) - for training steps (faster than autodiff in nearly every shape of the
+        frameworks benchmark, ``jaxact bench --parts frameworks``). Reverse mode only
+        (``jax.grad``, ``jax.vjp``); plain stacks only (``residual=False``, no ``remat``);
+        :func:`jaxact.diagnose` cannot look inside it (it says so): diagnose with the
+        default. Gradients equal autodiff's up to float rounding.
 
     Returns:
       The output ``(..., out_dim)`` in the parameters' dtype (after ``head`` if one is given).
@@ -484,7 +486,7 @@ def mlp_forward(
     """
     if backward not in BACKWARDS:
         raise ValueError(f"mlp_forward: backward must be one of {BACKWARDS}, got {backward!r}.")
-    if backward == "fused" and (remat or not (isinstance(residual, bool) and not residual)):
+    if backward == "fused" and (remat or residual is not False):
         raise ValueError(
             "mlp_forward: backward='fused' is for plain stacks (residual=False, remat=False); "
             f"got residual={residual!r}, remat={remat!r}."

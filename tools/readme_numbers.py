@@ -25,11 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 from pathlib import Path
 
-from jaxact.bench.timing import ratio_text
+from jaxact.bench.timing import per_round_ratio, ratio_text
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -187,7 +186,7 @@ def _ms(seconds: float) -> str:
 
 def _per_round(num: list[float], den: list[float]) -> float:
     """Median of per-round ratios ``num / den`` (both timed in the same rounds)."""
-    return statistics.median(a / b for a, b in zip(num, den, strict=True))
+    return per_round_ratio(num, den)["median"]
 
 
 def _framework_rows(fw: dict) -> list[tuple[str, str, str]]:

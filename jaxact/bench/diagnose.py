@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxact.bench.timing import compare
+from jaxact.bench.timing import compare, per_round_ratio
 from jaxact.diagnosis import diagnose
 from jaxact.mlp import init_mlp, mlp_forward
 
@@ -125,7 +125,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     c_repeats = 2 if quick else 9
     vg_t, dg_t = _compile_pairs(lambda: jax.value_and_grad(loss),
                                 lambda: lambda q: diagnose(loss, q), p, c_repeats)  # fmt: skip
-    ratios = [b / a for a, b in zip(vg_t, dg_t, strict=True)]
+    ratio = per_round_ratio(dg_t, vg_t)
     vg, dg = statistics.median(vg_t), statistics.median(dg_t)
     return {
         "steps": steps,
@@ -135,9 +135,9 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             "width": c_width,
             "value_and_grad_s": vg,
             "diagnose_s": dg,
-            "ratio": statistics.median(ratios),
-            "ratio_min": min(ratios),
-            "ratio_max": max(ratios),
+            "ratio": ratio["median"],
+            "ratio_min": ratio["min"],
+            "ratio_max": ratio["max"],
             "repeats": c_repeats,
         },
     }

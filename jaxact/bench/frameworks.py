@@ -28,7 +28,7 @@ each round runs, for each framework in turn, one untimed step and then ``k`` tim
 to back (``k`` chosen so that a block lasts about ``block_s``), and records their mean. Ratios
 are medians of per-round ratios, so a slow spell of the machine moves both sides of a ratio.
 The untimed step matters: on a 2-core CPU a step that directly follows a PyTorch step ran
-~15% slower than one that follows its own kind (PyTorch's OpenMP workers are still spinning),
+slower than one that follows its own kind (PyTorch's OpenMP workers are still spinning),
 which an alternating single-step protocol charges to whoever comes second.
 """
 
@@ -47,9 +47,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.activations import ACTIVATIONS
-from jaxact.bench.mlp import random_batch, train_step_fn
-from jaxact.bench.timing import compile_timed
-from jaxact.mlp import MLPParams, init_mlp, mlp_forward
+from jaxact.bench.mlp import loss_fn, random_batch, train_step_fn
+from jaxact.bench.timing import compile_timed, per_round_ratio
+from jaxact.mlp import MLPParams, init_mlp
 
 __all__ = [
     "FRAMEWORKS",
@@ -102,9 +102,10 @@ def _sgd(params, grads):
 
 
 def _jax_runner(fn, state, x, y) -> tuple[Callable[[], Any], float]:
-    """Compile ``fn(state, x, y) -> (state, loss)`` (state donated); a blocking step()."""
-    compiled, compile_s = compile_timed(jax.jit(fn, donate_argnums=0), (state, x, y))
-    box = {"state": state}
+    """Compile ``fn(state, x, y) -> (state, loss)``; a blocking step() that updates a copy of
+    ``state`` in place (donated, as a training loop does; the caller's arrays stay valid)."""
+    box = {"state": jax.tree.map(jnp.copy, state)}
+    compiled, compile_s = compile_timed(jax.jit(fn, donate_argnums=0), (box["state"], x, y))
 
     def step():
         box["state"], loss = compiled(box["state"], x, y)
@@ -114,8 +115,7 @@ def _jax_runner(fn, state, x, y) -> tuple[Callable[[], Any], float]:
 
 
 def _jaxact_step(activation, params: MLPParams, x, y, backward="autodiff"):
-    step = train_step_fn(activation, LR, backward=backward)
-    return _jax_runner(step, jax.tree.map(jnp.copy, params), x, y)
+    return _jax_runner(train_step_fn(activation, LR, backward=backward), params, x, y)
 
 
 def _equinox_step(activation, params: MLPParams, x, y):
@@ -165,8 +165,7 @@ def _flax_step(activation, params: MLPParams, x, y):
         "params": {"Dense_0": {"bias": params.biases.shape, "kernel": params.weights.shape}}
     }:  # pragma: no cover - a flax change would show here, not as a silent mismatch
         raise RuntimeError(f"unexpected flax parameter layout {shapes}")
-    state = {"params": {"Dense_0": {"bias": jnp.copy(params.biases),
-                                    "kernel": jnp.copy(params.weights)}}}  # fmt: skip
+    state = {"params": {"Dense_0": {"bias": params.biases, "kernel": params.weights}}}
 
     def step(p, x, y):
         def loss_fn(p):
@@ -184,7 +183,7 @@ def _xla_chain(params: MLPParams, x):
 
     The weight gradients are written into a donated buffer, as a training loop's step writes
     its parameters: a fresh ``depth x width^2`` output per call would add the page faults of
-    a new allocation (~20% of the chain at width 1024, depth 50, on a 2-core CPU).
+    a new allocation, which at width 1024 are a sizeable part of the chain on a CPU.
     """
     ws, depth = params.weights, params.depth
 
@@ -215,12 +214,12 @@ def _jaxact_no_update(activation, params: MLPParams, x, y):
     written into a donated buffer (a fresh one per call would add a new allocation's page
     faults, which the step, whose gradient is a temporary, does not pay in the same way)."""
 
+    loss = loss_fn(activation)
+
     def grads(buf, p, x, y):
         del buf  # only its memory: the gradient's output aliases it
-        loss, g = jax.value_and_grad(lambda q: jnp.mean((mlp_forward(q, x, activation) - y) ** 2))(
-            p
-        )
-        return g, loss
+        value, g = jax.value_and_grad(loss)(p, x, y)
+        return g, value
 
     box = {"g": jax.tree.map(jnp.zeros_like, params)}
     compiled, compile_s = compile_timed(jax.jit(grads, donate_argnums=0), (box["g"], params, x, y))
@@ -332,16 +331,15 @@ def _torch_chain(torch, params: MLPParams, x):
 # --------------------------------------------------------------------------------------------
 
 
-def _availability(frameworks, *, quick: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    """Which steps can run here: ``({name: module or None}, {name: why it is skipped})``."""
-    mods: dict[str, Any] = {}
+def _availability(frameworks, *, quick: bool) -> tuple[Any, dict[str, str]]:
+    """Which steps can run here: ``(torch or None, {name: why it is skipped})``."""
     skipped: dict[str, str] = {}
-    for name, module in (("equinox", "equinox"), ("flax", "flax")):
+    for name in ("equinox", "flax"):
         if name in frameworks:
             try:
-                mods[name] = __import__(module)
+                __import__(name)
             except ImportError:
-                skipped[name] = f"{module} is not installed (pip install {module})"
+                skipped[name] = f"{name} is not installed (pip install {name})"
     # torch is imported whenever it is installed: its matmul chain is part of the limit.
     wants_torch = {"torch_eager", "torch_compile"} & set(frameworks)
     torch = None
@@ -362,12 +360,10 @@ def _availability(frameworks, *, quick: bool) -> tuple[dict[str, Any], dict[str,
             skipped["torch_compile"] = "not run in quick mode (inductor compiles for minutes)"
         elif jax.default_backend() == "cpu" and not (shutil.which("g++") or shutil.which("c++")):
             skipped["torch_compile"] = "no C++ compiler (torch.compile's CPU backend needs one)"
-    mods["torch"] = torch
-    return mods, skipped
+    return torch, skipped
 
 
-def _builders(names, mods, activation, params, x, y) -> dict[str, Callable[[], Any]]:
-    torch = mods.get("torch")
+def _builders(names, torch, activation, params, x, y) -> dict[str, Callable[[], Any]]:
     table = {
         "jaxact": lambda: _jaxact_step(activation, params, x, y),
         "jaxact_fused": lambda: _jaxact_step(activation, params, x, y, "fused"),
@@ -395,11 +391,6 @@ def _spread(values: dict[str, float]) -> float:
     """Largest relative difference between the values (0 for fewer than two)."""
     v = list(values.values())
     return (max(v) - min(v)) / max(abs(max(v)), abs(min(v)), 1e-30) if len(v) > 1 else 0.0
-
-
-def _median_ratio(num: list[float], den: list[float]) -> dict[str, float]:
-    r = [a / b for a, b in zip(num, den, strict=True)]
-    return {"median": statistics.median(r), "min": min(r), "max": max(r)}
 
 
 def compare_frameworks(
@@ -463,14 +454,14 @@ def compare_frameworks(
         )
     if not block_s > 0:
         raise ValueError(f"compare_frameworks: block_s must be > 0, got {block_s!r}.")
-    mods, skipped = _availability(frameworks, quick=quick)
+    torch, skipped = _availability(frameworks, quick=quick)
     names = [f for f in frameworks if f not in skipped]
     names += ["jaxact_no_update"] if "jaxact" in names else []
-    names += ["xla_chain"] + (["torch_chain"] if mods.get("torch") is not None else [])
+    names += ["xla_chain"] + (["torch_chain"] if torch is not None else [])
     params = init_mlp(jax.random.key(0), depth=depth, width=width, init="he")
     x, y = random_batch(width, batch)
     steps, compile_s, start_loss = {}, {}, {}
-    for name, build in _builders(names, mods, activation, params, x, y).items():
+    for name, build in _builders(names, torch, activation, params, x, y).items():
         steps[name], compile_s[name] = build()
         t0 = time.perf_counter()
         out = steps[name]()
@@ -501,9 +492,9 @@ def compare_frameworks(
         row = {"median": med, "min": min(ts), "max": max(ts), "times": ts, "k": ks[name],
                "rounds": rounds,
                "compile_s": compile_s[name], "gflop_per_s": flops / med / 1e9,
-               "fraction_of_limit": _median_ratio(limit, ts)}  # fmt: skip
+               "fraction_of_limit": per_round_ratio(limit, ts)}  # fmt: skip
         if "torch_eager" in times:
-            row["speedup_vs_torch_eager"] = _median_ratio(times["torch_eager"], ts)
+            row["speedup_vs_torch_eager"] = per_round_ratio(times["torch_eager"], ts)
         rows[name] = row
     return {"depth": depth, "width": width, "batch": batch, "activation": activation,
             "flops": flops, "skipped": skipped, "limit_s": statistics.median(limit),
@@ -556,7 +547,7 @@ def _denormal_slowdown(torch, *, depth: int = 100, width: int = 256, batch: int 
             "subnormal_fraction_of_weight_grads": fraction,
             "default_s": statistics.median(times[False]),
             "flushed_s": statistics.median(times[True]),
-            "denormal_slowdown": _median_ratio(times[False], times[True])["median"]}  # fmt: skip
+            "denormal_slowdown": per_round_ratio(times[False], times[True])["median"]}  # fmt: skip
 
 
 @contextlib.contextmanager

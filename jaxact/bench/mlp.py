@@ -20,9 +20,8 @@ from jaxact.bench.timing import measure
 from jaxact.mlp import MLPParams, init_mlp, mlp_forward
 
 
-def train_step_fn(activation: str, lr: float = 1e-3, *, unrolled: bool = False,
-                  backward: str = "autodiff"):  # fmt: skip
-    """The benchmark's SGD step ``(params, x, y) -> (params, loss)`` (MSE loss), not jitted.
+def loss_fn(activation: str, *, unrolled: bool = False, backward: str = "autodiff"):
+    """The benchmark's loss ``(params, x, y) -> mean((f(x) - y)**2)`` of the scan MLP.
 
     ``backward`` is :func:`jaxact.mlp_forward`'s; ``unrolled`` runs a Python loop over the
     layers instead of the scan (for the compile-time comparison).
@@ -37,9 +36,18 @@ def train_step_fn(activation: str, lr: float = 1e-3, *, unrolled: bool = False,
             a = phi(a @ p.weights[i] + p.biases[i])
         return a
 
+    return lambda p, x, y: jnp.mean((forward(p, x) - y) ** 2)
+
+
+def train_step_fn(activation: str, lr: float = 1e-3, *, unrolled: bool = False,
+                  backward: str = "autodiff"):  # fmt: skip
+    """The benchmark's SGD step ``(params, x, y) -> (params, loss)`` on :func:`loss_fn`, not
+    jitted."""
+    loss = loss_fn(activation, unrolled=unrolled, backward=backward)
+
     def step(p, x, y):
-        loss, g = jax.value_and_grad(lambda q: jnp.mean((forward(q, x) - y) ** 2))(p)
-        return jax.tree.map(lambda a, b: a - lr * b, p, g), loss
+        value, g = jax.value_and_grad(loss)(p, x, y)
+        return jax.tree.map(lambda a, b: a - lr * b, p, g), value
 
     return step
 

@@ -265,7 +265,7 @@ def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
         ``<prefix>-frameworks.png``).
 
     Returns:
-      The paths written (none if neither part is present).
+      The paths written (none if no part with a figure is present).
 
     >>> import pathlib, tempfile
     >>> from jaxact.bench.runner import plots

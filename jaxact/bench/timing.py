@@ -21,6 +21,7 @@ __all__ = [
     "device_info",
     "device_slug",
     "measure",
+    "per_round_ratio",
     "measure_python",
     "ratio_text",
 ]
@@ -236,6 +237,27 @@ class Comparison:
                 "ratio_max": self.ratio_max}  # fmt: skip
 
 
+def per_round_ratio(num: list[float], den: list[float]) -> dict[str, float]:
+    """Median, min and max of the per-round ratios ``num[i] / den[i]``.
+
+    Both lists hold times measured in the same rounds (alternating), so a slow spell of the
+    machine that hits both sides of one round leaves that round's ratio alone.
+
+    Args:
+      num: the numerators' times, one per round.
+      den: the denominators' times, one per round (same length).
+
+    Returns:
+      ``{"median", "min", "max"}`` of the ratios.
+
+    >>> from jaxact.bench.timing import per_round_ratio
+    >>> per_round_ratio([2.0, 3.0, 8.0], [1.0, 1.0, 2.0])
+    {'median': 3.0, 'min': 2.0, 'max': 4.0}
+    """
+    r = [a / b for a, b in zip(num, den, strict=True)]
+    return {"median": statistics.median(r), "min": min(r), "max": max(r)}
+
+
 def ratio_text(c: dict[str, Any], digits: int = 2) -> str:
     """``"median (min-max)"`` of a :meth:`Comparison.as_dict` (or any dict with ``ratio``,
     ``ratio_min`` and ``ratio_max``), for tables.
@@ -296,7 +318,7 @@ def compare(fn_a: Callable[..., Any], fn_b: Callable[..., Any], *args: Any, repe
                 out = c(*args)
             jax.block_until_ready(out)
             samples[k].append((time.perf_counter() - t0) / number)
-    ratios = [b / a for a, b in zip(*samples, strict=True)]
+    r = per_round_ratio(samples[1], samples[0])
     timings = [Timing(statistics.median(s), min(s), max(s), repeats, number, cs)
                for s, cs in zip(samples, compile_s, strict=True)]  # fmt: skip
-    return Comparison(timings[0], timings[1], statistics.median(ratios), min(ratios), max(ratios))
+    return Comparison(timings[0], timings[1], r["median"], r["min"], r["max"])
