@@ -39,10 +39,13 @@ from jaxact.initializers import (
 __all__ = [
     "MLPParams",
     "MLPTrace",
+    "SGDState",
     "TraceStatistics",
     "check_input",
     "hidden_weight_norms",
     "init_mlp",
+    "init_sgd",
+    "make_sgd_step",
     "mlp_forward",
     "mlp_scales",
     "mlp_trace",
@@ -410,20 +413,28 @@ def _fused_fwd(phi, weights, biases, a0):
     return out, (weights, a0, hs)
 
 
+def _layer_backward(phi, hs, a0, i, w, g):
+    """Layer ``i`` of the hand-written reverse pass: from ``g = dL/da_i`` to
+    ``(dL/da_{i-1}, dL/dW_i, dL/db_i)``, with ``a_{i-1} = phi(h_{i-1})`` recomputed from the
+    stored pre-activations ``hs`` (``a0`` for the first layer) - one elementwise pass instead
+    of a stored activation."""
+    h = jax.lax.dynamic_index_in_dim(hs, i, 0, keepdims=False)
+    prev = jax.lax.dynamic_index_in_dim(hs, jnp.maximum(i - 1, 0), 0, keepdims=False)
+    a_prev = jnp.where(i > 0, phi(prev), a0)
+    dh = jax.vjp(phi, h)[1](g)[0]
+    return dh @ w.T, a_prev.T @ dh, dh.sum(0)
+
+
 def _fused_bwd(phi, res, g):
     weights, a0, hs = res
 
     def layer(g, xs):
-        w, h, i = xs
-        # a_{l-1} = phi(h_{l-1}), recomputed (a0 for the first layer): one elementwise pass
-        # instead of a stored activation.
-        prev = jax.lax.dynamic_index_in_dim(hs, jnp.maximum(i - 1, 0), 0, keepdims=False)
-        a_prev = jnp.where(i > 0, phi(prev), a0)
-        dh = jax.vjp(phi, h)[1](g)[0]
-        return dh @ w.T, (a_prev.T @ dh, dh.sum(0))
+        w, i = xs
+        g_prev, dw, db = _layer_backward(phi, hs, a0, i, w, g)
+        return g_prev, (dw, db)
 
     depth = weights.shape[0]
-    ga, (dw, db) = jax.lax.scan(layer, g, (weights, hs, jnp.arange(depth)), reverse=True)
+    ga, (dw, db) = jax.lax.scan(layer, g, (weights, jnp.arange(depth)), reverse=True)
     return dw, db, ga
 
 
@@ -503,6 +514,175 @@ def mlp_forward(
     y = _readout(params, a)
     head_fn = _resolve_head(head)
     return y if head_fn is None else head_fn(y)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class SGDState:
+    """The state of :func:`make_sgd_step`'s step: two parameter slots (a pytree).
+
+    ``slots[current]`` holds the parameters; the step writes the updated parameters into the
+    other slot and flips ``current``, so that a step jitted with its state donated updates the
+    parameters in place: the new weights go into memory the previous step freed, and no
+    ``(depth, width, width)`` array is allocated per step. Make one with :func:`init_sgd`.
+
+    Attributes:
+      slots: two :class:`MLPParams` of the same shapes.
+      current: which slot holds the parameters (static: a jitted step compiles once for each
+        value, i.e. twice).
+    """
+
+    slots: tuple[MLPParams, MLPParams]
+    current: int = dataclasses.field(metadata={"static": True})
+
+    @property
+    def params(self) -> MLPParams:
+        """The current parameters."""
+        return self.slots[self.current]
+
+
+def init_sgd(params: MLPParams) -> SGDState:
+    """The state of :func:`make_sgd_step` for ``params``: they and a spare slot of zeros.
+
+    Args:
+      params: from :func:`init_mlp`.
+
+    Returns:
+      :class:`SGDState` with ``params`` in slot 0 (the spare slot doubles the parameters'
+      memory, as the gradient does in an autodiff step).
+
+    Raises:
+      TypeError: ``params`` is not an :class:`MLPParams`.
+
+    >>> import jax, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=4)
+    >>> state = jaxact.init_sgd(p)
+    >>> state.current, state.params is p
+    (0, True)
+    """
+    if not isinstance(params, MLPParams):
+        raise TypeError(
+            f"init_sgd: params must be an MLPParams (from jaxact.init_mlp), got "
+            f"{type(params).__name__}."
+        )
+    return SGDState((params, jax.tree.map(jnp.zeros_like, params)), 0)
+
+
+def make_sgd_step(
+    activation: str | Activation | Callable[[jax.Array], jax.Array],
+    loss: Callable[[jax.Array, jax.Array], jax.Array],
+    learning_rate: float,
+    *,
+    head: str | Callable | None = None,
+) -> Callable[[SGDState, ArrayLike, ArrayLike], tuple[SGDState, jax.Array]]:
+    """A plain-SGD training step of the scan MLP with the update fused into its reverse pass.
+
+    The step computes ``L = loss(mlp_forward(params, x, activation, head=head), y)`` and
+    returns the parameters ``p - learning_rate * dL/dp``. The reverse pass is the one of
+    ``mlp_forward(..., backward="fused")`` (only the pre-activations are stored), and each
+    hidden layer's new ``W_l, b_l`` are written as soon as its gradient is known, into the
+    spare slot of the :class:`SGDState`: no gradient stack exists, and under
+    ``jax.jit(step, donate_argnums=0)`` no parameter-sized array is allocated per step
+    (on a CPU, a fresh array of tens of MB per step costs its page faults: a sizeable part
+    of a step at width >= 256, see ``jaxact bench --parts frameworks``).
+
+    The result equals ``jax.grad`` of the same loss followed by ``p - learning_rate * g`` up
+    to float rounding. Plain stacks only (as ``backward="fused"``: no residual, no remat);
+    input and output projections and a head are supported (updated like the rest).
+
+    Args:
+      activation: the hidden layers' activation, as in :func:`mlp_forward`.
+      loss: ``loss(output, y) -> scalar``, e.g. ``lambda o, y: jnp.mean((o - y) ** 2)``.
+      learning_rate: the SGD step size, a finite number > 0.
+      head: as in :func:`mlp_forward`.
+
+    Returns:
+      ``step(state, x, y) -> (state, loss_value)``, not jitted: ``state`` from
+      :func:`init_sgd` (``state.params`` are the parameters), ``x`` of shape
+      ``(..., in_dim)``, ``loss_value`` the loss before the update. Jit it with
+      ``donate_argnums=0`` for the in-place update (it compiles once per slot, twice).
+
+    Raises:
+      ValueError: a learning rate that is not finite and > 0; (from the step) ``x`` of the
+        wrong shape, or a loss that is not a scalar.
+      TypeError: a ``loss`` that is not callable; (from the step) a state that is not an
+        :class:`SGDState`, or ``x`` of the wrong dtype.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=20, width=16, in_dim=2, out_dim=1)
+    >>> mse = lambda out, y: jnp.mean((out - y) ** 2)
+    >>> step = jax.jit(jaxact.make_sgd_step("tanh", mse, 0.05), donate_argnums=0)
+    >>> x, y = jnp.ones((8, 2)), jnp.zeros((8, 1))
+    >>> state = jaxact.init_sgd(p)
+    >>> state, first = step(state, x, y)
+    >>> for _ in range(20):
+    ...     state, last = step(state, x, y)
+    >>> bool(last < first), state.params.weights.shape
+    (True, (20, 16, 16))
+    """
+    if not callable(loss):
+        raise TypeError(f"make_sgd_step: loss must be callable loss(output, y), got {loss!r}.")
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, int | float)
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(
+            f"make_sgd_step: learning_rate must be a finite number > 0, got {learning_rate!r}."
+        )
+    lr = float(learning_rate)
+    phi = activation_fn(activation)
+    head_fn = _resolve_head(head)
+
+    def step(state: SGDState, x: ArrayLike, y: ArrayLike) -> tuple[SGDState, jax.Array]:
+        if not isinstance(state, SGDState):
+            raise TypeError(
+                "sgd step: state must be an SGDState (from jaxact.init_sgd(params)), got "
+                f"{type(state).__name__}."
+            )
+        p, spare = state.params, state.slots[1 - state.current]
+        x = check_input(p, x, "sgd step")
+        a0, input_vjp = jax.vjp(lambda wb: _input_layer(p._replace(w_in=wb[0], b_in=wb[1]), x),
+                                (p.w_in, p.b_in))  # fmt: skip
+        flat = a0.reshape(-1, p.width)
+        a, hs = _fused_forward(phi, p.weights, p.biases, flat, keep_pre=True)
+
+        def objective(readout, a):
+            out = _readout(p._replace(w_out=readout[0], b_out=readout[1]), a.reshape(a0.shape))
+            value = loss(out if head_fn is None else head_fn(out), y)
+            if jnp.shape(value) != ():
+                raise ValueError(
+                    f"sgd step: loss must return a scalar, got shape {jnp.shape(value)}."
+                )
+            return value
+
+        value, (g_readout, g) = jax.value_and_grad(objective, argnums=(0, 1))((p.w_out, p.b_out), a)
+        depth = p.depth
+
+        def layer(k, carry):
+            g, new_w, new_b = carry
+            i = depth - 1 - k
+            w = jax.lax.dynamic_index_in_dim(p.weights, i, 0, keepdims=False)
+            b = jax.lax.dynamic_index_in_dim(p.biases, i, 0, keepdims=False)
+            g, dw, db = _layer_backward(phi, hs, flat, i, w, g)
+            # Written into the spare slot, which the loop only writes: updated in place.
+            new_w = jax.lax.dynamic_update_index_in_dim(new_w, w - lr * dw, i, 0)
+            new_b = jax.lax.dynamic_update_index_in_dim(new_b, b - lr * db, i, 0)
+            return g, new_w, new_b
+
+        g, new_w, new_b = jax.lax.fori_loop(0, depth, layer, (g, spare.weights, spare.biases))
+        (g_in,) = input_vjp(g.reshape(a0.shape))
+        sgd = functools.partial(jax.tree.map, lambda q, d: q - lr * d)
+        w_in, b_in = sgd((p.w_in, p.b_in), g_in)
+        w_out, b_out = sgd((p.w_out, p.b_out), g_readout)
+        new = MLPParams(new_w, new_b, w_in, b_in, w_out, b_out)
+        # The old parameters stay in their slot (an output that aliases its donated input
+        # costs nothing); the new ones are in the other.
+        slots = (p, new) if state.current == 0 else (new, p)
+        return SGDState(slots, 1 - state.current), value
+
+    return step
 
 
 def mlp_trace(

@@ -245,14 +245,20 @@ def test_traced_residual_and_branch_scale_match_static():
 FUSED_DEFAULT = ("relu", "gelu")
 
 
-@pytest.mark.parametrize(
-    "activation",
-    [a if a in FUSED_DEFAULT else pytest.param(a, marks=pytest.mark.slow) for a in ACTIVATIONS],
-)
-def test_fused_backward_equals_autodiff(activation):
+def _default_or_slow(names):
+    return [a if a in FUSED_DEFAULT else pytest.param(a, marks=pytest.mark.slow) for a in names]
+
+
+def _small_net_and_input():
+    """A float64 net with both projections and biases, and an input with two batch dims."""
     p = init_mlp(jax.random.key(0), depth=6, width=8, in_dim=3, out_dim=2, sigma_b2=0.1,
                  dtype=jnp.float64)  # fmt: skip
-    x = jax.random.normal(jax.random.key(1), (2, 5, 3), jnp.float64)  # two leading batch dims
+    return p, jax.random.normal(jax.random.key(1), (2, 5, 3), jnp.float64)
+
+
+@pytest.mark.parametrize("activation", _default_or_slow(ACTIVATIONS))
+def test_fused_backward_equals_autodiff(activation):
+    p, x = _small_net_and_input()
 
     def loss(q, x, backward):
         y = mlp_forward(q, x, activation, head="sigmoid", backward=backward)
@@ -325,3 +331,127 @@ def test_diagnose_says_it_cannot_look_inside_the_fused_pass():
     assert len(jaxact.diagnose(loss("autodiff"), p).sites) == 3
     with pytest.raises(ValueError, match=r"3 activation site\(s\).*inside a 'custom_vjp_call'"):
         jaxact.diagnose(loss("fused"), p)
+
+
+# make_sgd_step: the fused reverse pass with the SGD update written in place, against
+# jax.grad followed by p - lr * g.
+def _mse(out, y):
+    return jnp.mean((out - y) ** 2)
+
+
+@pytest.mark.parametrize("activation", _default_or_slow(SEVERAL))
+def test_sgd_step_equals_grad_then_update(activation):
+    p, x = _small_net_and_input()
+    y = jax.random.uniform(jax.random.key(2), (2, 5, 2), jnp.float64)
+    lr = 0.3
+
+    @jax.jit
+    def reference(q):
+        value, g = jax.value_and_grad(
+            lambda q: _mse(mlp_forward(q, x, activation, head="sigmoid"), y)
+        )(q)
+        return jax.tree.map(lambda a, b: a - lr * b, q, g), value
+
+    step = jax.jit(jaxact.make_sgd_step(activation, _mse, lr, head="sigmoid"))
+    state, ref = jaxact.init_sgd(p), p
+    for _ in range(3):  # both slots, and back
+        (state, value), (ref, ref_value) = step(state, x, y), reference(ref)
+        # float64, the same operations summed in another order (the batch dims flattened into
+        # one matmul), as the fused backward above: a few ulp per layer and step.
+        np.testing.assert_allclose(value, ref_value, rtol=1e-12)
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(ref), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_sgd_step_flips_slots_and_keeps_the_previous_parameters():
+    p = init_mlp(jax.random.key(0), depth=4, width=8, dtype=jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (6, 8), jnp.float64)
+    step = jaxact.make_sgd_step("tanh", _mse, 0.1)  # not jitted: nothing donated
+    s0 = jaxact.init_sgd(p)
+    assert s0.current == 0 and s0.params is p
+    assert all(float(jnp.abs(a).max()) == 0 for a in jax.tree.leaves(s0.slots[1]))
+    s1, first = step(s0, x, jnp.zeros_like(x))
+    s2, second = step(s1, x, jnp.zeros_like(x))
+    assert (s1.current, s2.current) == (1, 0)
+    # the slot the step read keeps the parameters it read; the other holds the update
+    for a, b in zip(jax.tree.leaves(s1.slots[0]), jax.tree.leaves(p), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert s1.slots[1].w_in is None and s1.slots[1].w_out is None  # no projections: none made
+    assert not np.array_equal(s1.params.weights, p.weights)
+    assert second < first  # it descends
+
+
+def test_sgd_step_jitted_traces_once_per_slot():
+    traces = []
+
+    def loss(out, y):
+        traces.append(1)  # runs only while JAX traces the step
+        return _mse(out, y)
+
+    p = init_mlp(jax.random.key(0), depth=3, width=8)
+    x = jnp.ones((4, 8), jnp.float32)
+    step = jax.jit(jaxact.make_sgd_step("relu", loss, 0.1), donate_argnums=0)
+    state = jaxact.init_sgd(p)
+    for _ in range(5):
+        state, _ = step(state, x, x)
+    assert len(traces) == 2 and state.current == 1
+
+
+def test_sgd_step_updates_in_place_without_a_gradient_stack():
+    """The point of the step: jitted with its state donated, the new parameters are written
+    into the spare slot (every output byte but the loss aliases an input) and no
+    parameter-sized temporary exists; an autodiff step keeps a whole gradient stack."""
+    # Weights (5.2 MB) dominate the stored pre-activations (depth x batch x width, 0.3 MB).
+    depth, width, batch = 20, 256, 16
+    p = init_mlp(jax.random.key(0), depth=depth, width=width, dtype=jnp.float32)
+    x = jnp.ones((batch, width), jnp.float32)
+    step = jax.jit(jaxact.make_sgd_step("relu", _mse, 0.1), donate_argnums=0)
+    mem = step.lower(jaxact.init_sgd(p), x, x).compile().memory_analysis()
+    if mem is None:
+        pytest.skip("this backend reports no memory analysis")
+
+    def autodiff(q):
+        g = jax.grad(lambda q: _mse(mlp_forward(q, x, "relu"), x))(q)
+        return jax.tree.map(lambda a, b: a - 0.1 * b, q, g)
+
+    auto = jax.jit(autodiff, donate_argnums=0).lower(p).compile().memory_analysis()
+    params_bytes = sum(a.nbytes for a in jax.tree.leaves(p))
+    assert mem.alias_size_in_bytes == 2 * params_bytes  # both slots, in place
+    # Not aliased: the 4-byte loss and XLA's table of the output tuple's buffers (8 bytes a
+    # pointer) - under 1 kB, where one new layer of weights would be 256 kB.
+    assert mem.output_size_in_bytes - mem.alias_size_in_bytes < 1024
+    # The step's temporaries: the pre-activations and a few layers' worth of per-layer work.
+    pre = depth * batch * width * 4
+    assert mem.temp_size_in_bytes < pre + 4 * width * width * 4 < p.weights.nbytes
+    assert auto.temp_size_in_bytes >= p.weights.nbytes  # its gradient stack
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: jaxact.make_sgd_step("relu", _mse, 0.0), ValueError, "got 0.0"),
+        (lambda: jaxact.make_sgd_step("relu", _mse, -1), ValueError, "got -1"),
+        (lambda: jaxact.make_sgd_step("relu", _mse, float("nan")), ValueError, "got nan"),
+        (lambda: jaxact.make_sgd_step("relu", _mse, True), ValueError, "got True"),
+        (lambda: jaxact.make_sgd_step("relu", _mse, "0.1"), ValueError, "got '0.1'"),
+        (lambda: jaxact.make_sgd_step("relu", "mse", 0.1), TypeError, "loss must be callable"),
+        (lambda: jaxact.make_sgd_step("rleu", _mse, 0.1), ValueError, "rleu"),
+        (lambda: jaxact.init_sgd({"weights": 1}), TypeError, "must be an MLPParams"),
+    ],
+)
+def test_sgd_step_refuses_bad_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_sgd_step_refuses_bad_state_input_and_loss():
+    p = init_mlp(jax.random.key(0), depth=3, width=8)
+    x = jnp.ones((4, 8), jnp.float32)
+    step = jaxact.make_sgd_step("relu", _mse, 0.1)
+    with pytest.raises(TypeError, match=r"SGDState \(from jaxact.init_sgd\(params\)\), got MLPP"):
+        step(p, x, x)
+    with pytest.raises(ValueError, match=r"sgd step: x has shape \(4, 5\)"):
+        step(jaxact.init_sgd(p), jnp.ones((4, 5), jnp.float32), x)
+    per_example = jaxact.make_sgd_step("relu", lambda o, y: jnp.mean((o - y) ** 2, axis=-1), 0.1)
+    with pytest.raises(ValueError, match=r"loss must return a scalar, got shape \(4,\)"):
+        per_example(jaxact.init_sgd(p), x, x)
