@@ -189,14 +189,22 @@ def _per_round(num: list[float], den: list[float]) -> float:
     return per_round_ratio(num, den)["median"]
 
 
+#: jaxact's steps in the frameworks benchmark: (row name, label in the targets, table column).
+OURS = (
+    ("jaxact", "jaxact", "jaxact"),
+    ("jaxact_fused", 'jaxact `backward="fused"`', "fused"),
+    ("jaxact_sgd", "jaxact `make_sgd_step`", "SGD step"),
+)
+
+
 def _framework_rows(fw: dict) -> list[tuple[str, str, str]]:
-    """Issue 16's targets, each a ratio over the shapes it covers, for jaxact's two backwards."""
+    """Issue 16's targets, each a ratio over the shapes it covers, for each of jaxact's steps."""
     rows = []
     wide = [g for g in fw["grid"] if g["width"] >= 256]
     narrow = [g for g in fw["grid"] if g["width"] <= 64]
     x = lambda v: f"{v:.2f}x"  # noqa: E731
     depths = ", ".join(map(str, fw["depths"]))
-    for name, label in (("jaxact", "jaxact"), ("jaxact_fused", 'jaxact `backward="fused"`')):
+    for name, label, _ in OURS:
         if not all(name in g["steps"] for g in fw["grid"]):
             continue
         chain = [_per_round(g["steps"]["xla_chain"]["times"], g["steps"][name]["times"])
@@ -214,36 +222,46 @@ def _framework_rows(fw: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _faulted(row: dict) -> str:
+    """A step's ``faulted_mb_per_step``, in whole MB (``-`` where it was not measured)."""
+    mb = row.get("faulted_mb_per_step")
+    return "-" if mb is None else f"{mb:.0f}"
+
+
 def _framework_table(fw: dict) -> list[str]:
-    """jaxact's step (both backwards) against the limit and the other frameworks, per shape."""
+    """jaxact's steps against the limit and the other frameworks, per shape."""
     others = [n for n in ("torch_eager", "torch_compile", "equinox", "flax")
               if any(n in g["steps"] for g in fw["grid"])]  # fmt: skip
+    ours = [(n, col) for n, _, col in OURS if any(n in g["steps"] for g in fw["grid"])]
     titles = {"torch_eager": "PyTorch eager", "torch_compile": "torch.compile",
               "equinox": "equinox", "flax": "flax"}  # fmt: skip
     lines = [
-        "| width | depth | jaxact ms | fused ms | of XLA chain | of limit | "
+        "| width | depth | "
+        + " | ".join(f"{col} ms" for _, col in ours)
+        + " | of XLA chain | of limit | faulted MB/step | "
         + " | ".join(f"vs {titles[n]}" for n in others)
         + " |",
-        "|---|---|---|---|---|---|" + "---|" * len(others),
+        "|---|---|" + "---|" * (len(ours) + 3 + len(others)),
     ]
     for g in fw["grid"]:
         st = g["steps"]
-        ours = [st[n] for n in ("jaxact", "jaxact_fused") if n in st]
 
-        def both(value, ours=ours):
-            """``value(row)`` for jaxact, then ``/`` the fused pass's when it ran."""
-            return " / ".join(value(r) for r in ours)
+        def each(value, st=st):
+            """``value(row)`` for each of jaxact's steps, joined by ``/`` (``-`` if absent)."""
+            return " / ".join(value(st[n]) if n in st else "-" for n, _ in ours)
 
         chain = st["xla_chain"]["times"]
-        cells = [both(lambda r, t=st[n]["times"]: f"{_per_round(t, r['times']):.2f}x")
+        cells = [each(lambda r, t=st[n]["times"]: f"{_per_round(t, r['times']):.2f}x")
                  if n in st else "-" for n in others]  # fmt: skip
         lines.append(
-            f"| {g['width']} | {g['depth']} | {_ms(ours[0]['median'])} | "
-            + (_ms(ours[1]["median"]) if len(ours) > 1 else "-")
+            f"| {g['width']} | {g['depth']} | "
+            + " | ".join(_ms(st[n]["median"]) if n in st else "-" for n, _ in ours)
             + " | "
-            + both(lambda r, t=chain: f"{_per_round(t, r['times']):.2f}")
+            + each(lambda r, t=chain: f"{_per_round(t, r['times']):.2f}")
             + " | "
-            + both(lambda r: f"{r['fraction_of_limit']['median']:.2f}")
+            + each(lambda r: f"{r['fraction_of_limit']['median']:.2f}")
+            + " | "
+            + each(_faulted)
             + " | "
             + " | ".join(cells)
             + " |"
@@ -319,7 +337,11 @@ def bench_summary() -> str:
               "SGD step. Ratios are medians of per-round ratios: *of XLA chain* and *of limit* "
               "are the time of the step's matmuls alone (XLA's chain; the faster of XLA's and "
               "PyTorch's) over jaxact's step time, *vs X* is X's time over jaxact's (above 1, "
-              'jaxact is faster); a pair is jaxact / jaxact with `backward="fused"`.', "",
+              "jaxact is faster); *faulted MB/step* is the memory a step touches for the first "
+              "time (minor page faults x page size: fresh arrays mapped from the system); a "
+              "triple is "
+              'jaxact\'s autodiff step / with `backward="fused"` / `make_sgd_step` (the fused '
+              "pass with the update written in place).", "",
               *_framework_table(fw)]  # fmt: skip
     den = fw.get("denormals")
     if den:

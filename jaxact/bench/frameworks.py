@@ -8,6 +8,8 @@ against a fixed target, its gradient, one SGD update (``lr = 1e-3``), on the sam
 - ``jaxact``: :func:`jaxact.mlp_forward` (one ``lax.scan`` over stacked weights), the step
   jitted with the parameters donated; ``jaxact_fused``: the same with
   ``backward="fused"`` (a hand-written reverse pass that stores only the pre-activations);
+  ``jaxact_sgd``: :func:`jaxact.make_sgd_step`, that reverse pass with the SGD update fused
+  in, writing the new parameters in place (its state donated);
 - ``equinox``: ``eqx.nn.MLP(..., scan=True)`` vmapped over the batch, ``eqx.filter_jit``;
 - ``flax``: a linen ``nn.Dense`` block repeated with ``nn.scan``, jitted;
 - ``torch_eager``: ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``, ``torch.optim.SGD``;
@@ -35,6 +37,7 @@ which an alternating single-step protocol charges to whoever comes second.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import statistics
@@ -47,9 +50,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.activations import ACTIVATIONS
-from jaxact.bench.mlp import loss_fn, random_batch, train_step_fn
+from jaxact.bench.mlp import loss_fn, mse, random_batch, train_step_fn
 from jaxact.bench.timing import compile_timed, per_round_ratio
-from jaxact.mlp import MLPParams, init_mlp
+from jaxact.mlp import MLPParams, init_mlp, init_sgd, make_sgd_step
 
 __all__ = [
     "FRAMEWORKS",
@@ -58,12 +61,15 @@ __all__ = [
     "compare_frameworks",
     "markdown_rows",
     "plot",
+    "faulted_mb_per_step",
     "matmul_flops",
     "run",
 ]
 
 #: The steps compared, in the order each round times them.
-FRAMEWORKS = ("jaxact", "jaxact_fused", "equinox", "flax", "torch_eager", "torch_compile")
+FRAMEWORKS = (
+    "jaxact", "jaxact_fused", "jaxact_sgd", "equinox", "flax", "torch_eager", "torch_compile",
+)  # fmt: skip
 #: The same-flop matmul chains; the faster is the limit.
 LIMITS = ("xla_chain", "torch_chain")
 #: Where jaxact's time goes: its step without the SGD update (timed whenever jaxact is).
@@ -118,6 +124,24 @@ def _jaxact_step(activation, params: MLPParams, x, y, backward="autodiff"):
     return _jax_runner(train_step_fn(activation, LR, backward=backward), params, x, y)
 
 
+def _jaxact_sgd_step(activation, params: MLPParams, x, y):
+    """:func:`jaxact.make_sgd_step` jitted with its state donated. The state flips between
+    its two slots, so the step compiles twice; both compile times are reported."""
+    jitted = jax.jit(make_sgd_step(activation, mse, LR), donate_argnums=0)
+    box = {"state": init_sgd(jax.tree.map(jnp.copy, params))}
+    compiled, compile_s = {}, 0.0
+    for current in (0, 1):  # the state of each parity, as the step will see it
+        state = dataclasses.replace(box["state"], current=current)
+        compiled[current], seconds = compile_timed(jitted, (state, x, y))
+        compile_s += seconds
+
+    def step():
+        box["state"], loss = compiled[box["state"].current](box["state"], x, y)
+        return jax.block_until_ready(loss)
+
+    return step, compile_s
+
+
 def _equinox_step(activation, params: MLPParams, x, y):
     import equinox as eqx
 
@@ -138,8 +162,7 @@ def _equinox_step(activation, params: MLPParams, x, y):
 
     def step(p, x, y):
         def loss_fn(p):
-            out = jax.vmap(eqx.combine(p, static))(x)
-            return jnp.mean((out - y) ** 2)
+            return mse(jax.vmap(eqx.combine(p, static))(x), y)
 
         loss, g = jax.value_and_grad(loss_fn)(p)
         return _sgd(p, g), loss
@@ -169,8 +192,7 @@ def _flax_step(activation, params: MLPParams, x, y):
 
     def step(p, x, y):
         def loss_fn(p):
-            out, _ = stack.apply(p, x, None)
-            return jnp.mean((out - y) ** 2)
+            return mse(stack.apply(p, x, None)[0], y)
 
         loss, g = jax.value_and_grad(loss_fn)(p)
         return _sgd(p, g), loss
@@ -367,6 +389,7 @@ def _builders(names, torch, activation, params, x, y) -> dict[str, Callable[[], 
     table = {
         "jaxact": lambda: _jaxact_step(activation, params, x, y),
         "jaxact_fused": lambda: _jaxact_step(activation, params, x, y, "fused"),
+        "jaxact_sgd": lambda: _jaxact_sgd_step(activation, params, x, y),
         "equinox": lambda: _equinox_step(activation, params, x, y),
         "flax": lambda: _flax_step(activation, params, x, y),
         "torch_eager": lambda: _torch_step(torch, activation, params, x, y, compiled=False),
@@ -376,6 +399,42 @@ def _builders(names, torch, activation, params, x, y) -> dict[str, Callable[[], 
         "torch_chain": lambda: _torch_chain(torch, params, x),
     }
     return {n: table[n] for n in names}
+
+
+def faulted_mb_per_step(step: Callable[[], Any], steps: int = 2) -> float | None:
+    """MB of memory the process touched for the first time per call of ``step()``.
+
+    The minor page faults counted by the operating system (``getrusage``) over ``steps``
+    calls, times the page size, per call. A step that allocates a fresh array larger than the
+    allocator keeps for reuse (glibc maps anything over 32 MB from the system and unmaps it on
+    free) faults in every page of it on every call; on a CPU that costs about as much as
+    writing the array. Host memory only (a GPU's allocations do not fault here). Memory the
+    kernel backs with huge pages (NumPy asks for them for large arrays) faults once per huge
+    page and reads low here; XLA:CPU's buffers use ordinary pages.
+
+    Args:
+      step: runs one step and blocks.
+      steps: calls to average over.
+
+    Returns:
+      MB (``1e6`` bytes) per call, or ``None`` where ``resource`` is unavailable (Windows).
+
+    >>> import jax, jax.numpy as jnp
+    >>> from jaxact.bench.frameworks import faulted_mb_per_step
+    >>> add_one, x = jax.jit(lambda v: v + 1), jnp.zeros(2**26)  # 268 MB in, 268 MB out
+    >>> mb = faulted_mb_per_step(lambda: add_one(x).block_until_ready())
+    >>> mb is None or 200 < mb < 400
+    True
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        step()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    return (after - before) * resource.getpagesize() / steps / 1e6
 
 
 def _block(step, k: int) -> float:
@@ -423,7 +482,7 @@ def compare_frameworks(
       frameworks' losses (``start_loss_max_rel_diff``, ``second_loss_max_rel_diff``): the
       same weights and data give the same loss, and after one update the same loss again.
       ``steps[name]`` has ``median``/``min``/``max`` seconds per step, ``times`` (each
-      round's), ``k``, ``compile_s``,
+      round's), ``k``, ``compile_s``, ``faulted_mb_per_step`` (:func:`faulted_mb_per_step`),
       ``gflop_per_s``, ``fraction_of_limit`` (``{"median", "min", "max"}`` of the per-round
       ``limit / step``) and, when PyTorch eager ran, ``speedup_vs_torch_eager`` (the same of
       ``torch_eager / step``). The chains (:data:`LIMITS`) and jaxact's step without its
@@ -471,7 +530,7 @@ def compare_frameworks(
             start_loss[name] = float(out)
     # Warm up (the second step's loss checks the gradient and the update too), then size
     # each block from one step's time.
-    ks, second_loss = {}, {}
+    ks, second_loss, faulted = {}, {}, {}
     for name, step in steps.items():
         out = step()
         if name in FRAMEWORKS:
@@ -479,6 +538,7 @@ def compare_frameworks(
         t0 = time.perf_counter()
         step()
         ks[name] = max(1, min(50, round(block_s / max(time.perf_counter() - t0, 1e-6))))
+        faulted[name] = faulted_mb_per_step(step)
     times: dict[str, list[float]] = {n: [] for n in steps}
     for _ in range(rounds):
         for name, step in steps.items():
@@ -490,6 +550,7 @@ def compare_frameworks(
     for name, ts in times.items():
         med = statistics.median(ts)
         row = {"median": med, "min": min(ts), "max": max(ts), "times": ts, "k": ks[name],
+               "faulted_mb_per_step": faulted[name],
                "rounds": rounds,
                "compile_s": compile_s[name], "gflop_per_s": flops / med / 1e9,
                "fraction_of_limit": per_round_ratio(limit, ts)}  # fmt: skip
@@ -614,7 +675,8 @@ def run(*, quick: bool = False, progress=None) -> dict[str, Any]:
 
 
 #: Column titles of the frameworks' rows.
-_TITLES = {"jaxact": "jaxact", "jaxact_fused": "jaxact fused", "equinox": "equinox",
+_TITLES = {"jaxact": "jaxact", "jaxact_fused": "jaxact fused", "jaxact_sgd": "jaxact SGD step",
+           "equinox": "equinox",
            "flax": "flax",
            "torch_eager": "torch eager", "torch_compile": "torch.compile",
            "jaxact_no_update": "jaxact without update", "xla_chain": "XLA chain",
@@ -663,6 +725,11 @@ def markdown_rows(res: dict[str, Any]) -> list[str]:
                    else f"{r['median'] * 1e3:.3g}", names)  # fmt: skip
     lines += table("Fraction of the matmul limit (limit time / step time):",
                    lambda r: f"{r['fraction_of_limit']['median']:.2f}", names)  # fmt: skip
+    if all(g["steps"][n].get("faulted_mb_per_step") is not None
+           for g in res["grid"] for n in names if n in g["steps"]):  # fmt: skip
+        lines += table("Memory faulted in per step (MB: minor page faults x page size; a fresh "
+                       "array the allocator maps from the system faults in every page):",
+                       lambda r: f"{r['faulted_mb_per_step']:.1f}", names)  # fmt: skip
     if "torch_eager" in names:
         lines += table("Speed-up against PyTorch eager (its time / this time):",
                        lambda r: f"{r['speedup_vs_torch_eager']['median']:.2f}x",

@@ -20,6 +20,17 @@ from jaxact.bench.timing import measure
 from jaxact.mlp import MLPParams, init_mlp, mlp_forward
 
 
+def mse(out: jax.Array, y: jax.Array) -> jax.Array:
+    """The benchmarks' loss ``mean((out - y)**2)`` (a scalar).
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.bench.mlp import mse
+    >>> float(mse(jnp.array([1.0, 3.0]), jnp.zeros(2)))
+    5.0
+    """
+    return jnp.mean((out - y) ** 2)
+
+
 def loss_fn(activation: str, *, unrolled: bool = False, backward: str = "autodiff"):
     """The benchmark's loss ``(params, x, y) -> mean((f(x) - y)**2)`` of the scan MLP.
 
@@ -36,7 +47,7 @@ def loss_fn(activation: str, *, unrolled: bool = False, backward: str = "autodif
             a = phi(a @ p.weights[i] + p.biases[i])
         return a
 
-    return lambda p, x, y: jnp.mean((forward(p, x) - y) ** 2)
+    return lambda p, x, y: mse(forward(p, x), y)
 
 
 def train_step_fn(activation: str, lr: float = 1e-3, *, unrolled: bool = False,
