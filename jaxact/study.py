@@ -614,7 +614,7 @@ def exp_speed(ctx: Context) -> Experiment:
               f"{depth}, width {width})"]  # fmt: skip
     fig = figs.ratios(labels, [ratio["resident"], ratio["memory"], ratio["mlp_step"]],
                       ctx.figure("speed.png"),
-                      f"Median of per-round ratios, {reps['repeats']} alternating rounds, on "
+                      f"Median of per-round ratios\n{reps['repeats']} alternating rounds on "
                       f"{jax.devices()[0].device_kind}")  # fmt: skip
 
     def say(r):
