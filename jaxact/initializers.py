@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
+from jaxact.checks import check_finite_number
+
 __all__ = ["INITIALIZERS", "Initializer", "get_initializer", "init_weights"]
 
 
@@ -132,21 +134,8 @@ def resolve_sigma_w2(init: str | Initializer, fan_in: int, fan_out: int, sigma_w
                 f"init={rec.name!r} fixes sigma_w2 ({rec.sigma_w2(fan_in, fan_out, None):g}); "
                 "pass init='gaussian' (or 'orthogonal') to choose sigma_w2 yourself."
             )
-        check_variance("sigma_w2", sigma_w2, positive=True)
+        check_finite_number("sigma_w2", sigma_w2, positive=True)
     return rec.sigma_w2(fan_in, fan_out, sigma_w2)
-
-
-def check_variance(name: str, value, *, positive: bool) -> float:
-    """``value`` as a float if it is a finite number ``> 0`` (``positive``) or ``>= 0``.
-
-    The one check behind every ``sigma_w2`` and ``sigma_b2`` argument; booleans are refused.
-    """
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        raise ValueError(
-            f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}."
-        )
-    return float(value)
 
 
 def _haar(key: jax.Array, n_rows: int, n_cols: int, dtype) -> jax.Array:

@@ -27,10 +27,9 @@ import jax.random as jr
 from jax.typing import ArrayLike
 
 from jaxact.activations import Activation, activation_fn, get_activation
-from jaxact.checks import check_positive_int
+from jaxact.checks import check_finite_number, check_positive_int
 from jaxact.initializers import (
     Initializer,
-    check_variance,
     get_initializer,
     init_weights,
     resolve_sigma_w2,
@@ -220,7 +219,7 @@ def mlp_scales(
         return math.sqrt(s2) if rec.orthogonal else math.sqrt(s2 / fan_in)
 
     return (scale(width, width), scale(width, out_dim or width),
-            check_variance("sigma_b2", sigma_b2, positive=False))  # fmt: skip
+            check_finite_number("sigma_b2", sigma_b2, positive=False))  # fmt: skip
 
 
 @functools.partial(
@@ -622,16 +621,7 @@ def make_sgd_step(
     """
     if not callable(loss):
         raise TypeError(f"make_sgd_step: loss must be callable loss(output, y), got {loss!r}.")
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, int | float)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise ValueError(
-            f"make_sgd_step: learning_rate must be a finite number > 0, got {learning_rate!r}."
-        )
-    lr = float(learning_rate)
+    lr = check_finite_number("make_sgd_step: learning_rate", learning_rate, positive=True)
     phi = activation_fn(activation)
     head_fn = _resolve_head(head)
 

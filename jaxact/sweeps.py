@@ -67,7 +67,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
-from jaxact.checks import check_positive_int
+from jaxact.checks import check_finite_number, check_positive_int
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
 from jaxact.theory import attenuation_rate as theory_rate
@@ -1064,10 +1064,7 @@ class Run:
             raise ValueError(f"Run: unknown optimizer {self.optimizer!r}; use one of "
                              f"{sorted(OPTIMIZERS)}.")  # fmt: skip
         for name in ("learning_rate", "branch_scale"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
-                    math.isfinite(v) and v > 0):  # fmt: skip
-                raise ValueError(f"Run: {name} must be a finite number > 0, got {v!r}.")
+            check_finite_number(f"Run: {name}", getattr(self, name), positive=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"Run: seed must be an integer >= 0, got {self.seed!r}.")
 

@@ -34,8 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.activations import Activation, get_activation
-from jaxact.checks import check_positive_int
-from jaxact.initializers import check_variance
+from jaxact.checks import check_finite_number, check_positive_int
 
 __all__ = [
     "DepthScales",
@@ -168,8 +167,8 @@ def gaussian_expectation(
 
 
 def _check_sigmas(sigma_w2: float, sigma_b2: float) -> None:
-    check_variance("sigma_w2", sigma_w2, positive=True)
-    check_variance("sigma_b2", sigma_b2, positive=False)
+    check_finite_number("sigma_w2", sigma_w2, positive=True)
+    check_finite_number("sigma_b2", sigma_b2, positive=False)
 
 
 def _length(phi: _Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
