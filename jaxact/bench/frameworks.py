@@ -107,39 +107,38 @@ def _sgd(params, grads):
     return jax.tree.map(lambda p, g: p - LR * g, params, grads)
 
 
-def _jax_runner(fn, state, x, y) -> tuple[Callable[[], Any], float]:
-    """Compile ``fn(state, x, y) -> (state, loss)``; a blocking step() that updates a copy of
-    ``state`` in place (donated, as a training loop does; the caller's arrays stay valid)."""
-    box = {"state": jax.tree.map(jnp.copy, state)}
-    compiled, compile_s = compile_timed(jax.jit(fn, donate_argnums=0), (box["state"], x, y))
+def _jax_runner(fn, forms, x, y, which=lambda state: 0) -> tuple[Callable[[], Any], float]:
+    """Compile ``fn(state, x, y) -> (state, loss)`` for each state in ``forms`` - the forms the
+    running state takes: one for most steps, two for :func:`jaxact.make_sgd_step`'s state,
+    whose static slot index flips every step - and return a blocking step() that updates a
+    copy of ``forms[0]`` in place (donated, as a training loop does; the caller's arrays stay
+    valid) with the program ``which(state)`` picks, and the compile seconds, summed."""
+    jitted = jax.jit(fn, donate_argnums=0)
+    compiled, compile_s = [], 0.0
+    for form in forms:
+        program, seconds = compile_timed(jitted, (form, x, y))
+        compiled.append(program)
+        compile_s += seconds
+    box = {"state": jax.tree.map(jnp.copy, forms[0])}
 
     def step():
-        box["state"], loss = compiled(box["state"], x, y)
+        box["state"], loss = compiled[which(box["state"])](box["state"], x, y)
         return jax.block_until_ready(loss)
 
     return step, compile_s
 
 
 def _jaxact_step(activation, params: MLPParams, x, y, backward="autodiff"):
-    return _jax_runner(train_step_fn(activation, LR, backward=backward), params, x, y)
+    return _jax_runner(train_step_fn(activation, LR, backward=backward), [params], x, y)
 
 
 def _jaxact_sgd_step(activation, params: MLPParams, x, y):
-    """:func:`jaxact.make_sgd_step` jitted with its state donated. The state flips between
-    its two slots, so the step compiles twice; both compile times are reported."""
-    jitted = jax.jit(make_sgd_step(activation, mse, LR), donate_argnums=0)
-    box = {"state": init_sgd(jax.tree.map(jnp.copy, params))}
-    compiled, compile_s = {}, 0.0
-    for current in (0, 1):  # the state of each parity, as the step will see it
-        state = dataclasses.replace(box["state"], current=current)
-        compiled[current], seconds = compile_timed(jitted, (state, x, y))
-        compile_s += seconds
-
-    def step():
-        box["state"], loss = compiled[box["state"].current](box["state"], x, y)
-        return jax.block_until_ready(loss)
-
-    return step, compile_s
+    """:func:`jaxact.make_sgd_step` jitted with its state donated; both of its programs (one
+    per slot) are compiled and their compile times summed."""
+    state = init_sgd(params)
+    return _jax_runner(make_sgd_step(activation, mse, LR),
+                       [state, dataclasses.replace(state, current=1)], x, y,
+                       which=lambda state: state.current)  # fmt: skip
 
 
 def _equinox_step(activation, params: MLPParams, x, y):
@@ -167,7 +166,7 @@ def _equinox_step(activation, params: MLPParams, x, y):
         loss, g = jax.value_and_grad(loss_fn)(p)
         return _sgd(p, g), loss
 
-    return _jax_runner(step, state, x, y)
+    return _jax_runner(step, [state], x, y)
 
 
 def _flax_step(activation, params: MLPParams, x, y):
@@ -197,7 +196,7 @@ def _flax_step(activation, params: MLPParams, x, y):
         loss, g = jax.value_and_grad(loss_fn)(p)
         return _sgd(p, g), loss
 
-    return _jax_runner(step, state, x, y)
+    return _jax_runner(step, [state], x, y)
 
 
 def _xla_chain(params: MLPParams, x):
@@ -529,16 +528,15 @@ def compare_frameworks(
         if name in FRAMEWORKS:  # the same weights and data: the same loss, a check
             start_loss[name] = float(out)
     # Warm up (the second step's loss checks the gradient and the update too), then size
-    # each block from one step's time.
+    # each block from one step's time; the memory that step faults in is recorded with it.
     ks, second_loss, faulted = {}, {}, {}
     for name, step in steps.items():
         out = step()
         if name in FRAMEWORKS:
             second_loss[name] = float(out)
         t0 = time.perf_counter()
-        step()
+        faulted[name] = faulted_mb_per_step(step, steps=1)
         ks[name] = max(1, min(50, round(block_s / max(time.perf_counter() - t0, 1e-6))))
-        faulted[name] = faulted_mb_per_step(step)
     times: dict[str, list[float]] = {n: [] for n in steps}
     for _ in range(rounds):
         for name, step in steps.items():
