@@ -138,18 +138,43 @@ def resolve_sigma_w2(init: str | Initializer, fan_in: int, fan_out: int, sigma_w
     return rec.sigma_w2(fan_in, fan_out, sigma_w2)
 
 
+def _householder_q(a: jax.Array) -> jax.Array:
+    """``Q`` of the QR decomposition of ``a`` (``n x m``, ``n >= m``) with ``R``'s diagonal made
+    positive: ``m`` Householder reflections in plain ``jax.numpy``.
+
+    LAPACK's QR (what ``jnp.linalg.qr`` calls on CPU) hung XLA:CPU inside the sweeps' programs
+    once they ran on two CPU devices (jaxlib 0.10.2: no thread busy, ``jaxact sweep --inits
+    orthogonal`` and the study never returned); this has no custom call. It equals LAPACK's
+    ``Q`` (sign-fixed) to float rounding.
+    """
+    n, m = a.shape
+    rows = jnp.arange(n)
+
+    def reflect(j, carry):
+        r, q = carry
+        x = jnp.where(rows >= j, r[:, j], 0)
+        # v = x + sign(x_j) ||x|| e_j, normalised: the reflection that zeroes column j below j.
+        v = x.at[j].add(jnp.where(x[j] >= 0, 1, -1) * jnp.sqrt(jnp.sum(x * x)))
+        vn = jnp.sqrt(jnp.sum(v * v))
+        v = v / jnp.where(vn > 0, vn, 1)
+        return r - 2 * jnp.outer(v, v @ r), q - 2 * jnp.outer(q @ v, v)
+
+    r, q = jax.lax.fori_loop(0, m, reflect, (a, jnp.eye(n, dtype=a.dtype)))
+    return q[:, :m] * jnp.where(jnp.diagonal(r)[:m] < 0, -1, 1).astype(a.dtype)
+
+
 def _haar(key: jax.Array, n_rows: int, n_cols: int, dtype) -> jax.Array:
     """A Haar-distributed ``(n_rows, n_cols)`` matrix with orthonormal rows or columns.
 
     QR of a standard Gaussian matrix, with the columns of ``Q`` multiplied by the signs of
-    ``R``'s diagonal (Mezzadri 2007) - the same values as ``jax.nn.initializers.orthogonal``.
-    The Gaussian matrix is drawn flat and reshaped (same numbers): under ``vmap``, random bits
-    of a 2-D shape take XLA:CPU seconds to compile, a flat draw a fraction of one.
+    ``R``'s diagonal (Mezzadri 2007) - the values of ``jax.nn.initializers.orthogonal`` to
+    float rounding (:func:`_householder_q`). The Gaussian matrix is drawn flat and reshaped
+    (same numbers): under ``vmap``, random bits of a 2-D shape take XLA:CPU seconds to
+    compile, a flat draw a fraction of one.
     """
     n, m = max(n_rows, n_cols), min(n_rows, n_cols)
     a = jr.normal(key, (n * m,), dtype).reshape(n, m)
-    q, r = jnp.linalg.qr(a)
-    q = q * jnp.sign(jnp.diagonal(r))
+    q = _householder_q(a)
     return q if n_rows >= n_cols else q.T
 
 
