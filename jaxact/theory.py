@@ -38,17 +38,22 @@ from jaxact.checks import check_finite_number, check_positive_int
 
 __all__ = [
     "DepthScales",
+    "Float64Phi",
     "JacobianSpectrum",
     "attenuation_rate",
     "TheoryComparison",
+    "c_map",
     "chi1",
     "compare",
+    "composed_c_map",
     "critical_sigma_w2",
     "depth_scales",
+    "float64_phi",
     "gaussian_expectation",
     "jacobian_spectrum",
     "q_fixed_point",
     "q_map",
+    "q_map_slope",
     "relu_log_gain_variance",
 ]
 
@@ -68,51 +73,87 @@ def _x64():
 
 
 @dataclasses.dataclass(frozen=True)
-class _Phi:
-    """``phi`` and ``phi'`` as float64 numpy callables, with the kinks to split integrals at."""
+class Float64Phi:
+    """An activation as the quadratures see it (:func:`float64_phi`).
+
+    Attributes:
+      name: the registry name (or the function's ``__name__``).
+      fn: ``phi`` as a float64 numpy function (any shape in, the same shape out).
+      d1: ``phi'``, the registry's closed form (``jax.grad`` for a user's function).
+      kinks: points where ``phi'`` or ``phi''`` jumps: the integrals split there.
+      d2: ``phi''`` (closed form; ``None`` only for a hand-built record).
+      jumps: points where ``phi'`` itself jumps (``phi''`` has a delta there).
+    """
 
     name: str
     fn: Callable[[np.ndarray], np.ndarray]
     d1: Callable[[np.ndarray], np.ndarray]
     kinks: tuple[float, ...]
+    d2: Callable[[np.ndarray], np.ndarray] | None = None
+    #: points where ``phi'`` itself jumps (``phi''`` has a delta there)
+    jumps: tuple[float, ...] = ()
 
 
-_COMPILED: dict[int, tuple[Activation, Callable, Callable]] = {}
+_COMPILED: dict[int, tuple[Activation, Callable, Callable, Callable]] = {}
 
 
-def _float64_callables(rec: Activation) -> tuple[Callable, Callable]:
-    """``phi`` and ``phi'`` of a registry record as float64 numpy functions, each one compiled
-    program per input shape (the quadratures call them hundreds of times on a few shapes;
-    op-by-op dispatch would dominate). Kept per record object (records are not hashable)."""
+def _float64(f: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    """``f`` as a float64 numpy function: one compiled program per input shape."""
+    g = jax.jit(f)
+
+    def run(x):
+        with _x64():
+            return np.asarray(g(jnp.asarray(x, jnp.float64)))
+
+    return run
+
+
+def _float64_callables(rec: Activation) -> tuple[Callable, Callable, Callable]:
+    """``phi``, ``phi'`` and ``phi''`` of a registry record as float64 numpy functions, each one
+    compiled program per input shape (the quadratures call them hundreds of times on a few
+    shapes; op-by-op dispatch would dominate). Kept per record object (records are not
+    hashable)."""
     hit = _COMPILED.get(id(rec))
     if hit is not None and hit[0] is rec:
-        return hit[1], hit[2]
-    f, d = jax.jit(rec.fn), jax.jit(rec.derivative)
-
-    def fn(x):
-        with _x64():
-            return np.asarray(f(jnp.asarray(x, jnp.float64)))
-
-    def d1(x):
-        with _x64():
-            return np.asarray(d(jnp.asarray(x, jnp.float64)))
-
-    _COMPILED[id(rec)] = (rec, fn, d1)
-    return fn, d1
+        return hit[1], hit[2], hit[3]
+    fns = (_float64(rec.fn), _float64(rec.derivative), _float64(rec.second_derivative))
+    _COMPILED[id(rec)] = (rec, *fns)
+    return fns
 
 
-def _resolve(activation) -> _Phi:
-    """A registry name / record, or a user's scalar function ``phi(x)`` (derivative by grad)."""
+def float64_phi(activation) -> Float64Phi:
+    """An activation as float64 numpy functions ``phi``, ``phi'``, ``phi''`` with its kinks:
+    what every expectation of this module integrates (and :mod:`jaxact.shaping` solves with).
+
+    Each function is one compiled program per input shape, kept per registry record.
+
+    Args:
+      activation: a registry name or record, or a user's scalar function ``phi(x)`` (its
+        derivatives then come from ``jax.grad``).
+
+    Returns:
+      :class:`Float64Phi`.
+
+    Raises:
+      ValueError: an unknown name or an activation that is not elementwise (softmax).
+      TypeError: anything that is neither a name, a record nor a callable.
+
+    >>> import numpy as np, jaxact.theory as th
+    >>> phi = th.float64_phi("relu")
+    >>> phi.fn(np.array([-1.0, 2.0])).tolist(), phi.d1(np.array([-1.0, 2.0])).tolist(), phi.jumps
+    ([0.0, 2.0], [0.0, 1.0], (0.0,))
+    """
     if isinstance(activation, (str, Activation)):
         rec = get_activation(activation)
         if not rec.elementwise:
             raise ValueError(f"mean-field theory needs an elementwise activation, not {rec.name}.")
 
-        fn, d1 = _float64_callables(rec)
+        fn, d1, d2 = _float64_callables(rec)
         kinks = tuple(sorted(set(rec.kinks) | set(rec.curvature_kinks)))
-        return _Phi(rec.name, fn, d1, kinks)
+        return Float64Phi(rec.name, fn, d1, kinks, d2, tuple(sorted(rec.kinks)))
     if callable(activation):
         grad = jax.vmap(jax.grad(activation))
+        grad2 = jax.vmap(jax.grad(jax.grad(activation)))
 
         def ufn(x):
             with _x64():
@@ -122,8 +163,12 @@ def _resolve(activation) -> _Phi:
             with _x64():
                 return np.asarray(grad(jnp.asarray(x, jnp.float64).ravel())).reshape(np.shape(x))
 
+        def ud2(x):
+            with _x64():
+                return np.asarray(grad2(jnp.asarray(x, jnp.float64).ravel())).reshape(np.shape(x))
+
         name = getattr(activation, "__name__", "custom")
-        return _Phi(name, ufn, ud1, ())
+        return Float64Phi(name, ufn, ud1, (), ud2)
     raise TypeError(
         f"activation must be a registry name, an Activation or a callable, got {activation!r}."
     )
@@ -171,7 +216,7 @@ def _check_sigmas(sigma_w2: float, sigma_b2: float) -> None:
     check_finite_number("sigma_b2", sigma_b2, positive=False)
 
 
-def _length(phi: _Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
+def _length(phi: Float64Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
     return sigma_w2 * gaussian_expectation(lambda x: phi.fn(x) ** 2, q, phi.kinks) + sigma_b2
 
 
@@ -203,7 +248,7 @@ def q_map(
     [3.0, 3.0, 3.0, 3.0]
     """
     _check_sigmas(sigma_w2, sigma_b2)
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
     qs = [float(q0)]
     for _ in range(depth):
         qs.append(_length(phi, sigma_w2, sigma_b2, qs[-1]))
@@ -241,7 +286,7 @@ def q_fixed_point(
     1.0
     """
     _check_sigmas(sigma_w2, sigma_b2)
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
 
     def g(q):
         return _length(phi, sigma_w2, sigma_b2, q) - q
@@ -266,7 +311,7 @@ def q_fixed_point(
     return float(optimize.brentq(g, lo, hi, xtol=1e-300, rtol=max(rtol, 1e-15)))
 
 
-def _chi1_at(phi: _Phi, sigma_w2: float, q: float) -> float:
+def _chi1_at(phi: Float64Phi, sigma_w2: float, q: float) -> float:
     return sigma_w2 * gaussian_expectation(lambda x: phi.d1(x) ** 2, q, phi.kinks)
 
 
@@ -295,14 +340,14 @@ def chi1(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> fl
     >>> round(th.chi1("relu", 2.0, 0.0), 12)
     1.0
     """
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
     q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
     # Where the variance diverges (q* = inf, e.g. a linear net with sigma_w2 > 1) chi_1 is its
     # limit for q -> inf, which is finite for the piecewise-linear activations that get there.
     return _chi1_at(phi, sigma_w2, 1e200 if math.isinf(q) else q)
 
 
-def _length_slope(phi: _Phi, sigma_w2: float, q: float) -> float:
+def _length_slope(phi: Float64Phi, sigma_w2: float, q: float) -> float:
     """``d q_l / d q_{l-1}`` at ``q``: ``sigma_w2 E[phi(x) phi'(x) z] / sqrt(q)``, ``x = sqrt(q)z``.
 
     Equal to ``chi_1 + sigma_w2 E[phi phi'']`` by Gaussian integration by parts, without the
@@ -316,14 +361,204 @@ def _length_slope(phi: _Phi, sigma_w2: float, q: float) -> float:
     )
 
 
-def _correlation_terms(phi: _Phi, q: float, c: float, f, g) -> float:
-    """``E[f(u1) g(u2)]`` for ``u1, u2`` jointly Gaussian, variance ``q``, correlation ``c``."""
-    s = math.sqrt(q)
-    z, w = _nodes([k / s for k in phi.kinks])
-    z1, z2 = np.meshgrid(z, z, indexing="ij")
-    w2 = np.outer(w, w)
-    u2 = s * (c * z1 + math.sqrt(max(0.0, 1 - c * c)) * z2)
-    return float(np.sum(w2 * f(s * z)[:, None] * g(u2)))  # u1 = s * z1 is constant along rows
+def _correlation_terms(phi: Float64Phi, q: float, c: float, f, g) -> float:
+    """``E[f(u1) g(u2)]`` for ``u1, u2`` jointly Gaussian, variance ``q``, correlation ``c``.
+
+    ``u1 = sqrt(q) z1`` and ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)``: the outer rule over
+    ``z1`` splits at the kinks of ``phi``, and each row's inner rule over ``z2`` splits where
+    ``u2`` crosses a kink (a different ``z2`` on every row), so piecewise-smooth functions are
+    integrated to double precision, not just smooth ones.
+    """
+    c = min(max(float(c), -1.0), 1.0)
+    s = math.sqrt(q) if q > 0 else 1e-150
+    kinks = np.asarray(phi.kinks, np.float64) / s
+    if c == 1.0:
+        return gaussian_expectation(lambda x: f(x) * g(x), q, phi.kinks)
+    if c == 0.0:
+        return gaussian_expectation(f, q, phi.kinks) * gaussian_expectation(g, q, phi.kinks)
+    if c == -1.0:
+        both = tuple({*phi.kinks, *(-k for k in phi.kinks)})
+        return gaussian_expectation(lambda x: f(x) * g(-x), q, both)
+    z1, w1 = _nodes(kinks)
+    r = math.sqrt(1.0 - c * c)
+    base = np.linspace(-_Z_MAX, _Z_MAX, _PANELS + 1)
+    extra = np.clip((kinks[None, :] - c * z1[:, None]) / r, -_Z_MAX, _Z_MAX)
+    edges = np.sort(np.concatenate([np.broadcast_to(base, (z1.size, base.size)), extra], 1), 1)
+    a, b = edges[:, :-1, None], edges[:, 1:, None]
+    z2 = 0.5 * (b - a) * _LEG_X + 0.5 * (a + b)  # (rows, panels, nodes)
+    w2 = 0.5 * (b - a) * _LEG_W * np.exp(-0.5 * z2 * z2) / math.sqrt(2 * math.pi)
+    inner = np.sum(w2 * g(s * (c * z1[:, None, None] + r * z2)), axis=(1, 2))
+    return float(np.sum(w1 * f(s * z1) * inner))
+
+
+def _derivative_of_order(phi: Float64Phi, order: int) -> Callable[[np.ndarray], np.ndarray]:
+    if order == 0:
+        return phi.fn
+    if order == 1:
+        return phi.d1
+    if phi.jumps:
+        raise ValueError(
+            f"the C map's second derivative is infinite for {phi.name}: its derivative jumps "
+            f"at x = {', '.join(f'{k:g}' for k in phi.jumps)} (phi'' has a delta there)."
+        )
+    return phi.d2
+
+
+def _c_map_at(phi: Float64Phi, c: float, q: float, sigma_w2: float, sigma_b2: float,
+              order: int = 0) -> float:  # fmt: skip
+    """``d^order/dc^order`` of the local C map at ``c`` (inputs of variance ``q``)."""
+    q_out = _length(phi, sigma_w2, sigma_b2, q)
+    if not (q_out > 0 and math.isfinite(q_out)):
+        raise ValueError(
+            f"the C map needs a finite, positive output variance; {phi.name} with "
+            f"sigma_w2={sigma_w2}, sigma_b2={sigma_b2} at q={q} gives {q_out}."
+        )
+    d = _derivative_of_order(phi, order)
+    e = _correlation_terms(phi, q, c, d, d)
+    return (sigma_w2 * q**order * e + (sigma_b2 if order == 0 else 0.0)) / q_out
+
+
+def _check_c(c) -> np.ndarray:
+    arr = np.asarray(c, np.float64)
+    if arr.ndim > 1 or not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > 1):
+        raise ValueError(f"c must be a correlation in [-1, 1] (a number or a 1-D list), got {c!r}.")
+    return arr
+
+
+def _check_q(q) -> float:
+    return check_finite_number("q", q, positive=True)
+
+
+def c_map(activation, c, *, q: float = 1.0, sigma_w2: float = 1.0, sigma_b2: float = 0.0,
+          order: int = 0):  # fmt: skip
+    r"""The local C map: the correlation of two inputs after one layer (or its derivatives).
+
+    Two pre-activations ``u1, u2`` of variance ``q`` and correlation ``c`` go through ``phi``
+    and a wide random layer; the next pre-activations have correlation
+
+    .. math::
+
+        C(c) = \frac{\sigma_w^2\, E[\phi(u_1) \phi(u_2)] + \sigma_b^2}
+                    {\sigma_w^2\, E[\phi(u)^2] + \sigma_b^2}
+
+    (Poole et al. 2016; the normalised "local C map" of Martens et al. 2021, which is the same
+    map at ``q = 1``). ``C(1) = 1``; the slope ``C'(1)`` is ``chi_1`` divided by the output
+    variance (``= chi_1`` at the fixed point ``q*``), and a deep network's kernel is this map
+    composed (:func:`composed_c_map`). ``order=1`` or ``2`` gives ``C'(c)`` or ``C''(c)``,
+    ``sigma_w2 q^k E[phi^(k)(u1) phi^(k)(u2)] / q_out`` by Gaussian integration by parts
+    (``phi''`` from the registry's closed form); ``C''`` is infinite where ``phi'`` jumps, and
+    asking for it there is an error.
+
+    Args:
+      activation: a registry name or record (a shaped activation from :mod:`jaxact.shaping`
+        too), or a scalar function of one argument.
+      c: the input correlation in ``[-1, 1]``: a number or a 1-D sequence.
+      q: the inputs' variance (> 0).
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+      order: 0 for the map itself, 1 or 2 for its derivative in ``c``.
+
+    Returns:
+      A float for a number ``c``, else a float64 array of ``c``'s shape.
+
+    Raises:
+      ValueError: ``c`` outside ``[-1, 1]``, ``q <= 0``, an order other than 0, 1, 2, or
+        ``order=2`` for an activation whose derivative jumps.
+
+    References:
+      Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli (2016), Exponential expressivity in deep
+      neural networks through transient chaos, https://arxiv.org/abs/1606.05340;
+      Martens, Ballard, Desjardins, Swirszcz, Dalibard, Sohl-Dickstein, Schoenholz (2021),
+      Rapid training of deep neural networks without skip connections or normalization
+      layers using Deep Kernel Shaping, https://arxiv.org/abs/2110.01765
+
+    >>> import jaxact.theory as th
+    >>> round(th.c_map("relu", 0.0), 12)  # the arc-cosine kernel: 1/pi
+    0.318309886184
+    >>> round(th.c_map("relu", 1.0, order=1), 12)  # relu'^2 averages 1/2, q_out = 1/2
+    1.0
+    """
+    if order not in (0, 1, 2) or isinstance(order, bool):
+        raise ValueError(f"order must be 0, 1 or 2, got {order!r}.")
+    _check_sigmas(sigma_w2, sigma_b2)
+    q = _check_q(q)
+    cs = _check_c(c)
+    phi = float64_phi(activation)
+    out = np.array([_c_map_at(phi, float(v), q, sigma_w2, sigma_b2, order) for v in cs.ravel()])
+    return float(out[0]) if cs.ndim == 0 else out.reshape(cs.shape)
+
+
+def composed_c_map(activation, c, depth: int, *, q: float = 1.0, sigma_w2: float = 1.0,
+                   sigma_b2: float = 0.0) -> np.ndarray:  # fmt: skip
+    """A depth-``depth`` network's C map: :func:`c_map` applied ``depth`` times.
+
+    The variance follows the length map alongside (``q_l``, :func:`q_map`), so each layer's
+    C map is taken at its own ``q_l``; at a fixed point of the length map (a shaped activation
+    has ``Q(1) = 1``) every layer uses the same map.
+
+    Args:
+      activation: a registry name or record, or a scalar function.
+      c: the input correlation in ``[-1, 1]``: a number or a 1-D sequence.
+      depth: how many layers (>= 1).
+      q: the first layer's input variance.
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+
+    Returns:
+      float64 array ``(depth + 1,)`` (a number ``c``) or ``(depth + 1, len(c))``:
+      ``[c_0, c_1, ..., c_depth]``, ``c_0 = c``.
+
+    >>> import jaxact.theory as th
+    >>> th.composed_c_map("identity", 0.3, 3).round(12).tolist()  # linear: nothing changes
+    [0.3, 0.3, 0.3, 0.3]
+    >>> c = th.composed_c_map("relu", 0.0, 2, sigma_w2=2.0)  # arc-cosine kernel, twice
+    >>> c.round(6).tolist()
+    [0.0, 0.31831, 0.493731]
+    """
+    depth = check_positive_int("depth", depth)
+    _check_sigmas(sigma_w2, sigma_b2)
+    q = _check_q(q)
+    cs = _check_c(c)
+    phi = float64_phi(activation)
+    qs = [q]
+    for _ in range(depth - 1):
+        qs.append(_length(phi, sigma_w2, sigma_b2, qs[-1]))
+    rows = [cs.ravel()]
+    for ql in qs:
+        rows.append(np.array([_c_map_at(phi, float(v), ql, sigma_w2, sigma_b2) for v in rows[-1]]))
+    out = np.stack(rows)
+    return out[:, 0] if cs.ndim == 0 else out
+
+
+def q_map_slope(activation, q: float = 1.0, *, sigma_w2: float = 1.0,
+                sigma_b2: float = 0.0) -> float:  # fmt: skip
+    r"""The local q map's slope ``dQ/dq`` at ``q``: how a layer changes a small change of the
+    input variance.
+
+    .. math::
+
+        Q(q) = \sigma_w^2 E[\phi(\sqrt{q} z)^2] + \sigma_b^2, \qquad
+        Q'(q) = \sigma_w^2 E[\phi(x) \phi'(x) z] / \sqrt{q},\ x = \sqrt{q} z
+
+    Deep Kernel Shaping asks ``Q(1) = 1`` and ``Q'(1) = 1`` of every layer (Martens et al.
+    2021), so that variances neither drift nor get pulled to a fixed point. At the fixed point
+    ``q*`` it is ``exp(-1 / xi_q)`` (:func:`depth_scales`).
+
+    Args:
+      activation: a registry name or record, or a scalar function.
+      q: the input variance (> 0).
+      sigma_w2: weight variance times fan-in.
+      sigma_b2: bias variance.
+
+    Returns:
+      ``Q'(q)`` as a float.
+
+    >>> import jaxact.theory as th
+    >>> round(th.q_map_slope("relu", 1.0, sigma_w2=2.0), 12)  # Q(q) = q
+    1.0
+    """
+    _check_sigmas(sigma_w2, sigma_b2)
+    return _length_slope(float64_phi(activation), sigma_w2, _check_q(q))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -361,7 +596,7 @@ class JacobianSpectrum:
     q_star: float
 
 
-def _correlation_fixed_point(phi: _Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
+def _correlation_fixed_point(phi: Float64Phi, sigma_w2: float, sigma_b2: float, q: float) -> float:
     """The stable fixed point ``c* < 1`` of the correlation map in the chaotic phase.
 
     The map ``c -> (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q`` lies above the diagonal
@@ -411,7 +646,7 @@ def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.
     >>> round(th.depth_scales("relu", 1.5, 0.0).chi1, 6)
     0.75
     """
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
     q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
     if math.isinf(q):
         return DepthScales(q, math.inf, math.nan, math.nan, math.nan, math.nan)
@@ -498,7 +733,7 @@ def critical_sigma_w2(
     >>> round(th.critical_sigma_w2("relu"), 10)
     2.0
     """
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
 
     def h(log_s):
         s = math.exp(log_s)
@@ -564,7 +799,7 @@ def jacobian_spectrum(
         raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}.")
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
     q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
     mu1 = gaussian_expectation(lambda x: phi.d1(x) ** 2, q, phi.kinks)
     mu2 = gaussian_expectation(lambda x: phi.d1(x) ** 4, q, phi.kinks)
@@ -745,7 +980,7 @@ def attenuation_rate(activation, sigma_w2: float, sigma_b2: float,
     if depth is None:
         return math.sqrt(chi1(activation, sigma_w2, sigma_b2))
     depth = check_positive_int("attenuation_rate: depth", depth)
-    phi = _resolve(activation)
+    phi = float64_phi(activation)
     qs = q_map(activation, sigma_w2, sigma_b2, q0=sigma_w2 + sigma_b2, depth=depth - 1)
     factors = np.sqrt([_chi1_at(phi, sigma_w2, q) for q in qs])  # layer 1 first
     # g_depth = 1 and g_l = g_{l+1} sqrt(chi(q_l)): the norms, layer 1 first.

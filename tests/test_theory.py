@@ -254,3 +254,99 @@ def test_relu_log_gain_variance_rejects_bad_sizes(bad):
         theory.relu_log_gain_variance(bad)
     with pytest.raises(ValueError, match="depth"):
         theory.relu_log_gain_variance(8, bad)
+
+
+# ---------------------------------------------------------------------- C maps and q-map slope
+
+
+def _arccos_kernel(c):
+    """ReLU's normalised C map (Cho & Saul 2009), in closed form."""
+    return (math.sqrt(1 - c * c) + (math.pi - math.acos(c)) * c) / math.pi
+
+
+@pytest.mark.parametrize("c", [-1.0, -0.7, 0.0, 0.3, 0.9, 0.999, 1.0])
+def test_relu_c_map_is_the_arc_cosine_kernel(c):
+    # The 2-D rule splits every row at the kink, so the kinked integrand is exact to ~1e-14.
+    assert theory.c_map("relu", c) == pytest.approx(_arccos_kernel(c), abs=TOL)
+    # sigma_w2 and q cancel in the normalised map of a positively homogeneous function.
+    assert theory.c_map("relu", c, q=3.0, sigma_w2=2.0) == pytest.approx(_arccos_kernel(c), abs=TOL)
+
+
+@pytest.mark.parametrize("a", [0.01, 0.3, 0.8])
+@pytest.mark.parametrize("c", [-0.5, 0.2, 0.95])
+def test_leaky_relu_c_map_mixes_the_kernels(a, c):
+    import jaxact
+
+    # (1-a)^2 k(c) + 2 a c over 1 + a^2 (Zhang et al. 2022, eq. for leaky ReLU). A registered
+    # record declares its kink, so the rule splits there and is exact to ~1e-14 (a bare
+    # callable has no kinks to split at: ~1e-7).
+    want = ((1 - a) ** 2 * _arccos_kernel(c) + 2 * a * c) / (1 + a * a)
+    rec = jaxact.register_activation(
+        "leaky_c_map_test", lambda x: jnp.where(x >= 0, x, a * x),
+        lambda x: jnp.where(x >= 0, 1.0, a), kinks={0.0: 1.0}, check=False)  # fmt: skip
+    try:
+        assert theory.c_map(rec, c) == pytest.approx(want, abs=TOL)
+    finally:
+        jaxact.unregister_activation("leaky_c_map_test")
+
+
+def test_c_map_properties_and_derivatives():
+    cs = np.linspace(-1, 1, 9)
+    for name in ("tanh", "softplus", "gelu", "sigmoid"):
+        m = theory.c_map(name, cs, q=0.7, sigma_w2=1.3, sigma_b2=0.1)
+        assert m.shape == cs.shape and m[-1] == pytest.approx(1.0, abs=TOL)
+        assert np.all(np.diff(m) > 0)  # increasing (positive Hermite coefficients)
+        # C'(c) and C''(c) against central differences of C: step 1e-4, error ~h^2 C''' ~ 1e-8.
+        h = 1e-4
+        for c in (-0.4, 0.5):
+            d1 = theory.c_map(name, c, q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=1)
+            fd = theory.c_map(name, [c - h, c + h], q=0.7, sigma_w2=1.3, sigma_b2=0.1)
+            assert d1 == pytest.approx((fd[1] - fd[0]) / (2 * h), rel=1e-7)
+            d2 = theory.c_map(name, c, q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=2)
+            fd1 = theory.c_map(name, [c - h, c + h], q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=1)
+            assert d2 == pytest.approx((fd1[1] - fd1[0]) / (2 * h), rel=1e-6, abs=1e-9)
+    # At the fixed point q*, C'(1) is chi_1 (Schoenholz et al. 2017).
+    q = theory.q_fixed_point("tanh", 1.5, 0.05)
+    assert theory.c_map("tanh", 1.0, q=q, sigma_w2=1.5, sigma_b2=0.05, order=1) == pytest.approx(
+        theory.chi1("tanh", 1.5, 0.05), rel=1e-11
+    )
+
+
+def test_composed_c_map_composes_and_follows_the_length_map():
+    one = [theory.c_map("tanh", 0.2, q=1.0, sigma_w2=1.8, sigma_b2=0.1)]
+    qs = theory.q_map("tanh", 1.8, 0.1, q0=1.0, depth=3)
+    for q in qs[1:3]:
+        one.append(theory.c_map("tanh", one[-1], q=q, sigma_w2=1.8, sigma_b2=0.1))
+    got = theory.composed_c_map("tanh", 0.2, 3, sigma_w2=1.8, sigma_b2=0.1)
+    np.testing.assert_allclose(got, [0.2, *one], rtol=0, atol=TOL)
+    two = theory.composed_c_map("relu", [0.0, 0.5], 4, sigma_w2=2.0)
+    assert two.shape == (5, 2) and two[1, 0] == pytest.approx(1 / math.pi, abs=TOL)
+
+
+def test_q_map_slope_matches_a_difference_of_the_length_map():
+    # Central difference, step 1e-5: truncation ~h^2 Q''' ~ 1e-10, rounding ~1e-16/h ~ 1e-11.
+    h = 1e-5
+    for name, sw, sb in (("tanh", 1.5, 0.05), ("softplus", 0.8, 0.2), ("elu", 1.2, 0.0)):
+        up = theory.q_map(name, sw, sb, q0=0.9 + h, depth=1)[1]
+        down = theory.q_map(name, sw, sb, q0=0.9 - h, depth=1)[1]
+        slope = theory.q_map_slope(name, 0.9, sigma_w2=sw, sigma_b2=sb)
+        assert slope == pytest.approx((up - down) / (2 * h), rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: theory.c_map("tanh", 1.5), r"c must be a correlation in \[-1, 1\]"),
+        (lambda: theory.c_map("tanh", [[0.1]]), "1-D"),
+        (lambda: theory.c_map("tanh", float("nan")), "correlation"),
+        (lambda: theory.c_map("tanh", 0.1, q=0.0), "q must be"),
+        (lambda: theory.c_map("tanh", 0.1, order=3), "order must be 0, 1 or 2"),
+        (lambda: theory.c_map("relu", 0.1, order=2), "second derivative is infinite for relu"),
+        (lambda: theory.c_map("softmax", 0.1), "elementwise"),
+        (lambda: theory.composed_c_map("tanh", 0.1, 0), "depth"),
+        (lambda: theory.q_map_slope("tanh", -1.0), "q must be"),
+    ],
+)
+def test_c_map_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
