@@ -2,7 +2,9 @@
 
 The activation catalogue with closed-form derivatives lives in :mod:`jaxact.activations`;
 :func:`jaxact.diagnose` measures gradients, saturation and dead units at every activation site
-of any JAX model (:mod:`jaxact.diagnosis`). ``import jaxact`` stays light (it does not import
+of any JAX model (:mod:`jaxact.diagnosis`); :mod:`jaxact.theory` predicts what wide random
+networks do and :mod:`jaxact.shaping` turns it into activations that make plain deep networks
+train. ``import jaxact`` stays light (it does not import
 matplotlib, flax or equinox).
 """
 
@@ -10,7 +12,7 @@ matplotlib, flax or equinox).
 # stand in for ``import jax.nn as nn`` in model code.
 from jax.nn import log1mexp, logsumexp, one_hot, standardize
 
-from jaxact import theory
+from jaxact import shaping, theory
 from jaxact.activations import (
     ACTIVATIONS,
     ALIASES,
@@ -147,6 +149,7 @@ __all__ = [
     "swish",
     "tanh",
     "theory",
+    "shaping",
     "Dataset",
     "TrainResult",
     "TrainingDiverged",
