@@ -107,6 +107,25 @@ GLOSSARY = (
         "stay distinguishable. Networks deeper than about 6 xi_c do not train.",
     ),
     (
+        "C map",
+        "How correlated two inputs' representations are after a layer, as a function of "
+        "their correlation before it (mean-field theory, wide networks). Composed over L "
+        "layers it is the network's C map: near 1 for every input pair means every input "
+        "looks alike to the output layer.",
+    ),
+    (
+        "Kernel shaping (DKS, TAT)",
+        "Replacing phi by alpha phi(beta x + gamma) + delta, chosen from the depth so that "
+        "the network's C map stays away from degenerate: Deep Kernel Shaping (Martens et al. "
+        "2021) and Tailored Activation Transformation (Zhang et al. 2022), with orthogonal "
+        "weights and inputs normalised to ||x||^2/dim = 1 (jaxact.shaping).",
+    ),
+    (
+        "Plain network",
+        "No residual connections and no normalisation layers: each layer is a dense map "
+        "followed by the activation.",
+    ),
+    (
         "Residual connection",
         "A shortcut a_l = a_{l-1} + s phi(W a_{l-1} + b) around each "
         "layer (ResNets); here with branch scale s = 1/sqrt(depth).",

@@ -11,49 +11,63 @@ import numpy as np
 
 from jaxact.activations import get_activation
 from jaxact.plotting import pyplot, save_figure
-from jaxact.trainability import cell_summary, six_xi_c
+from jaxact.trainability import RECIPES, cell_summary, six_xi_c
 
 DPI = 100
 _STYLE = {"relu": ("C0", "o"), "sigmoid": ("C3", "s"), "tanh": ("C2", "^"),
           "leaky_relu": ("C1", "D")}  # fmt: skip
 
 
+#: Colour and marker of each recipe of the depth grid (:data:`jaxact.trainability.RECIPES`).
+_RECIPE_STYLE = {"he_relu": ("C0", "o"), "residual_relu": ("C0", "s"),
+                 "tat_leaky_relu": ("C1", "D"), "dks_tanh": ("C2", "^"),
+                 "dks_softplus": ("C4", "v"), "critical_tanh": ("C5", "P"),
+                 "glorot_tanh": ("C7", "<"), "glorot_sigmoid": ("C3", "x")}  # fmt: skip
+
+
 def depth_grid(records: Sequence[dict[str, Any]], path: Path, chance: float) -> Path:
-    """Test accuracy against depth, one panel per optimizer: solid plain, dashed residual,
-    error bars = standard deviation over seeds, the dots each seed."""
+    """Test accuracy against depth, one panel per optimizer, one line per recipe (dashed:
+    residual), error bars = standard deviation over seeds."""
     plt = pyplot()
-    cells = cell_summary(records, ("optimizer", "activation", "residual", "depth"))
+    cells = cell_summary(records, ("optimizer", "recipe", "depth"))
     opts = list(dict.fromkeys(r["optimizer"] for r in records))
     depths = sorted({r["depth"] for r in records})
-    fig, axes = plt.subplots(1, len(opts), figsize=(5.2 * len(opts), 4.0), sharey=True,
+    fig, axes = plt.subplots(1, len(opts), figsize=(5.6 * len(opts), 4.6), sharey=True,
                              squeeze=False)  # fmt: skip
     names = {"momentum": "SGD + momentum", "adam": "Adam", "sgd": "SGD"}
+    handles = {}
+    names_ = list(dict.fromkeys(r["recipe"] for r in records))
     for ax, opt in zip(axes[0], opts, strict=True):
-        for act in dict.fromkeys(r["activation"] for r in records):
-            color, marker = _STYLE.get(act, ("C4", "x"))
-            for res, ls in ((False, "-"), (True, "--")):
-                st = [cells.get((opt, act, res, d)) for d in depths]
-                if not any(st):
-                    continue
-                m = [c["mean"] if c else np.nan for c in st]
-                e = [c["std"] if c else np.nan for c in st]
-                label = f"{act}{' + residual' if res else ''}"
-                ax.errorbar(depths, m, yerr=e, color=color, marker=marker, ls=ls, capsize=3,
-                            label=label, alpha=0.9 if res else 1.0)  # fmt: skip
+        for i, name in enumerate(names_):
+            rec = RECIPES[name]
+            color, marker = _RECIPE_STYLE.get(name, ("C8", "*"))
+            ds = [d for d in depths if (opt, name, d) in cells]
+            st = [cells[(opt, name, d)] for d in ds]
+            # Each recipe a little to the side (log axis), so that close points stay apart.
+            shift = 1 + 0.035 * (i - (len(names_) - 1) / 2)
+            h = ax.errorbar([d * shift for d in ds], [c["mean"] for c in st],
+                            yerr=[c["std"] for c in st],
+                            color=color, marker=marker, ls="--" if rec.residual else "-",
+                            capsize=3)  # fmt: skip
+            handles.setdefault(rec.label, h)
         ax.axhline(chance, color="0.6", ls=":", lw=1)
         ax.text(depths[0], chance + 0.02, "chance", fontsize=8, color="0.4")
         ax.axhline(0.9, color="0.8", lw=0.8)
         ax.set_xscale("log")
         ax.minorticks_off()
         ax.set_xticks(depths, [str(d) for d in depths])
+        ax.set_xlim(depths[0] / 1.25, depths[-1] * 1.25)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("hidden layers")
         ax.set_title(names.get(opt, opt))
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("test accuracy (mean ± sd over seeds)")
-    axes[0][-1].legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"Which deep MLPs learn: {records[0]['dataset']}, width {records[0]['width']}, "
-                 f"{records[0]['steps']} steps", fontsize=11)  # fmt: skip
+    # The legend beside the panels: inside, it would cover the points.
+    axes[0][-1].legend(list(handles.values()), list(handles), fontsize=8, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0), frameon=False)  # fmt: skip
+    r0 = records[0]
+    fig.suptitle(f"Which deep MLPs learn: {r0['dataset']}, width {r0['width']}, "
+                 f"{r0['steps']} steps for every net", fontsize=11)  # fmt: skip
     return save_figure(fig, path, DPI)
 
 
@@ -86,7 +100,8 @@ def heatmap(records, path: Path, *, x: str, y: str, title: str, xlabel: str, yla
 
 
 def trainability_map(records, path: Path, sigma_b2: float) -> Path:
-    """Schoenholz et al. (2017): tanh test accuracy over depth x sigma_w2, with ``6 xi_c``."""
+    """Schoenholz et al. (2017): tanh test accuracy over depth x sigma_w2, with ``6 xi_c``
+    (the records of one weight scheme, named in the title)."""
 
     def overlay(ax, xs, ys):
         fine = np.linspace(min(xs), max(xs), 25)
@@ -100,8 +115,9 @@ def trainability_map(records, path: Path, sigma_b2: float) -> Path:
 
     return heatmap(records, path, x="sigma_w2", y="depth", xlabel=r"$\sigma_w^2$",
                    ylabel="hidden layers",
-                   title=f"tanh, sigma_b2 = {sigma_b2}: measured accuracy, and the depth "
-                         "limit 6 xi_c of Schoenholz et al. (2017)", overlay=overlay)  # fmt: skip
+                   title=f"tanh, {records[0]['init']} weights, sigma_b2 = {sigma_b2}: measured "
+                         "accuracy, and the depth\nlimit 6 xi_c of Schoenholz et al. (2017)",
+                   overlay=overlay)  # fmt: skip
 
 
 def loss_curves(records, path: Path, groups: Sequence[tuple[str, dict]], title: str) -> Path:
@@ -131,20 +147,29 @@ def loss_curves(records, path: Path, groups: Sequence[tuple[str, dict]], title: 
     return save_figure(fig, path, DPI)
 
 
-def signal(curves: dict[str, dict[str, list[float]]], grads: dict[str, list[float]],
-           path: Path) -> Path:  # fmt: skip
-    """Why plain deep nets fail: input similarity per layer at initialisation (left) and the
-    gradient norm of the first and last layer at initialisation (right)."""
+def signal(curves: dict[str, dict[str, list[float]]], predicted: dict[str, list[float]],
+           grads: dict[str, list[float]], path: Path) -> Path:  # fmt: skip
+    """What a plain deep net looks like at initialisation, per recipe: how alike two inputs
+    have become after each layer (measured cosine, solid; the composed C map of mean-field
+    theory, dashed) on the left, and the gradient norm of the first and last layer on the
+    right. ``curves[label]["cosine"]`` and ``predicted[label]`` are per layer, ``grads[label]``
+    is ``[first, last]``."""
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1.3, 1]})
     for i, (label, c) in enumerate(curves.items()):
-        a.plot(range(1, len(c["spread"]) + 1), c["spread"], color=f"C{i}", label=label)
+        gap = 1 - np.asarray(c["cosine"], np.float64)
+        layers = np.arange(1, gap.size + 1)
+        a.plot(layers, np.clip(gap, 1e-7, None), color=f"C{i}", label=label)
+        if label in predicted:
+            p = 1 - np.asarray(predicted[label], np.float64)
+            a.plot(layers, np.clip(p, 1e-7, None), color=f"C{i}", ls="--", lw=1)
     a.set_xlabel("layer")
-    a.set_ylabel("share of the signal that differs between inputs")
+    a.set_ylabel("1 - cosine similarity of two inputs")
     a.set_yscale("log")
-    a.set_title("At initialisation: do different digits still look different?", fontsize=10)
+    a.set_title("At initialisation: do two inputs still look different?\n"
+                "(solid: measured; dashed: composed C map, theory)", fontsize=10)  # fmt: skip
     a.grid(True, alpha=0.3)
-    a.legend(fontsize=8)
+    a.legend(fontsize=7, loc="lower left")
     labels = list(grads)
     vals = np.array([grads[k] for k in labels], np.float64)  # (n, 2): layer 1, last
     xs = np.arange(len(labels))
@@ -155,7 +180,7 @@ def signal(curves: dict[str, dict[str, list[float]]], grads: dict[str, list[floa
     for x, v in zip(xs, vals[:, 0], strict=True):
         if v == 0:  # no bar on a log axis: say why
             b.text(x - 0.2, low, "0\n(under-\nflow)", ha="center", va="bottom", fontsize=7)
-    b.set_xticks(xs, labels, fontsize=8, rotation=15)
+    b.set_xticks(xs, [k.replace(", ", "\n") for k in labels], fontsize=7)
     b.set_ylabel(r"$\|\partial L / \partial W_l\|$ at init (mean over seeds)")
     b.set_title("Gradient reaching the first and last layer", fontsize=10)
     b.legend(fontsize=8)

@@ -1,16 +1,21 @@
 """What makes a deep MLP trainable: the study's training experiments on real data (claim 6).
 
-Four measurements, each run as one call of :func:`jaxact.sweeps.train_runs` (every network of a
-shape vmapped in one compiled program):
+Four measurements, run by :func:`jaxact.sweeps.train_runs` (every network of a shape vmapped
+in one compiled program):
 
-* **the grid**: ReLU (He init), sigmoid and tanh (Glorot init) at several depths, plain and
-  residual (branch scaled by ``1/sqrt(depth)``), SGD with momentum and Adam, several seeds;
+* **the grid** of :data:`RECIPES`, ways to build a deep MLP: plain He-initialised ReLU, ReLU
+  with residual connections (branch scaled by ``1/sqrt(depth)``), and plain nets made trainable
+  from theory - a leaky ReLU shaped by TAT, tanh and softplus shaped by DKS
+  (:mod:`jaxact.shaping`), and tanh with orthogonal weights at the edge of chaos
+  (``sigma_w2`` from :func:`jaxact.theory.critical_sigma_w2`) - at several depths, SGD with
+  momentum and Adam, several seeds, the same step budget for all;
 * **width**: plain He-initialised ReLU nets on a depth x width grid (Hanin 2018: the
   fluctuations of the gradient grow like ``exp(5 sum_l 1/n_l)``, so depth/width matters);
 * **He et al. (2015)**: a 30-layer ReLU net, He init against Xavier (Glorot) init, same budget,
   with SGD + momentum and with Adam;
 * **the trainability map** (Schoenholz et al. 2017): tanh nets over depth x ``sigma_w2`` with
-  ``sigma_b2 = 0.05``; they train where depth is below about ``6 xi_c``;
+  ``sigma_b2 = 0.05``, Gaussian (and, in ``--full``, orthogonal) weights; they train where
+  depth is below about ``6 xi_c``;
 * **gradient fluctuations** (Hanin 2018, Hanin & Nica 2019): how much the gradient's size at
   initialisation varies from one random init to the next, over depth x width
   (:func:`gradient_fluctuations`, untrained, so hundreds of inits per cell are cheap).
@@ -32,29 +37,74 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from jaxact import theory
+from jaxact import shaping, theory
 from jaxact.checks import check_positive_int
 from jaxact.datasets import Dataset
 from jaxact.mlp import init_mlp, mlp_scales, mlp_trace, sample_mlp
 from jaxact.sweeps import Run, seed_statistics, train_runs
 
 __all__ = [
+    "RECIPES",
     "GridSettings",
+    "Recipe",
     "cell_summary",
     "fluctuation_cells",
     "gradient_fluctuations",
     "grid_runs",
     "he_xavier_runs",
     "map_runs",
+    "recipe_run",
     "run_grid",
     "signal_at_init",
     "width_runs",
 ]
 
-#: The initialisation each activation gets in the grid (the lesson's pairing).
-INITS = {"relu": "he", "sigmoid": "glorot", "tanh": "glorot"}
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A way to build a deep MLP of the grid.
+
+    Attributes:
+      name: the recipe's key in :data:`RECIPES`.
+      label: how figures and the report name it.
+      activation: the registry name of the activation (before any shaping).
+      init: the weight scheme.
+      shaping: ``"tat"`` or ``"dks"`` (:mod:`jaxact.shaping`, for the run's depth) or ``None``.
+      critical: ``sigma_w2`` at the edge of chaos (:func:`jaxact.theory.critical_sigma_w2` at
+        ``sigma_b2 = 0``) instead of the scheme's own.
+      residual: identity shortcuts, branch scaled by ``1/sqrt(depth)``.
+      plain: no residual connections and no normalisation.
+    """
+
+    name: str
+    label: str
+    activation: str
+    init: str
+    shaping: str | None = None
+    critical: bool = False
+    residual: bool = False
+
+    @property
+    def plain(self) -> bool:
+        return not self.residual
+
+
+#: The grid's recipes: the lesson's (He ReLU, Glorot sigmoid/tanh), the usual fix (residual),
+#: and plain nets made trainable from theory (kernel shaping, orthogonal weights at criticality).
+RECIPES = {r.name: r for r in (
+    Recipe("he_relu", "ReLU, He init", "relu", "he"),
+    Recipe("residual_relu", "ReLU + residual, He init", "relu", "he", residual=True),
+    Recipe("tat_leaky_relu", "TAT leaky ReLU, orthogonal", "leaky_relu", "orthogonal", "tat"),
+    Recipe("dks_tanh", "DKS tanh, orthogonal", "tanh", "orthogonal", "dks"),
+    Recipe("dks_softplus", "DKS softplus, orthogonal", "softplus", "orthogonal", "dks"),
+    Recipe("critical_tanh", "tanh, orthogonal at criticality", "tanh", "orthogonal",
+           critical=True),
+    Recipe("glorot_tanh", "tanh, Glorot init", "tanh", "glorot"),
+    Recipe("glorot_sigmoid", "sigmoid, Glorot init", "sigmoid", "glorot"),
+)}  # fmt: skip
+
 #: The flat fields every training run keeps in the study's results (``numbers.runs``).
-RUN_FIELDS = ("activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "residual",
+RUN_FIELDS = ("recipe", "activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "residual",
               "branch_scale", "optimizer", "learning_rate", "dataset", "seed", "steps",
               "batch_size", "final_loss", "train_accuracy", "test_loss", "test_accuracy",
               "diverged_step", "diverged_layer", "loss_curve", "steps_logged")  # fmt: skip
@@ -67,11 +117,13 @@ class GridSettings:
     Attributes:
       depths: depths of the main grid (:func:`grid_runs`).
       width: its width.
-      steps: training steps of every run except He-vs-Xavier's.
+      steps: training steps of the grid and the width runs (the same budget for every recipe).
       batch_size: minibatch size.
       seeds: seeds per configuration.
       lr_momentum: SGD + momentum's learning rate.
       lr_adam: Adam's learning rate.
+      recipes: ``(name, depths)`` pairs: which :data:`RECIPES` the grid trains, at which of
+        ``depths`` each (every recipe at every depth if empty).
       widths: widths of the depth x width grid (:func:`width_runs`).
       width_depths: its depths.
       he_depth: depth of He et al.'s test (:func:`he_xavier_runs`).
@@ -80,6 +132,10 @@ class GridSettings:
       he_lr: its SGD + momentum rate.
       map_sigma_w2: the weight variances of the trainability map (:func:`map_runs`).
       map_sigma_b2: its bias variance.
+      map_depths: its depths (the grid's if empty).
+      map_steps: its step budget (the grid's if 0).
+      map_lr: its SGD + momentum rate (the grid's if 0).
+      map_inits: its weight schemes (``"gaussian"``, ``"orthogonal"``).
       fluct_depths: depths of the gradient-fluctuation measurement (:func:`fluctuation_cells`).
       fluct_widths: its widths.
       fluct_inits: random inits per cell there.
@@ -100,6 +156,11 @@ class GridSettings:
     he_lr: float
     map_sigma_w2: tuple[float, ...]
     map_sigma_b2: float = 0.05
+    recipes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    map_depths: tuple[int, ...] = ()
+    map_steps: int = 0
+    map_lr: float = 0.0
+    map_inits: tuple[str, ...] = ("gaussian",)
     fluct_depths: tuple[int, ...] = (10, 25, 50, 100)
     fluct_widths: tuple[int, ...] = (16, 32, 64)
     fluct_inits: int = 256
@@ -109,29 +170,76 @@ def _opts(s: GridSettings):
     return (("momentum", s.lr_momentum), ("adam", s.lr_adam))
 
 
-def grid_runs(s: GridSettings) -> list[Run]:
-    """ReLU/He, sigmoid/Glorot and tanh/Glorot x depths x plain/residual x optimizers x seeds.
+def recipe_run(recipe: str | Recipe, depth: int, width: int, *, optimizer: str,
+               learning_rate: float, seed: int) -> Run:  # fmt: skip
+    """The :class:`~jaxact.sweeps.Run` of a recipe at one depth.
+
+    A shaped recipe registers its activation for this depth (:meth:`jaxact.shaping.Shaping.
+    register`, e.g. ``tat_leaky_relu_d100_eta0p9``) and takes the weights the shaping assumes
+    (orthogonal, ``sigma_w2 = 1``, no bias); a critical one takes ``sigma_w2`` from
+    :func:`jaxact.theory.critical_sigma_w2` at ``sigma_b2 = 0``.
+
+    Args:
+      recipe: a key of :data:`RECIPES` or a :class:`Recipe`.
+      depth: hidden layers.
+      width: units per layer.
+      optimizer: a key of :data:`~jaxact.training.OPTIMIZERS`.
+      learning_rate: its rate.
+      seed: the run's seed.
+
+    Returns:
+      A :class:`~jaxact.sweeps.Run`.
+
+    >>> import jaxact.trainability as tr
+    >>> r = tr.recipe_run("tat_leaky_relu", 50, 32, optimizer="adam", learning_rate=1e-3, seed=0)
+    >>> r.activation, r.init, r.sigma_w2
+    ('tat_leaky_relu_d50_eta0p9', 'orthogonal', 1.0)
+    """
+    rec = RECIPES[recipe] if isinstance(recipe, str) else recipe
+    act, sigma_w2 = rec.activation, None
+    if rec.shaping is not None:
+        sh = (shaping.tat if rec.shaping == "tat" else shaping.dks)(rec.activation, depth)
+        act, sigma_w2 = sh.register().name, sh.sigma_w2
+    elif rec.critical:
+        sigma_w2 = _critical_sigma_w2(rec.activation)
+    return Run(act, depth, width, init=rec.init, sigma_w2=sigma_w2, residual=rec.residual,
+               branch_scale=1 / math.sqrt(depth) if rec.residual else 1.0, optimizer=optimizer,
+               learning_rate=learning_rate, seed=seed)  # fmt: skip
+
+
+@functools.cache
+def _critical_sigma_w2(activation: str) -> float:
+    return theory.critical_sigma_w2(activation, 0.0)
+
+
+def _recipe_depths(s: GridSettings) -> list[tuple[str, tuple[int, ...]]]:
+    if s.recipes:
+        return [(name, tuple(d for d in ds if d in s.depths)) for name, ds in s.recipes]
+    return [(name, s.depths) for name in RECIPES]
+
+
+def grid_runs(s: GridSettings) -> list[tuple[str, Run]]:
+    """The grid: each of ``s.recipes`` x its depths x optimizers x seeds, as
+    ``(recipe name, Run)`` pairs.
 
     Args:
       s: the experiment sizes.
 
     Returns:
-      A list of :class:`~jaxact.sweeps.Run`, one per (activation, depth, residual, optimizer,
-      seed).
+      A list of ``(recipe, Run)``, one per (recipe, depth, optimizer, seed).
 
     >>> import jaxact.trainability as tr
     >>> s = tr.GridSettings(depths=(10, 50), width=16, steps=20, batch_size=32, seeds=2,
     ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(8, 16, 32), width_depths=(10,),
     ...                     he_depth=30, he_width=16, he_steps=20, he_lr=0.01,
-    ...                     map_sigma_w2=(1.0, 1.76, 2.5))
-    >>> len(tr.grid_runs(s))  # 3 activations x 2 depths x 2 (residual) x 2 optimizers x 2 seeds
-    48
+    ...                     map_sigma_w2=(1.0, 1.76, 2.5),
+    ...                     recipes=(("he_relu", (10, 50)), ("residual_relu", (50,))))
+    >>> len(tr.grid_runs(s))  # (2 + 1 depths) x 2 optimizers x 2 seeds
+    12
     """
     return [
-        Run(act, depth, s.width, init=init, residual=res,
-            branch_scale=1 / math.sqrt(depth) if res else 1.0, optimizer=opt,
-            learning_rate=lr, seed=seed)
-        for act, init in INITS.items() for depth in s.depths for res in (False, True)
+        (name, recipe_run(name, depth, s.width, optimizer=opt, learning_rate=lr, seed=seed))
+        for name, depths in _recipe_depths(s) for depth in depths
         for opt, lr in _opts(s) for seed in range(s.seeds)
     ]  # fmt: skip
 
@@ -160,7 +268,8 @@ def width_runs(s: GridSettings) -> list[Run]:
 
 
 def map_runs(s: GridSettings) -> list[Run]:
-    """Plain tanh nets with SGD + momentum over ``depths x map_sigma_w2`` (one seed each).
+    """Plain tanh nets with SGD + momentum over ``map_inits x map_depths x map_sigma_w2``
+    (one seed each).
 
     Args:
       s: the experiment sizes.
@@ -176,9 +285,10 @@ def map_runs(s: GridSettings) -> list[Run]:
     >>> [(r.depth, r.sigma_w2) for r in tr.map_runs(s)][:3]
     [(10, 1.0), (10, 1.76), (10, 2.5)]
     """
-    return [Run("tanh", d, s.width, init="gaussian", sigma_w2=v, sigma_b2=s.map_sigma_b2,
-                optimizer="momentum", learning_rate=s.lr_momentum, seed=0)
-            for d in s.depths for v in s.map_sigma_w2]  # fmt: skip
+    return [Run("tanh", d, s.width, init=init, sigma_w2=v, sigma_b2=s.map_sigma_b2,
+                optimizer="momentum", learning_rate=s.map_lr or s.lr_momentum, seed=0)
+            for init in s.map_inits for d in (s.map_depths or s.depths)
+            for v in s.map_sigma_w2]  # fmt: skip
 
 
 def he_xavier_runs(s: GridSettings) -> list[Run]:
@@ -210,7 +320,8 @@ def run_grid(
 ) -> dict[str, list[dict[str, Any]]]:
     """Train everything: ``{"grid", "width", "map", "he_xavier"}``, each a list of run records
     (:func:`jaxact.sweeps.train_runs`'s, restricted to :data:`RUN_FIELDS` plus the gradient
-    norms of the first and last hidden layer at initialisation).
+    norms of the first and last hidden layer at initialisation; ``recipe`` names the grid's
+    :data:`RECIPES`, ``None`` elsewhere). Parts with the same step budget train in one call.
 
     Args:
       s: the experiment sizes.
@@ -225,34 +336,41 @@ def run_grid(
     >>> from jaxact.datasets import digits, split
     >>> s = tr.GridSettings(depths=(3,), width=8, steps=5, batch_size=16, seeds=1,
     ...                     lr_momentum=0.01, lr_adam=1e-3, widths=(), width_depths=(),
-    ...                     he_depth=3, he_width=8, he_steps=5, he_lr=0.01, map_sigma_w2=())
+    ...                     he_depth=3, he_width=8, he_steps=5, he_lr=0.01, map_sigma_w2=(),
+    ...                     recipes=(("he_relu", (3,)), ("glorot_sigmoid", (3,))))
     >>> out = tr.run_grid(s, *split(digits()))
-    >>> sorted(out), len(out["grid"])
-    (['grid', 'he_xavier', 'map', 'width'], 12)
+    >>> sorted(out), len(out["grid"]), sorted({r["recipe"] for r in out["grid"]})
+    (['grid', 'he_xavier', 'map', 'width'], 4, ['glorot_sigmoid', 'he_relu'])
     """
-    parts = {"grid": grid_runs(s), "width": width_runs(s), "map": map_runs(s)}
-    # With the same step budget He et al.'s runs join the others (and, at the grid's shape,
-    # its compiled program); otherwise they are a call of their own.
-    together = s.he_steps == s.steps
-    if together:
-        parts["he_xavier"] = he_xavier_runs(s)
-    flat = [r for rs in parts.values() for r in rs]
-    recs = train_runs(flat, train, test=test, steps=s.steps, batch_size=s.batch_size,
-                      progress=progress)  # fmt: skip
-    out, i = {}, 0
-    for name, rs in parts.items():
-        out[name] = [_slim(r) for r in recs[i : i + len(rs)]]
-        i += len(rs)
-    if not together:
-        hx = train_runs(he_xavier_runs(s), train, test=test, steps=s.he_steps,
-                        batch_size=s.batch_size, progress=progress)  # fmt: skip
-        out["he_xavier"] = [_slim(r) for r in hx]
-    return out
+    grid = grid_runs(s)
+    parts = {"grid": ([r for _, r in grid], s.steps), "width": (width_runs(s), s.steps),
+             "map": (map_runs(s), s.map_steps or s.steps),
+             "he_xavier": (he_xavier_runs(s), s.he_steps)}  # fmt: skip
+    # Parts with the same step budget are one call (and share compiled programs of one shape).
+    out: dict[str, list[dict[str, Any]]] = {}
+    for steps in dict.fromkeys(st for _, st in parts.values()):
+        names = [n for n, (rs, st) in parts.items() if st == steps and rs]
+        flat = [r for n in names for r in parts[n][0]]
+        recs = train_runs(flat, train, test=test, steps=steps, batch_size=s.batch_size,
+                          progress=progress) if flat else []  # fmt: skip
+        i = 0
+        for n in names:
+            k = len(parts[n][0])
+            out[n] = [_slim(r) for r in recs[i : i + k]]
+            i += k
+    for n in parts:
+        out.setdefault(n, [])
+    for (name, _), rec in zip(grid, out["grid"], strict=True):
+        rec["recipe"] = name
+    for part in ("width", "map", "he_xavier"):
+        for rec in out[part]:
+            rec["recipe"] = None
+    return {n: out[n] for n in ("grid", "width", "map", "he_xavier")}
 
 
 def _slim(rec: dict[str, Any]) -> dict[str, Any]:
     g = rec["grad_norms_init"]
-    return {k: rec[k] for k in RUN_FIELDS} | {
+    return {k: rec[k] for k in RUN_FIELDS if k != "recipe"} | {
         "grad_norm_layer1_init": g[0], "grad_norm_last_init": g[-1]}  # fmt: skip
 
 
@@ -290,7 +408,7 @@ def cell_summary(records: Iterable[dict[str, Any]], keys: Sequence[str],
 
 def signal_at_init(
     activation: str, depth: int, width: int, x: jnp.ndarray, *, init: str, residual: bool,
-    seed: int = 0, sigma_b2: float = 0.0,
+    seed: int = 0, sigma_b2: float = 0.0, sigma_w2: float | None = None,
 ) -> dict[str, list[float]]:  # fmt: skip
     """How a fresh network sees its inputs, layer by layer.
 
@@ -309,6 +427,7 @@ def signal_at_init(
       residual: identity shortcuts with ``branch_scale = 1/sqrt(depth)``.
       seed: the network's seed.
       sigma_b2: bias variance.
+      sigma_w2: weight variance times fan-in, for schemes that take one (``orthogonal``).
 
     Returns:
       ``{"spread", "cosine", "scale"}``, each a list of ``depth`` floats.
@@ -320,7 +439,7 @@ def signal_at_init(
     (6, True)
     """
     p = init_mlp(jr.key(seed), depth=depth, width=width, in_dim=x.shape[-1], init=init,
-                 sigma_b2=sigma_b2)  # fmt: skip
+                 sigma_w2=sigma_w2, sigma_b2=sigma_b2)  # fmt: skip
     t = mlp_trace(p, x, activation, residual=residual,
                   branch_scale=1 / math.sqrt(depth) if residual else 1.0)  # fmt: skip
     a = np.asarray(t.post, np.float64)  # (depth, n, width)

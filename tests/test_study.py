@@ -16,8 +16,8 @@ from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write, run_study
 pytestmark = pytest.mark.xdist_group("quick_study")
 
 VERDICTS = {"supported", "not supported", "supported with a caveat"}
-RUN_FIELDS = {"activation", "init", "depth", "width", "optimizer", "dataset", "seed", "residual",
-              "final_loss", "test_accuracy"}  # fmt: skip
+RUN_FIELDS = {"recipe", "activation", "init", "depth", "width", "optimizer", "dataset", "seed",
+              "residual", "final_loss", "test_accuracy"}  # fmt: skip
 
 
 def _verdict_ok(v: str) -> bool:
@@ -54,15 +54,20 @@ def test_training_runs_are_flat_records_over_seeds(quick_study):
     by_id = {e["id"]: e for e in res["experiments"]}
     runs = by_id["depth"]["numbers"]["runs"]
     assert runs and all(RUN_FIELDS <= set(r) for r in runs)
-    assert {r["dataset"] for r in runs} == {"digits (train), standardized"}
+    assert {r["dataset"] for r in runs} == {
+        "digits (train), standardized, normalised per example"}  # fmt: skip
     cells = {}
     for r in runs:
-        key = (r["activation"], r["init"], r["depth"], r["width"], r["residual"],
+        if r["recipe"] is None:
+            continue  # He-vs-Xavier's runs
+        key = (r["recipe"], r["activation"], r["init"], r["depth"], r["width"], r["residual"],
                r["optimizer"], r["sigma_w2"])  # fmt: skip
         cells.setdefault(key, set()).add(r["seed"])
-    grid = [k for k in cells if k[0] in ("relu", "sigmoid") and k[5] in ("momentum", "adam")]
-    assert grid and all(len(cells[k]) >= 3 for k in grid), "every grid cell has 3 seeds"
-    assert {k[4] for k in grid} == {False, True} and {k[5] for k in grid} == {"momentum", "adam"}
+    assert cells and all(len(v) >= 3 for v in cells.values()), "every grid cell has 3 seeds"
+    assert {k[0] for k in cells} == {"he_relu", "residual_relu", "tat_leaky_relu"}
+    assert {k[5] for k in cells} == {False, True} and {k[6] for k in cells} == {"momentum", "adam"}
+    tat = [k for k in cells if k[0] == "tat_leaky_relu"]
+    assert tat and all(k[1] == "tat_leaky_relu_d20_eta0p9" and k[2] == "orthogonal" for k in tat)
     dead = by_id["dead"]["numbers"]["runs"]
     assert {r["activation"] for r in dead} == {"relu", "leaky_relu"}
     assert all(len(r["dead_units"][-1]) == 5 for r in dead)

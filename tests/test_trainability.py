@@ -17,17 +17,41 @@ from jaxact.study_figures import fluctuations, heatmap, trainability_map
 def test_run_lists_cover_the_grid():
     s = StudyConfig.for_mode("default").grid
     grid = tr.grid_runs(s)
-    # 3 activations x depths x plain/residual x 2 optimizers x seeds, each exactly once.
-    assert len(grid) == 3 * len(s.depths) * 2 * 2 * s.seeds
-    keys = {(r.activation, r.depth, r.residual, r.optimizer, r.seed) for r in grid}
+    # Each recipe at each of its depths x 2 optimizers x seeds, exactly once.
+    want = sum(len(ds) for _, ds in s.recipes) * 2 * s.seeds
+    assert len(grid) == want
+    keys = {(n, r.depth, r.optimizer, r.seed) for n, r in grid}
     assert len(keys) == len(grid)
-    assert all(r.branch_scale == pytest.approx(1 / math.sqrt(r.depth)) for r in grid if r.residual)
-    assert {r.init for r in grid if r.activation == "relu"} == {"he"}
+    assert all(r.branch_scale == pytest.approx(1 / math.sqrt(r.depth)) for _, r in grid
+               if r.residual)  # fmt: skip
+    by = {n: r for n, r in grid}
+    assert (by["he_relu"].init, by["he_relu"].residual) == ("he", False)
+    assert by["residual_relu"].residual and by["residual_relu"].activation == "relu"
+    # Plain nets from theory: shaped activations for their depth with orthogonal weights at
+    # sigma_w2 = 1, and tanh at its critical sigma_w2 (1 at sigma_b2 = 0).
+    for name in ("tat_leaky_relu", "dks_tanh", "dks_softplus"):
+        r = by[name]
+        assert r.activation.startswith(name.split("_")[0] + "_") and f"_d{r.depth}_" in r.activation
+        assert (r.init, r.sigma_w2, r.residual) == ("orthogonal", 1.0, False)
+    crit = by["critical_tanh"]
+    assert crit.init == "orthogonal" and crit.sigma_w2 == pytest.approx(1.0, abs=1e-6)
+    # The default run: the deep comparison at 100, the other plain recipes at 50.
+    depths = {n: sorted({r.depth for m, r in grid if m == n}) for n in by}
+    assert depths["tat_leaky_relu"] == [50, 100] and depths["dks_tanh"] == [50]
     hx = tr.he_xavier_runs(s)
     assert {(r.init, r.optimizer) for r in hx} == {
         ("he", "momentum"), ("glorot", "momentum"), ("he", "adam"), ("glorot", "adam")}  # fmt: skip
     # The grid's own width is not repeated in the width column.
     assert all(r.width != s.width for r in tr.width_runs(s))
+    # The full run's map has orthogonal weights too.
+    full = StudyConfig.for_mode("full").grid
+    assert {r.init for r in tr.map_runs(full)} == {"gaussian", "orthogonal"}
+
+
+def test_recipes_are_described_and_plain_means_no_residual():
+    for name, rec in tr.RECIPES.items():
+        assert rec.name == name and rec.label
+        assert rec.plain == (not rec.residual)
 
 
 def test_cell_summary_counts_diverged_runs_apart():
@@ -83,7 +107,8 @@ def test_six_xi_c_is_infinite_at_the_edge_of_chaos_only():
 
 
 def _map_records():
-    return [{"activation": "tanh", "depth": d, "sigma_w2": v, "test_accuracy": acc, "width": 16}
+    return [{"activation": "tanh", "init": "gaussian", "depth": d, "sigma_w2": v,
+             "test_accuracy": acc, "width": 16}
             for d in (10, 50) for v, acc in ((0.5, 0.2), (1.76, 0.9), (4.0, 0.4))]  # fmt: skip
 
 
