@@ -18,7 +18,7 @@ def _load(path: Path):
 
 
 def test_examples_exist():
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05"]
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.slow
@@ -45,6 +45,14 @@ def test_example_runs_small(path, tmp_path, capsys):
         sig = result["equinox sigmoid MLP"][0][0].grad_norm
         assert float(sig[0] / sig[-1]) < 1e-6  # 12 sigmoid layers: the gradient vanishes
         for suffix in ("-flax-history", "-equinox", "-equinox-history"):
+            assert (tmp_path / f"fig{suffix}.png").read_bytes()[:4] == b"\x89PNG"
+    if path.stem.startswith("06"):
+        plain, shaped = result.values()
+        # diagnose finds every activation site of the equinox MLP, the shaped record's too.
+        assert plain["sites"] == shaped["sites"] == 20
+        # Shaped, two inputs stay apart at initialisation; plain ReLU makes them alike.
+        assert shaped["input_similarity_at_init"] < plain["input_similarity_at_init"]
+        for suffix in ("-before", "-after", "-training"):
             assert (tmp_path / f"fig{suffix}.png").read_bytes()[:4] == b"\x89PNG"
     if path.stem.startswith("04"):
         assert all(c.relative_error < 0.1 for c in result)  # width 128: ~1/sqrt(width) noise

@@ -7,6 +7,7 @@ and the device that produced it:
 * ``diagnose-bench``: ``benchmarks/results/cpu-AMD_EPYC.json`` (``jaxact bench``), part
   ``diagnose``;
 * ``diagnose-example``: ``docs/diagnose_example.json`` (``examples/05_diagnose_your_model.py``);
+* ``shaping-example``: ``docs/shaping_example.json`` (``examples/06_shape_your_network.py``);
 * ``study``: ``docs/study/results.json`` (``jaxact study --out docs/study``), its figures in
   ``docs/study/figures``;
 * ``jax-nn-speed``: part ``jax_nn`` of ``benchmarks/results/cpu-AMD_EPYC.json`` and
@@ -35,6 +36,7 @@ README = ROOT / "README.md"
 BENCH = ROOT / "benchmarks" / "results" / "cpu-AMD_EPYC.json"
 GPU_BENCH = ROOT / "benchmarks" / "results" / "gpu-NVIDIA_H200.json"
 EXAMPLE = ROOT / "docs" / "diagnose_example.json"
+SHAPING = ROOT / "docs" / "shaping_example.json"
 STUDY = ROOT / "docs" / "study" / "results.json"
 #: The study's figures shown in the README (the rest are in the report).
 STUDY_FIGURES = ("depth.png", "why_deep_fails.png", "fluctuations.png", "he_xavier.png",
@@ -106,6 +108,41 @@ def diagnose_example() -> str:
             f"({relu['first_over_last_grad_at_step_1']:.1g} across the stack), ends with "
             f"{pct(relu['dead_units_at_end'])} of its units dead and reaches "
             f"{pct(relu['test_accuracy'])}. The conv net reaches {pct(conv['test_accuracy'])}.",
+        ]
+    )
+
+
+def shaping_example() -> str:
+    ex = json.loads(SHAPING.read_text())
+    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    sh = ex["shaping"]
+    return "\n".join(
+        [
+            f"From `{ex['command']}` on the {_device(ex['device'])}: a plain {ex['depth']}-layer "
+            f"equinox MLP (width 64) on digits, {ex['steps']} Adam steps (rate "
+            f"{ex['learning_rate']:g}) each. TAT "
+            f"gives the leaky ReLU slope {sh['negative_slope']:.4f} and scale {sh['alpha']:.4f},"
+            f" so that the network's C_f(0) = {sh['network']['c0']:.3f}.",
+            "",
+            "| model | sites found by diagnose | first / last site gradient at init | inputs' "
+            "mean cosine similarity after the last layer, at init | test accuracy |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {name} | {r['sites']} | {r['first_over_last_grad_at_init']:.2g} | "
+                f"{r['input_similarity_at_init']:.3f} | {pct(r['test_accuracy'])} |"
+                for name, r in ex["models"].items()
+            ),
+            "",
+            "Equinox's default weights have variance 1/(3 fan_in) (sigma_w2 = 1/3), so with ReLU "
+            "the plain net's signal variance shrinks about 6x per layer: after "
+            f"{ex['depth']} layers it is below float32's smallest normal number, every input "
+            "looks the same, and a "
+            "first/last gradient ratio of 0 means no gradient reaches the first layer at all. "
+            "The shaped net keeps the inputs apart and its gradient's size through depth.",
+            "",
+            "![before](docs/shaping-before.png)",
+            "![after](docs/shaping-after.png)",
+            "![training](docs/shaping-training.png)",
         ]
     )
 
@@ -384,6 +421,7 @@ BLOCKS = {
     "bench-summary": bench_summary,
     "diagnose-bench": diagnose_bench,
     "diagnose-example": diagnose_example,
+    "shaping-example": shaping_example,
     "study": study,
     "jax-nn-speed": jax_nn_speed,
 }
