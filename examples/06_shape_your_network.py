@@ -16,8 +16,8 @@ with jaxact, the model's code unchanged:
 Both nets are diagnosed at initialisation and trained with the same optimizer, rate and steps.
 
 Run: python examples/06_shape_your_network.py [--small] [--out figures/shaping.png]
-[--results summary.json] (writes the two gradient-flow figures and the learning curves beside
---out). The docs' figures and numbers are from
+[--results summary.json] (writes the learning curves at --out and the two gradient-flow figures
+beside it, ``-before`` and ``-after``). The docs' figures and numbers are from
 ``--out docs/shaping.png --results docs/shaping_example.json``.
 """
 
@@ -165,7 +165,7 @@ def main(argv=None):
     ax.set_title(f"A plain {depth}-layer equinox MLP on digits, before and after shaping",
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(out.with_name(out.stem + "-training" + out.suffix), dpi=110)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
     if args.results:
         from jaxact.bench.timing import device_info

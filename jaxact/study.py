@@ -508,8 +508,7 @@ def exp_depth(ctx: Context) -> Experiment:
     numbers["he_xavier"] = {f"{i}_{o}": hx[(i, o)] | {"final_loss_mean": hx_loss[(i, o)]["mean"]}
                             for i, o in hx}  # fmt: skip
     # Why: the signal at initialisation, the theory's C map and Jacobian spectrum.
-    deepest = [n for n, _ in dict.fromkeys((r["recipe"], 0) for r in grid)
-               if any(r["recipe"] == n and r["depth"] == dmax for r in grid)]  # fmt: skip
+    deepest = list(dict.fromkeys(r["recipe"] for r in grid if r["depth"] == dmax))
     why = _why_at_init(s, dmax, test_set.x[:128], deepest)
     numbers["why_at_init"] = why
     gcells = cell_summary(grid, ("recipe", "depth"), "grad_norm_layer1_init")

@@ -52,7 +52,7 @@ def test_example_runs_small(path, tmp_path, capsys):
         assert plain["sites"] == shaped["sites"] == 20
         # Shaped, two inputs stay apart at initialisation; plain ReLU makes them alike.
         assert shaped["input_similarity_at_init"] < plain["input_similarity_at_init"]
-        for suffix in ("-before", "-after", "-training"):
+        for suffix in ("-before", "-after"):
             assert (tmp_path / f"fig{suffix}.png").read_bytes()[:4] == b"\x89PNG"
     if path.stem.startswith("04"):
         assert all(c.relative_error < 0.1 for c in result)  # width 128: ~1/sqrt(width) noise

@@ -142,7 +142,7 @@ def shaping_example() -> str:
             "",
             "![before](docs/shaping-before.png)",
             "![after](docs/shaping-after.png)",
-            "![training](docs/shaping-training.png)",
+            "![training](docs/shaping.png)",
         ]
     )
 
