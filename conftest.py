@@ -8,6 +8,9 @@ they run with ``pytest -m slow`` (a CI step of its own).
 import pytest
 
 SLOW_DOCTESTS = {
+    "jaxact.attenuation.gradient_attenuation",
+    "jaxact.attenuation.layer_gradient_norms",
+    "jaxact.plotting.plot_attenuation",
     "jaxact.bench.frameworks.markdown_rows",
     "jaxact.bench.frameworks.plot",
     "jaxact.bench.frameworks.run",

@@ -145,7 +145,9 @@ def _householder_q(a: jax.Array) -> jax.Array:
     LAPACK's QR (what ``jnp.linalg.qr`` calls on CPU) hung XLA:CPU inside the sweeps' programs
     once they ran on two CPU devices (jaxlib 0.10.2: no thread busy, ``jaxact sweep --inits
     orthogonal`` and the study never returned); this has no custom call. It equals LAPACK's
-    ``Q`` (sign-fixed) to float rounding.
+    ``Q`` (sign-fixed) to float rounding, but its ``m`` sequential rank-1 updates are slower
+    for wide matrices (0.5 s for 1000 x 1000 on a 2-core CPU, LAPACK's 0.05 s), so only those
+    programs use it.
     """
     n, m = a.shape
     rows = jnp.arange(n)
@@ -163,18 +165,22 @@ def _householder_q(a: jax.Array) -> jax.Array:
     return q[:, :m] * jnp.where(jnp.diagonal(r)[:m] < 0, -1, 1).astype(a.dtype)
 
 
-def _haar(key: jax.Array, n_rows: int, n_cols: int, dtype) -> jax.Array:
+def _haar(key: jax.Array, n_rows: int, n_cols: int, dtype, householder: bool) -> jax.Array:
     """A Haar-distributed ``(n_rows, n_cols)`` matrix with orthonormal rows or columns.
 
     QR of a standard Gaussian matrix, with the columns of ``Q`` multiplied by the signs of
-    ``R``'s diagonal (Mezzadri 2007) - the values of ``jax.nn.initializers.orthogonal`` to
-    float rounding (:func:`_householder_q`). The Gaussian matrix is drawn flat and reshaped
-    (same numbers): under ``vmap``, random bits of a 2-D shape take XLA:CPU seconds to
-    compile, a flat draw a fraction of one.
+    ``R``'s diagonal (Mezzadri 2007) - the same values as ``jax.nn.initializers.orthogonal``
+    (to float rounding with ``householder``: :func:`_householder_q`). The Gaussian matrix is
+    drawn flat and reshaped (same numbers): under ``vmap``, random bits of a 2-D shape take
+    XLA:CPU seconds to compile, a flat draw a fraction of one.
     """
     n, m = max(n_rows, n_cols), min(n_rows, n_cols)
     a = jr.normal(key, (n * m,), dtype).reshape(n, m)
-    q = _householder_q(a)
+    if householder:
+        q = _householder_q(a)
+    else:
+        q, r = jnp.linalg.qr(a)
+        q = q * jnp.sign(jnp.diagonal(r))
     return q if n_rows >= n_cols else q.T
 
 
@@ -185,6 +191,7 @@ def init_weights(
     *,
     sigma_w2: float | None = None,
     dtype=jnp.float32,
+    householder: bool = False,
 ) -> jax.Array:
     """Sample weights of shape ``(..., fan_in, fan_out)`` (leading axes: independent stacks).
 
@@ -194,6 +201,9 @@ def init_weights(
       init: scheme name (see the module table) or :class:`Initializer`.
       sigma_w2: for ``gaussian`` (required) and ``orthogonal`` (``gain**2``).
       dtype: floating dtype of the result.
+      householder: orthogonal weights by Householder reflections in ``jax.numpy`` instead of
+        LAPACK's QR, the same values to float rounding: for programs sharded over several CPU
+        devices, where LAPACK's QR hung XLA:CPU (jaxlib 0.10.2; the sweeps use it).
 
     Returns:
       Array of ``shape`` and ``dtype``.
@@ -213,7 +223,8 @@ def init_weights(
         # the leading axes as extra rows of a single matrix).
         lead = tuple(shape[:-2])
         keys = jr.split(key, math.prod(lead)) if lead else key[None]
-        q = jax.vmap(lambda k: _haar(k, fan_in, fan_out, dtype))(keys).reshape(shape)
+        q = jax.vmap(lambda k: _haar(k, fan_in, fan_out, dtype, householder))(keys)
+        q = q.reshape(shape)
         # A square Q has entries of variance 1/n, so gain * Q has sigma_w2 = gain**2.
         return (math.sqrt(s2) * q).astype(dtype)
     return (math.sqrt(s2 / fan_in) * jr.normal(key, shape, dtype)).astype(dtype)

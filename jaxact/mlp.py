@@ -223,9 +223,11 @@ def mlp_scales(
 
 
 @functools.partial(
-    jax.jit, static_argnames=("depth", "width", "in_dim", "out_dim", "orthogonal", "dtype")
+    jax.jit,
+    static_argnames=("depth", "width", "in_dim", "out_dim", "orthogonal", "dtype", "householder"),
 )
-def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype) -> MLPParams:
+def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype,
+               householder=False) -> MLPParams:  # fmt: skip
     """The sampling behind :func:`init_mlp`, compiled once per shape (no argument checks).
 
     ``sample_mlp(key, jnp.asarray(mlp_scales(init, width, out_dim, sigma_w2, sigma_b2)), ...)``
@@ -244,6 +246,8 @@ def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype)
       out_dim: readout size, or ``None`` for none.
       orthogonal: Haar-orthogonal hidden weights instead of Gaussian ones.
       dtype: the parameters' floating dtype.
+      householder: orthogonal weights without LAPACK (:func:`jaxact.init_weights`): what the
+        sweeps' programs, sharded over several CPU devices, draw with.
 
     Returns:
       :class:`MLPParams`: ``weights`` ``(depth, width, width)``, ``biases`` ``(depth, width)``
@@ -274,7 +278,7 @@ def sample_mlp(key, scales, *, depth, width, in_dim, out_dim, orthogonal, dtype)
     def unit(name):
         if orthogonal:
             return init_weights(jr.fold_in(k_orth, len(name)), shapes[name], "orthogonal",
-                                sigma_w2=1.0, dtype=dtype)  # fmt: skip
+                                sigma_w2=1.0, dtype=dtype, householder=householder)  # fmt: skip
         return draws[name]
 
     weights = scales[0] * unit("weights")

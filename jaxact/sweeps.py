@@ -291,7 +291,8 @@ def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
     def draw(key_data, hyper):
         kp, kx = jr.split(jr.wrap_key_data(key_data))
         params = sample_mlp(kp, hyper[:3], depth=depth, width=width, in_dim=None, out_dim=None,
-                             orthogonal=orthogonal, dtype=dtype)  # fmt: skip
+                             orthogonal=orthogonal, dtype=dtype,
+                             householder=True)  # fmt: skip
         # A flat draw, reshaped: vmapped random bits of a 2-D shape take XLA:CPU seconds to
         # compile (2.2 s against 0.2 s for (8, 12), jax 0.10); the values are the same.
         return params, jr.normal(kx, (batch * width,), dtype).reshape(batch, width)
@@ -371,7 +372,8 @@ def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimize
     def draw(key_data, hyper):
         kp, kb = jr.split(jr.wrap_key_data(key_data))
         params = sample_mlp(kp, hyper[:3], depth=depth, width=width, in_dim=in_dim,
-                            out_dim=out_dim, orthogonal=orthogonal, dtype=dtype)  # fmt: skip
+                            out_dim=out_dim, orthogonal=orthogonal, dtype=dtype,
+                            householder=True)  # fmt: skip
         if batch_size is None:
             return params, hyper
         return params, hyper, jr.randint(kb, (steps, batch_size), 0, n_train)

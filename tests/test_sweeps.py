@@ -18,6 +18,7 @@ import optax
 import pytest
 
 from jaxact import init_mlp, layer_gradient_norms
+from jaxact.mlp import mlp_scales, sample_mlp
 from jaxact.sweeps import network_bytes, plan, summarize, sweep, theory_rate
 from jaxact.training import TrainingDiverged, train, two_spirals
 
@@ -50,9 +51,17 @@ def _reference(activation):
 
 
 def _network(r, **extra):
-    """The network a record says it measured, built the plain way."""
+    """The network a record says it measured, built the plain way (orthogonal weights by the
+    Householder QR the sweeps draw with, without LAPACK: jaxact.init_weights)."""
     kp, kx = jr.split(jr.key(r["seed"]))
     sigma = r["sigma_w2"] if r["init"] in ("gaussian", "orthogonal") else None
+    if r["init"] == "orthogonal":
+        scales = jnp.asarray(mlp_scales("orthogonal", r["width"], extra.get("out_dim"), sigma,
+                                        r["sigma_b2"]), jnp.float32)  # fmt: skip
+        p = sample_mlp(kp, scales, depth=r["depth"], width=r["width"],
+                       in_dim=extra.get("in_dim"), out_dim=extra.get("out_dim"), orthogonal=True,
+                       dtype=jnp.float32, householder=True)  # fmt: skip
+        return p, kx
     p = init_mlp(kp, depth=r["depth"], width=r["width"], init=r["init"], sigma_w2=sigma,
                  sigma_b2=r["sigma_b2"], **extra)  # fmt: skip
     return p, kx

@@ -290,21 +290,29 @@ def test_leaky_relu_c_map_mixes_the_kernels(a, c):
         jaxact.unregister_activation("leaky_c_map_test")
 
 
-def test_c_map_properties_and_derivatives():
+_SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "name", ["tanh", *(pytest.param(n, marks=_SLOW) for n in ("softplus", "gelu", "sigmoid"))]
+)
+def test_c_map_properties_and_derivatives(name):
     cs = np.linspace(-1, 1, 9)
-    for name in ("tanh", "softplus", "gelu", "sigmoid"):
-        m = theory.c_map(name, cs, q=0.7, sigma_w2=1.3, sigma_b2=0.1)
-        assert m.shape == cs.shape and m[-1] == pytest.approx(1.0, abs=TOL)
-        assert np.all(np.diff(m) > 0)  # increasing (positive Hermite coefficients)
-        # C'(c) and C''(c) against central differences of C: step 1e-4, error ~h^2 C''' ~ 1e-8.
-        h = 1e-4
-        for c in (-0.4, 0.5):
-            d1 = theory.c_map(name, c, q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=1)
-            fd = theory.c_map(name, [c - h, c + h], q=0.7, sigma_w2=1.3, sigma_b2=0.1)
-            assert d1 == pytest.approx((fd[1] - fd[0]) / (2 * h), rel=1e-7)
-            d2 = theory.c_map(name, c, q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=2)
-            fd1 = theory.c_map(name, [c - h, c + h], q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=1)
-            assert d2 == pytest.approx((fd1[1] - fd1[0]) / (2 * h), rel=1e-6, abs=1e-9)
+    m = theory.c_map(name, cs, q=0.7, sigma_w2=1.3, sigma_b2=0.1)
+    assert m.shape == cs.shape and m[-1] == pytest.approx(1.0, abs=TOL)
+    assert np.all(np.diff(m) > 0)  # increasing (positive Hermite coefficients)
+    # C'(c) and C''(c) against central differences: step 1e-4, truncation ~h^2 C''' ~ 1e-8.
+    h = 1e-4
+    for c in (-0.4, 0.5):
+        d1 = theory.c_map(name, c, q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=1)
+        fd = theory.c_map(name, [c - h, c + h], q=0.7, sigma_w2=1.3, sigma_b2=0.1)
+        assert d1 == pytest.approx((fd[1] - fd[0]) / (2 * h), rel=1e-7)
+        d2 = theory.c_map(name, c, q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=2)
+        fd1 = theory.c_map(name, [c - h, c + h], q=0.7, sigma_w2=1.3, sigma_b2=0.1, order=1)
+        assert d2 == pytest.approx((fd1[1] - fd1[0]) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+def test_c_map_slope_at_the_fixed_point_is_chi1():
     # At the fixed point q*, C'(1) is chi_1 (Schoenholz et al. 2017).
     q = theory.q_fixed_point("tanh", 1.5, 0.05)
     assert theory.c_map("tanh", 1.0, q=q, sigma_w2=1.5, sigma_b2=0.05, order=1) == pytest.approx(

@@ -14,6 +14,7 @@ from jaxact.study import StudyConfig
 from jaxact.study_figures import fluctuations, heatmap, trainability_map
 
 
+@pytest.mark.slow  # it solves the default run's shapings (about 6 s)
 def test_run_lists_cover_the_grid():
     s = StudyConfig.for_mode("default").grid
     grid = tr.grid_runs(s)
