@@ -321,6 +321,7 @@ def test_fused_backward_refuses_what_it_does_not_do():
         jax.jvp(lambda v: mlp_forward(p, v, "relu", backward="fused"), (x,), (x,))
 
 
+@pytest.mark.slow  # about 4 s
 def test_diagnose_says_it_cannot_look_inside_the_fused_pass():
     p = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=3, out_dim=2)
     x = jnp.ones((5, 3), jnp.float32)

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 # Quadrature on [-12, 12] with 24x24 Gauss-Legendre nodes split at kinks is exact to ~1e-14 for
 # these integrands; 1e-12 leaves room for accumulation in the root finders.
 TOL = 1e-12
+_SLOW = pytest.mark.slow
 
 
 @pytest.mark.parametrize("sigma_w2", [0.5, 1.0, 1.7, 2.0])
@@ -111,7 +112,7 @@ def test_jacobian_spectrum_linear_networks():
         theory.jacobian_spectrum("tanh", 1.0, 0.0, 3, "uniform")
 
 
-@pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
+@pytest.mark.parametrize("weights", ["gaussian", pytest.param("orthogonal", marks=_SLOW)])
 def test_jacobian_spectrum_against_finite_width_measurement(weights):
     depth, width = 6, 300
     init = "gaussian" if weights == "gaussian" else "orthogonal"
@@ -288,9 +289,6 @@ def test_leaky_relu_c_map_mixes_the_kernels(a, c):
         assert theory.c_map(rec, c) == pytest.approx(want, abs=TOL)
     finally:
         jaxact.unregister_activation("leaky_c_map_test")
-
-
-_SLOW = pytest.mark.slow
 
 
 @pytest.mark.parametrize(
