@@ -411,6 +411,7 @@ def test_vmap_inside_the_loss_gives_one_batched_site():
     assert [(s.activation, s.shape) for s in d.sites] == [("sigmoid", (7, 5))]
 
 
+@pytest.mark.slow  # about 4.5 s
 def test_inline_activations_are_recognised():
     x = jnp.linspace(-4.0, 4.0, 64, dtype=jax_f32).reshape(8, 8)
 

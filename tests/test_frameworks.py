@@ -48,6 +48,7 @@ def _check_same_network(names, r):
     assert second < first  # the step descends
 
 
+@pytest.mark.slow  # the shared comparison takes about 8 s to set up
 def test_every_framework_computes_the_same_network_and_step(relu_depth4):
     _check_same_network(*relu_depth4)
 
@@ -114,6 +115,7 @@ def test_quick_mode_skips_torch_compile_with_the_reason():
     assert "quick mode" in r["skipped"]["torch_compile"]
 
 
+@pytest.mark.slow
 def test_markdown_names_what_did_not_run(relu_depth4, tmp_path):
     g = dict(relu_depth4[1], skipped={"flax": "flax is not installed (pip install flax)"})
     res = {"batch": 8, "widths": [16], "depths": [4], "versions": {"jax": "0"}, "grid": [g],

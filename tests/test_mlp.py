@@ -54,6 +54,7 @@ def test_scan_equals_unrolled_loop_values_and_gradients(activation, residual):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow  # about 4 s
 def test_shapes_batch_dims_and_head():
     p = init_mlp(jax.random.key(0), depth=3, width=8, in_dim=4, out_dim=5)
     x = jnp.ones((2, 3, 4), jnp.float32)

@@ -85,6 +85,7 @@ def test_public_checks_pass_for_the_record(swish_beta):
     assert results and all(r.passed for r in results)
 
 
+@pytest.mark.slow  # about 4 s
 def test_accepted_by_mlp_theory_and_diagnose(swish_beta):
     params = jaxact.init_mlp(jax.random.key(0), depth=3, width=8, in_dim=8, out_dim=4)
     x = jax.random.normal(jax.random.key(1), (5, 8), jnp.float32)
