@@ -220,9 +220,10 @@ def _leaky(a: float) -> theory.Float64Phi:
     )  # fmt: skip
 
 
-def _moments(fam: _Family, shift: float | None):
+def _moments(fam: _Family, shift: float | None, curvature: bool = False):
     """``(alpha, shift, Q'(1), C'(1), C''(1))`` of ``alpha (phi(beta x + gamma) + shift)`` with
-    ``alpha`` giving ``Q(1) = 1``; ``shift=None`` picks the one that gives ``C(0) = 0``."""
+    ``alpha`` giving ``Q(1) = 1``; ``shift=None`` picks the one that gives ``C(0) = 0``.
+    ``C''(1)`` is computed only with ``curvature`` (TAT's smooth case; ``nan`` otherwise)."""
     f0, f1 = fam.at(0), fam.at(1)
     if shift is None:
         shift = -fam.mean(f0)
@@ -232,7 +233,9 @@ def _moments(fam: _Family, shift: float | None):
     a2 = 1.0 / m2
     q_slope = a2 * fam.mean(lambda z: (f0(z) + shift) * f1(z) * z)
     c_slope = a2 * fam.mean(lambda z: f1(z) ** 2)
-    c_curv = a2 * fam.mean(lambda z: fam.at(2)(z) ** 2) if not fam.phi.jumps else math.inf
+    c_curv = math.nan
+    if curvature:
+        c_curv = a2 * fam.mean(lambda z: fam.at(2)(z) ** 2) if not fam.phi.jumps else math.inf
     return math.sqrt(a2), shift, q_slope, c_slope, c_curv
 
 
@@ -460,7 +463,7 @@ def tat(activation, depth: int, *, eta: float = 0.9, tau: float = 0.3) -> Shapin
     def res(p):
         if p[0] <= 0:
             return None
-        m = _moments(_Family(phi, p[0], p[1]), p[2])
+        m = _moments(_Family(phi, p[0], p[1]), p[2], curvature=True)
         if m is None or m[0] * p[0] >= 2.0:
             return None
         return np.array([m[2] - 1.0, m[3] - 1.0, m[4] - target])
