@@ -28,7 +28,7 @@ CASES = [
     (["attenuation", "--activation", "softmax"], "elementwise"),
     (["attenuation", "--depth", "1000000000"], "memory"),
     (["attenuation", "--width", "1000000000"], "memory"),
-    (["attenuation", "--depth", "100000", "--width", "256"], "memory"),
+    (["attenuation", "--depth", "1000000", "--width", "256"], "memory"),
     (["attenuation", "--depth", "x"], "invalid int value: 'x'"),
     (["attenuation", "--init", "he", "--sigma-w2", "2"], "fixes sigma_w2"),
     (["attenuation", "--init", "gaussian"], "needs sigma_w2"),
