@@ -107,6 +107,26 @@ def test_rerunning_some_parts_keeps_the_others(tmp_path, monkeypatch):
     assert saved["parts"]["mlp"]["command"] == "jaxact bench --quick --parts mlp"
 
 
+def test_markdown_names_each_run_of_a_merged_file():
+    # A file whose parts came from two `--parts` runs must not credit both to one command
+    # (parts named so that no section is rendered: only the header is under test).
+    from jaxact.bench.runner import markdown
+
+    res = {"device": device_info(), "quick": False,
+           "parts": {"one": {"command": "jaxact bench --parts one",
+                             "date": "2026-12-04T18:00:00"},
+                     "two": {"command": "jaxact bench --parts two",
+                             "date": "2026-11-27T13:00:00"}}}  # fmt: skip
+    header = markdown(res, "jaxact bench --parts two").splitlines()[2]
+    assert header.startswith(
+        "2 runs (one: `jaxact bench --parts one`, 2026-12-04; "
+        "two: `jaxact bench --parts two`, 2026-11-27)"
+    )
+    res["parts"]["two"] = dict(res["parts"]["one"])
+    one = markdown(res, "jaxact bench --parts one").splitlines()[2]
+    assert one.startswith("`jaxact bench --parts one` on ")
+
+
 def test_device_info_and_slug():
     info = device_info()
     assert info["backend"] == jax.default_backend()

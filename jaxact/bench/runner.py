@@ -97,16 +97,30 @@ def markdown(results: dict[str, Any], command: str) -> str:
     True
     """
     d = results["device"]
+    parts = results["parts"]
+    # A file that merges parts of several runs (``--parts``) names each part's command and date.
+    runs: dict[tuple[str, str], list[str]] = {}
+    for name, part in parts.items():
+        key = (part.get("command", command), part.get("date", d["date"])[:10])
+        runs.setdefault(key, []).append(name)
+    origin = f"`{command}`"
+    if len(runs) > 1:
+        origin = (
+            f"{len(runs)} runs ("
+            + "; ".join(
+                f"{', '.join(names)}: `{cmd}`, {date}" for (cmd, date), names in runs.items()
+            )
+            + "), the device and versions of the latest,"
+        )
     lines = [
         f"# Benchmarks: {d['backend']} / {d['device_kind']}",
         "",
-        f"`{command}` on {d['processor']} ({d['cpu_count']} CPUs), {d['platform']}; "
+        f"{origin} on {d['processor']} ({d['cpu_count']} CPUs), {d['platform']}; "
         f"jax {d['jax']}, jaxlib {d['jaxlib']}; {d['date']}"
         + (" (quick mode)" if results["quick"] else ""),
         "",
         "Times are medians over repeats (min-max in the JSON); compile time is excluded.",
     ]
-    parts = results["parts"]
     if "activations" in parts:
         a = parts["activations"]
         lines += [
