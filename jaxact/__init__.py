@@ -4,156 +4,63 @@ The activation catalogue with closed-form derivatives lives in :mod:`jaxact.acti
 :func:`jaxact.diagnose` measures gradients, saturation and dead units at every activation site
 of any JAX model (:mod:`jaxact.diagnosis`); :mod:`jaxact.theory` predicts what wide random
 networks do and :mod:`jaxact.shaping` turns it into activations that make plain deep networks
-train. ``import jaxact`` stays light (it does not import
-matplotlib, flax or equinox).
+train.
+
+``import jaxact`` is light: each name below is imported from its module on first use (PEP 562),
+so ``jaxact --help`` starts without JAX, and ``import jaxact`` never pulls in matplotlib, flax,
+equinox, optax or the application layer (training, sweeps, the study) until they are used.
+``from jaxact import relu`` and ``jaxact.relu`` work as usual.
 """
 
-# jax.nn's helpers that are not activations, re-exported so that ``import jaxact as nn`` can
-# stand in for ``import jax.nn as nn`` in model code.
-from jax.nn import log1mexp, logsumexp, one_hot, standardize
+from __future__ import annotations
 
-from jaxact import shaping, theory
-from jaxact.activations import (
-    ACTIVATIONS,
-    ALIASES,
-    Activation,
-    Interval,
-    activation_fn,
-    celu,
-    elu,
-    gelu,
-    gelu_exact,
-    gelu_tanh,
-    get_activation,
-    glu,
-    hard_sigmoid,
-    hard_silu,
-    hard_swish,
-    hard_tanh,
-    identity,
-    leaky_relu,
-    log_sigmoid,
-    log_softmax,
-    mish,
-    register_activation,
-    relu,
-    relu6,
-    selu,
-    sigmoid,
-    silu,
-    soft_sign,
-    softmax,
-    softplus,
-    softsign,
-    sparse_plus,
-    sparse_sigmoid,
-    squareplus,
-    swish,
-    tanh,
-    unregister_activation,
-)
-from jaxact.attenuation import (
-    AttenuationResult,
-    GradientNorms,
-    JacobianNorms,
-    gradient_attenuation,
-    jacobian_norms,
-    layer_gradient_norms,
-    layer_jacobians,
-)
-from jaxact.diagnosis import Diagnosis, Site, diagnose, tap
-from jaxact.initializers import INITIALIZERS, Initializer, get_initializer, init_weights
-from jaxact.mlp import (
-    MLPParams,
-    MLPTrace,
-    SGDState,
-    TraceStatistics,
-    init_mlp,
-    init_sgd,
-    make_sgd_step,
-    mlp_forward,
-    mlp_trace,
-    trace_statistics,
-)
-from jaxact.sweeps import sweep
-from jaxact.training import Dataset, TrainingDiverged, TrainResult, train, two_spirals
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "log1mexp",
-    "logsumexp",
-    "one_hot",
-    "standardize",
-    "ACTIVATIONS",
-    "ALIASES",
-    "INITIALIZERS",
-    "Activation",
-    "AttenuationResult",
-    "GradientNorms",
-    "JacobianNorms",
-    "TraceStatistics",
-    "Diagnosis",
-    "Site",
-    "diagnose",
-    "tap",
-    "Initializer",
-    "MLPParams",
-    "MLPTrace",
-    "SGDState",
-    "gradient_attenuation",
-    "get_initializer",
-    "init_mlp",
-    "init_sgd",
-    "init_weights",
-    "jacobian_norms",
-    "layer_gradient_norms",
-    "layer_jacobians",
-    "make_sgd_step",
-    "mlp_forward",
-    "mlp_trace",
-    "trace_statistics",
-    "Interval",
-    "activation_fn",
-    "__version__",
-    "celu",
-    "elu",
-    "gelu",
-    "gelu_exact",
-    "gelu_tanh",
-    "glu",
-    "get_activation",
-    "register_activation",
-    "unregister_activation",
-    "hard_sigmoid",
-    "hard_silu",
-    "hard_swish",
-    "hard_tanh",
-    "identity",
-    "leaky_relu",
-    "log_sigmoid",
-    "log_softmax",
-    "mish",
-    "relu",
-    "relu6",
-    "selu",
-    "sigmoid",
-    "silu",
-    "softmax",
-    "softplus",
-    "softsign",
-    "soft_sign",
-    "sparse_plus",
-    "sparse_sigmoid",
-    "squareplus",
-    "swish",
-    "tanh",
-    "theory",
-    "shaping",
-    "Dataset",
-    "TrainResult",
-    "TrainingDiverged",
-    "train",
-    "two_spirals",
-    "sweep",
-]
+#: Where each public name lives: ``{module: names}``. jax.nn's helpers that are not
+#: activations are re-exported so that ``import jaxact as nn`` can stand in for
+#: ``import jax.nn as nn`` in model code.
+_HOMES: dict[str, tuple[str, ...]] = {
+    "jax.nn": ("log1mexp", "logsumexp", "one_hot", "standardize"),
+    "jaxact.activations": (
+        "ACTIVATIONS", "ALIASES", "Activation", "Interval", "activation_fn", "celu", "elu",
+        "gelu", "gelu_exact", "gelu_tanh", "get_activation", "glu", "hard_sigmoid",
+        "hard_silu", "hard_swish", "hard_tanh", "identity", "leaky_relu", "log_sigmoid",
+        "log_softmax", "mish", "register_activation", "relu", "relu6", "selu", "sigmoid",
+        "silu", "soft_sign", "softmax", "softplus", "softsign", "sparse_plus",
+        "sparse_sigmoid", "squareplus", "swish", "tanh", "unregister_activation",
+    ),
+    "jaxact.attenuation": (
+        "AttenuationResult", "GradientNorms", "JacobianNorms", "gradient_attenuation",
+        "jacobian_norms", "layer_gradient_norms", "layer_jacobians",
+    ),
+    "jaxact.diagnosis": ("Diagnosis", "Site", "diagnose", "tap"),
+    "jaxact.initializers": ("INITIALIZERS", "Initializer", "get_initializer", "init_weights"),
+    "jaxact.mlp": (
+        "MLPParams", "MLPTrace", "SGDState", "TraceStatistics", "init_mlp", "init_sgd",
+        "make_sgd_step", "mlp_forward", "mlp_trace", "trace_statistics",
+    ),
+    "jaxact.sweeps": ("sweep",),
+    "jaxact.training": ("Dataset", "TrainResult", "TrainingDiverged", "train", "two_spirals"),
+}  # fmt: skip
+#: Public submodules offered as attributes (``jaxact.theory.q_star``).
+_SUBMODULES = ("shaping", "theory")
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = ["__version__", *_WHERE, *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"jaxact.{name}")
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'jaxact' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

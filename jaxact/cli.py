@@ -11,13 +11,34 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import jax.numpy as jnp
-
-from jaxact.activations import ACTIVATIONS
+#: The names the parser offers, written here so that ``jaxact --help`` (and every argument
+#: error) needs no JAX: each equals its registry (``tests/test_package.py`` checks that).
+INIT_NAMES = ("gaussian", "glorot", "he", "lecun", "orthogonal", "standard")
+STUDY_EXPERIMENTS = ("linear", "ranges", "flat", "vanishing", "relu_passes", "depth", "speed",
+                     "dead", "outputs")  # fmt: skip
+OPTIMIZER_NAMES = ("adam", "momentum", "sgd")
+DEFAULT_OPTIMIZER_NAME, DEFAULT_LEARNING_RATE = "adam", 1e-2
+BENCH_PARTS = ("activations", "jax_nn", "mlp", "attenuation", "diagnose", "sweep", "frameworks")
 
 #: Figure formats every command's ``--plot``-like option accepts (matplotlib's, without
 #: importing it to ask).
 FIGURE_FORMATS = ("eps", "jpeg", "jpg", "pdf", "png", "ps", "svg", "svgz", "tif", "tiff", "webp")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each default said once: none for flags and unset options (or where the help says it),
+    lists as the words one would type."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        # --help and --version have SUPPRESS; positionals have no option strings.
+        unset = default is None or default is False or default == argparse.SUPPRESS
+        if unset or "default" in text or not action.option_strings:
+            return text
+        if isinstance(default, list | tuple):
+            default = " ".join(map(str, default))
+        return f"{text} (default: {str(default).replace('%', '%%')})"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,8 +74,9 @@ def _activations(option: str, names: Sequence[str], *, elementwise: bool = True)
 
 
 def check_figure_path(option: str, path: str | None) -> None:
-    """Raise ValueError unless ``path`` can take a figure: a known format, in a folder that
-    exists or can be made (checked before any computation)."""
+    """Raise ValueError unless ``path`` can take a figure: a known format, in a writable folder
+    that exists (a typo in a folder name is an error, not a new folder), checked before any
+    computation."""
     if path is None:
         return
     p = Path(path)
@@ -62,7 +84,9 @@ def check_figure_path(option: str, path: str | None) -> None:
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"{option} {path}: {p.suffix or 'no extension'} is not a supported "
                          f"figure format ({', '.join(FIGURE_FORMATS)})")  # fmt: skip
-    _check_parent(option, p)
+    _check_parent(option, p)  # an ancestor that is a file, an unwritable folder
+    if not p.parent.is_dir():
+        raise ValueError(f"{option} {path}: the folder {p.parent.absolute()} does not exist")
     if p.is_dir():
         raise ValueError(f"{option} {path}: is a directory")
 
@@ -73,9 +97,9 @@ def _check_parent(option: str, p: Path) -> None:
     for up in (p.parent, *p.parent.parents):
         if up.exists():
             if not up.is_dir():
-                raise ValueError(f"{option} {p}: {up} is not a directory")
+                raise ValueError(f"{option} {p}: {up.absolute()} is not a directory")
             if not os.access(up, os.W_OK | os.X_OK):
-                raise ValueError(f"{option} {p}: cannot write in {up}")
+                raise ValueError(f"{option} {p}: cannot write in {up.absolute()}")
             return
 
 
@@ -91,6 +115,10 @@ def _memory_check(what: str, need: int) -> None:
 
 def activations_table(names: Sequence[str] | None = None) -> str:
     """The catalogue as a plain-text table: name, range, max slope, phi'(0), saturating, gain."""
+    import jax.numpy as jnp
+
+    from jaxact.activations import ACTIVATIONS
+
     names = list(ACTIVATIONS) if names is None else list(names)
     header = ("name", "range", "max |phi'|", "phi'(0)", "saturating", "gain")
     rows = []
@@ -325,9 +353,13 @@ def fast_cpu_compile(jaxlib_version: str | None = None) -> list[str]:
 
 def _check_out_dir(option: str, path: str) -> None:
     """An output folder: absent (made when written) or a folder, in a writable place."""
+    if not path.strip():
+        raise ValueError(f"{option} must name a folder, got {path!r}")
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{option} {path}: exists and is not a directory")
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: cannot write in {out.absolute()}")
     _check_parent(option, out)
 
 
@@ -348,6 +380,10 @@ def _cmd_study(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     done = run_study(args.out, mode=mode, resume=args.resume, only=args.only, seed=args.seed,
                      show_progress=not args.no_progress)  # fmt: skip
+    if mode == "quick":
+        from jaxact.report import SMOKE_TEST
+
+        print(SMOKE_TEST + "\n")
     width = max(len(e.title) for e in done)
     for i, e in enumerate(done, 1):
         print(f"{i}. {e.title:<{width}}  {e.verdict}")
@@ -456,6 +492,21 @@ def _check_bench(args: argparse.Namespace) -> None:
     _check_out_dir("--out", args.out)
 
 
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """``jaxact bench``'s options (also ``python benchmarks/run.py``'s)."""
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument("--out", default=os.path.join("benchmarks", "results"),
+                        help="folder of the results file")  # fmt: skip
+    parser.add_argument("--parts", nargs="+", default=list(BENCH_PARTS), choices=BENCH_PARTS,
+                        metavar="PART", help="which parts: " + ", ".join(BENCH_PARTS))  # fmt: skip
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from jaxact.bench.runner import run_cli
+
+    return run_cli(args)
+
+
 def jax_devices_line() -> str:
     import jax
 
@@ -465,10 +516,6 @@ def jax_devices_line() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jaxact.initializers import INITIALIZERS
-    from jaxact.study import EXPERIMENTS
-    from jaxact.training import DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER_NAME, OPTIMIZERS
-
     parser = _Parser(
         prog="jaxact",
         description="Activation functions and the vanishing-gradient problem, measured in JAX.",
@@ -477,8 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"jaxact {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    inits = sorted(INITIALIZERS)
-    defaults = argparse.ArgumentDefaultsHelpFormatter
+    inits = list(INIT_NAMES)
+    defaults = _HelpFormatter
 
     def command(name, check, func, **kw):
         p = sub.add_parser(name, formatter_class=defaults, **kw)
@@ -503,7 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="NAME", help="registry names (see `jaxact activations`)")  # fmt: skip
     att.add_argument("--depth", type=int, default=50, help="hidden layers")
     att.add_argument("--width", type=int, default=256, help="units per hidden layer")
-    att.add_argument("--init", default="he", choices=inits, help="weight scheme")
+    att.add_argument("--init", default="he", choices=inits, metavar="NAME",
+                     help="weight scheme: " + ", ".join(inits))  # fmt: skip
     att.add_argument("--sigma-w2", type=float, default=None,
                      help="weight variance x fan_in, for --init gaussian/orthogonal")  # fmt: skip
     att.add_argument("--sigma-b2", type=float, default=0.0, help="bias variance")
@@ -540,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--full", action="store_true", help="bigger widths and depths (for a GPU)")
     st.add_argument("--out", default="jaxact-study", help="output directory")
     st.add_argument("--resume", action="store_true", help="skip experiments already done")
-    ids = [i for i, _ in EXPERIMENTS]
+    ids = list(STUDY_EXPERIMENTS)
     st.add_argument("--only", nargs="+", metavar="ID", choices=ids,
                     help="run only these experiments: " + ", ".join(ids))  # fmt: skip
     st.add_argument("--seed", type=int, default=0, help="seed of every experiment")
@@ -556,7 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
                     metavar="NAME", help="registry names")  # fmt: skip
     sw.add_argument("--depth", nargs="+", type=int, default=[10, 30, 100], help="hidden layers")
     sw.add_argument("--width", nargs="+", type=int, default=[256], help="units per layer")
-    sw.add_argument("--init", nargs="+", default=["he"], choices=inits, help="weight schemes")
+    sw.add_argument("--init", nargs="+", default=["he"], choices=inits, metavar="NAME",
+                    help="weight schemes: " + ", ".join(inits))  # fmt: skip
     sw.add_argument("--seeds", type=int, default=8, help="number of seeds (0 .. N-1)")
     sw.add_argument("--sigma-w2", nargs="+", type=float, default=None,
                     help="for gaussian/orthogonal init; several values: a grid axis")  # fmt: skip
@@ -564,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--kind", choices=["attenuation", "training"], default="attenuation",
                     help="what each cell measures")  # fmt: skip
     sw.add_argument("--batch", type=int, default=32, help="attenuation: inputs per network")
-    sw.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULT_OPTIMIZER_NAME,
+    sw.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=DEFAULT_OPTIMIZER_NAME,
                     help="training")  # fmt: skip
     sw.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE,
                     help="training: learning rate")  # fmt: skip
@@ -582,15 +631,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print (and --plot: draw) the mean-field rate prediction")  # fmt: skip
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    from jaxact.bench.runner import add_arguments, run_cli
-
     bench = command(
-        "bench", _check_bench, run_cli,
+        "bench", _check_bench, _cmd_bench,
         help="benchmarks: activations, MLP steps, compile time, attenuation, PyTorch",
         description="Run the benchmarks; write benchmarks/results/<backend>-<device>.json, a "
         "markdown table and plots.",
     )  # fmt: skip
-    add_arguments(bench)
+    add_bench_arguments(bench)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +98,13 @@ def _assert_one_line_error(argv, message, capsys):
         (["bench", "--quick", "--out", "{d}/file.txt"], "exists and is not a directory"),
         (["bench", "--parts", "nope"], "invalid choice: 'nope'"),
         (["study", "--out", "{d}/file.txt/study"], "not a directory"),
+        # A figure into a folder that does not exist: a typo, not a folder to make.
+        (["attenuation", "--depth", "2", "--plot", "{d}/missing/x.png"], "does not exist"),
+        (["sweep", "--depth", "2", "--plot", "{d}/missing/x.png"], "does not exist"),
+        (["activations", "--plot", "{d}/missing/x.png"], "does not exist"),
+        (["theory", "--compare", "{d}/missing/x.png"], "does not exist"),
+        (["study", "--out", ""], "--out must name a folder, got ''"),
+        (["bench", "--out", " "], "--out must name a folder, got ' '"),
     ],
 )
 def test_output_paths_are_checked_first(argv, message, capsys, tmp_path):
@@ -104,6 +112,66 @@ def test_output_paths_are_checked_first(argv, message, capsys, tmp_path):
     _assert_one_line_error([a.format(d=tmp_path) for a in argv], message, capsys)
     assert (tmp_path / "file.txt").read_text() == "not ours\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_unwritable_output_folder_is_one_line(capsys, tmp_path, monkeypatch):
+    # An existing folder the user cannot write in (simulated: the tests may run as root, who
+    # can write anywhere) is refused before any work, with its absolute path.
+    import jaxact.cli
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+
+    def access(p, mode):
+        return False if Path(p).absolute() == locked else real(p, mode)
+
+    monkeypatch.setattr(jaxact.cli.os, "access", access)
+    for argv in (["study", "--out", str(locked)], ["bench", "--out", str(locked)],
+                 ["attenuation", "--plot", str(locked / "x.png")]):  # fmt: skip
+        _assert_one_line_error(argv, f"cannot write in {locked}", capsys)
+    monkeypatch.chdir(locked)
+    _assert_one_line_error(["activations", "--plot", "x.png"], f"cannot write in {locked}", capsys)
+
+
+def test_help_and_version_start_without_jax():
+    # `jaxact --help` must answer at once: the parser is built without importing JAX.
+    code = ("import sys, time\n"
+            "t = time.perf_counter()\n"
+            "from jaxact.cli import main\n"
+            "for argv in (['--version'], ['--help'], ['study', '--help'], ['sweep', '--help'],\n"
+            "             ['bench', '--help']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print('jax' in sys.modules, 'numpy' in sys.modules, time.perf_counter() - t,\n"
+            "      file=sys.stderr)\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    jax_loaded, numpy_loaded, seconds = proc.stderr.split()
+    assert (jax_loaded, numpy_loaded) == ("False", "False"), proc.stderr
+    # 1 s is the budget; parsing takes about 10 ms on the 2-core CI machine.
+    assert float(seconds) < 1.0, proc.stderr
+    assert "jaxact 0.1.0" in proc.stdout
+
+
+def test_the_parser_names_equal_the_registries():
+    # The CLI lists names without importing JAX (above); each list is its registry's.
+    from jaxact import cli
+    from jaxact.bench.runner import PARTS
+    from jaxact.initializers import INITIALIZERS
+    from jaxact.study import EXPERIMENTS
+    from jaxact.training import DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER_NAME, OPTIMIZERS
+
+    assert cli.INIT_NAMES == tuple(sorted(INITIALIZERS))
+    assert cli.STUDY_EXPERIMENTS == tuple(i for i, _ in EXPERIMENTS)
+    assert cli.OPTIMIZER_NAMES == tuple(sorted(OPTIMIZERS))
+    assert (cli.DEFAULT_OPTIMIZER_NAME, cli.DEFAULT_LEARNING_RATE) == (
+        DEFAULT_OPTIMIZER_NAME,
+        DEFAULT_LEARNING_RATE,
+    )
+    assert cli.BENCH_PARTS == PARTS
 
 
 def test_real_process_prints_one_line():
@@ -128,6 +196,17 @@ def test_help_shows_defaults_and_choices(capsys):
     with pytest.raises(SystemExit):
         main(["study", "--help"])
     assert "relu_passes" in capsys.readouterr().out  # --only lists the experiment ids
+    # Each default said once: none for unset options and flags, lists as one would type them.
+    for cmd in ("activations", "attenuation", "theory", "sweep", "study", "bench"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        for never in ("(default: None)", "(default: False)", "(default: ["):
+            assert never not in out, (cmd, never)
+        if cmd == "sweep":
+            assert "(default: half the free)" in out and "(default: sigmoid tanh relu gelu)" in out
+        if cmd == "bench":
+            assert "(default: benchmarks/results)" in out
 
 
 def test_no_progress_bar_outside_a_terminal(capsys, tmp_path):

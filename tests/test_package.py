@@ -59,6 +59,31 @@ def test_import_does_not_pull_in_matplotlib():
     assert out.strip() == "False"
 
 
+def test_the_core_loads_on_first_use_and_the_application_stays_out():
+    # `import jaxact` loads no JAX; the core's names load their modules on first use, and
+    # none of them pulls in the application layer (training, sweeps, the study) or optax.
+    code = (
+        "import sys, jaxact\n"
+        "print('jax' in sys.modules)\n"
+        "for name in ('relu', 'diagnose', 'theory', 'shaping', 'init_mlp', 'init_weights',\n"
+        "             'gradient_attenuation', 'trace_statistics', 'ACTIVATIONS'):\n"
+        "    getattr(jaxact, name)\n"
+        "app = ('optax', 'jaxact.sweeps', 'jaxact.training', 'jaxact.study', 'matplotlib')\n"
+        "print([m for m in app if m in sys.modules])\n"
+        "print(jaxact.sweep.__module__, 'jaxact.sweeps' in sys.modules)\n"
+    )
+    assert _run(code).split("\n")[:3] == ["False", "[]", "jaxact.sweeps True"]
+
+
+def test_lazy_names_behave_like_attributes():
+    from jaxact import diagnose, relu  # from-imports go through the same look-up
+
+    assert relu is jaxact.activations.relu and diagnose is jaxact.diagnosis.diagnose
+    assert set(jaxact.__all__) <= set(dir(jaxact))
+    with pytest.raises(AttributeError, match="no attribute 'relux'"):
+        jaxact.relux  # noqa: B018
+
+
 @pytest.mark.slow
 def test_works_with_default_float32_config():
     # The suite enables float64; users usually do not. Check the default configuration.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -367,9 +366,10 @@ def main(argv=None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    parser.add_argument("--out", default=os.path.join("benchmarks", "results"))
-    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    """``jaxact bench``'s options: :func:`jaxact.cli.add_bench_arguments`."""
+    from jaxact.cli import add_bench_arguments
+
+    add_bench_arguments(parser)
 
 
 def run_cli(args: argparse.Namespace) -> int:
