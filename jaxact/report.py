@@ -16,6 +16,7 @@ from jaxact.files import atomic_write
 
 __all__ = [
     "GLOSSARY",
+    "SMOKE_TEST",
     "render_html",
     "render_markdown",
     "write_report",
@@ -34,11 +35,13 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.2rem; }
 .claim { font-style: italic; color: #555; border-left: 3px solid #ccc; padding-left: .8rem; }
 .verdict { display: inline-block; padding: .1rem .5rem; border-radius: .3rem; font-weight: 600; }
 .supported { background: #d8f3dc; } .caveat { background: #fff3bf; } .not { background: #ffd6d6; }
+.untested { background: #e9ecef; }
 table { border-collapse: collapse; font-size: .9rem; } td, th { border: 1px solid #ddd;
         padding: .2rem .5rem; text-align: left; }
 img { max-width: 100%; } .meta { color: #666; font-size: .85rem; }
 figure { margin: 1rem 0; } .decided { font-size: .9rem; color: #444; background: #f6f6f6;
-  padding: .4rem .6rem; } dt { font-weight: 600; margin-top: .5rem; }
+  padding: .4rem .6rem; } .smoke { background: #fff4d6; padding: .5rem .7rem; }
+dt { font-weight: 600; margin-top: .5rem; }
 </style>
 </head>
 <body>
@@ -47,7 +50,8 @@ figure { margin: 1rem 0; } .decided { font-size: .9rem; color: #444; background:
 {{ meta.device.device_kind }} &middot; jax {{ meta.device.jax }} &middot;
 {{ meta.device.date }} &middot; mode {{ meta.config.mode }}{% if meta.device.xla_flags %}
 &middot; XLA_FLAGS <code>{{ meta.device.xla_flags }}</code>{% endif %}</p>
-<table>
+{% if meta.config.mode == "quick" %}<p class="smoke"><b>{{ smoke }}</b></p>
+{% endif %}<table>
 <tr><th>#</th><th>claim</th><th>verdict</th></tr>
 {% for e in experiments %}<tr><td>{{ loop.index }}</td>
 <td><a href="#{{ e.id }}">{{ e.title }}</a></td>
@@ -71,6 +75,13 @@ alt="{{ e.title }}: {{ fig }}"></figure>
 </html>
 """
 
+
+#: What a ``--quick`` report and ``jaxact study --quick`` say first.
+SMOKE_TEST = (
+    "A smoke test (--quick): every experiment runs, at sizes too small to decide its claim "
+    "(depth 20 where the claim is about 50+ layers, 60 training steps). The verdicts show that "
+    "the code works; run `jaxact study` (about 2 minutes on 2 cores) for the measured answers."
+)
 
 #: Terms the report uses, explained once at its end.
 GLOSSARY = (
@@ -146,7 +157,8 @@ GLOSSARY = (
 def _css(verdict: str) -> str:
     if verdict.startswith("supported only"):
         return "caveat"
-    return {"supported": "supported", "supported with a caveat": "caveat"}.get(verdict, "not")
+    return {"supported": "supported", "supported with a caveat": "caveat",
+            "not tested at this size": "untested"}.get(verdict, "not")  # fmt: skip
 
 
 def render_markdown(experiments, meta: dict[str, Any]) -> str:
@@ -178,6 +190,7 @@ def render_markdown(experiments, meta: dict[str, Any]) -> str:
         f"{d['date']} (mode {meta['config']['mode']})"
         + (f", XLA_FLAGS `{d['xla_flags']}`." if d.get("xla_flags") else "."),
         "",
+        *([f"> **{SMOKE_TEST}**", ""] if meta["config"]["mode"] == "quick" else []),
         "| # | claim | verdict |",
         "|---|---|---|",
     ]
@@ -224,7 +237,7 @@ def render_html(experiments, meta: dict[str, Any], figures_dir: Path) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(_HTML)
     return template.render(experiments=experiments, meta=meta, figures=figures, css=_css,
-                           glossary=GLOSSARY)  # fmt: skip
+                           glossary=GLOSSARY, smoke=SMOKE_TEST)  # fmt: skip
 
 
 def write_report(out: Path, experiments, meta: dict[str, Any]) -> tuple[Path, Path]:

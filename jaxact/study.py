@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from jaxact.datasets import Dataset, digits, mnist1d, split, standardize, two_sp
 from jaxact.files import atomic_write
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import init_mlp, mlp_forward, mlp_trace
+from jaxact.progress import Progress
 from jaxact.shaping import normalize_inputs
 from jaxact.sweeps import Run, train_runs
 from jaxact.trainability import (
@@ -38,10 +38,14 @@ from jaxact.trainability import (
     GridSettings,
     cell_summary,
     fluctuation_cells,
+    grid_runs,
+    he_xavier_runs,
+    map_runs,
     recipe_run,
     run_grid,
     signal_at_init,
     six_xi_c,
+    width_runs,
 )
 from jaxact.training import predict, train
 
@@ -49,6 +53,7 @@ __all__ = [
     "CAVEAT",
     "EXPERIMENTS",
     "NOT_SUPPORTED",
+    "NOT_TESTED",
     "SUPPORTED",
     "Experiment",
     "StudyConfig",
@@ -59,6 +64,10 @@ __all__ = [
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 CAVEAT = "supported with a caveat"
+#: The verdict of a claim whose rule cannot be applied at the run's sizes (``--quick``).
+NOT_TESTED = "not tested at this size"
+#: The smallest depth at which claim 6's rule decides anything (the claim is about 50+ layers).
+DEEP = 50
 
 
 def supported_only(condition: str) -> str:
@@ -178,16 +187,22 @@ class Experiment:
 class Context:
     """What an experiment needs: the config, where figures go, and progress callbacks."""
 
-    def __init__(self, config: StudyConfig, figures: Path, step_progress: Callable[[int], Any]):
+    def __init__(self, config: StudyConfig, figures: Path, progress: Progress | None = None):
         self.config = config
         self.figures = figures
-        self.step_progress = step_progress
-        self.run_progress: Callable[[int], Any] = lambda n: None
+        self.progress = Progress(0, enabled=False) if progress is None else progress
+        #: Callbacks for the training loops: steps done, networks trained to the end.
+        self.step_progress: Callable[[int], Any] = self.progress.add_steps
+        self.run_progress: Callable[[int], Any] = self.progress.add_runs
         self._digits = None
         self._trained: dict[tuple, Any] = {}
 
     def figure(self, name: str) -> Path:
         return self.figures / name
+
+    def stage(self, text: str) -> None:
+        """Say what a long experiment is doing now (a progress line off a terminal)."""
+        self.progress.stage(text)
 
     def spirals(self) -> Dataset:
         return two_spirals(jr.key(self.config.seed + 100), self.config.n_points)
@@ -486,6 +501,8 @@ def exp_depth(ctx: Context) -> Experiment:
     cfg = ctx.config
     s = cfg.grid
     train_set, test_set = (_normalized(d) for d in ctx.digits())
+    n_nets = sum(len(f(s)) for f in (grid_runs, width_runs, map_runs, he_xavier_runs))
+    ctx.stage(f"training {n_nets} networks on digits")
     res = run_grid(s, train_set, test_set, progress=ctx.run_progress)
     numbers: dict[str, Any] = {"settings": dataclasses.asdict(s), "dataset": train_set.name,
                                "train_examples": int(train_set.x.shape[0]),
@@ -495,6 +512,8 @@ def exp_depth(ctx: Context) -> Experiment:
     numbers["grid_cells"] = _cell_rows(cells)
     dmax = max(r["depth"] for r in grid)
     verdict, ok = _deep_verdict(cells, dmax)
+    if dmax < DEEP:  # --quick: the code runs, the claim is not decided
+        verdict = NOT_TESTED
     plain_ok = sorted({(k[0], k[2]) for k, v in cells.items() if RECIPES[k[0]].plain
                        and k[2] >= 50 and v["mean"] >= 0.9})  # fmt: skip
     # He et al. (2015)
@@ -509,6 +528,7 @@ def exp_depth(ctx: Context) -> Experiment:
                             for i, o in hx}  # fmt: skip
     # Why: the signal at initialisation, the theory's C map and Jacobian spectrum.
     deepest = list(dict.fromkeys(r["recipe"] for r in grid if r["depth"] == dmax))
+    ctx.stage("the signal at initialisation, the C map and the Jacobian spectrum")
     why = _why_at_init(s, dmax, test_set.x[:128], deepest)
     numbers["why_at_init"] = why
     gcells = cell_summary(grid, ("recipe", "depth"), "grad_norm_layer1_init")
@@ -517,12 +537,14 @@ def exp_depth(ctx: Context) -> Experiment:
              for n in deepest}  # fmt: skip
     numbers["grad_norms_at_init"] = grads
     # Hanin: how much the gradient's scale varies from one init to the next (every layer).
+    if s.fluct_depths:
+        ctx.stage("gradient fluctuations from one initialisation to the next")
     every = (fluctuation_cells(range(1, max(s.fluct_depths) + 1), s.fluct_widths,
                                inits=s.fluct_inits, seed=cfg.seed)
              if s.fluct_depths else [])  # --quick measures none  # fmt: skip
     fl = [c for c in every if c["depth"] in s.fluct_depths]
     numbers["gradient_fluctuations"] = fl
-    # Figures
+    ctx.stage("figures")
     chance = 1 / train_set.out_dim
     fnames = [figs.depth_grid(grid, ctx.figure("depth.png"), chance).name]
     curves = {row["label"]: row["signal"] for row in why["recipes"].values()}
@@ -557,6 +579,7 @@ def exp_depth(ctx: Context) -> Experiment:
         fnames.append(figs.fluctuations(every, ctx.figure("fluctuations.png")).name)
     numbers["runs"] = [*grid, *res["width"], *map_recs, *res["he_xavier"]]
     if cfg.mnist1d:
+        ctx.stage("training the grid on MNIST-1D")
         m_train, m_test = (_normalized(d) for d in standardize(*split(mnist1d(), 0.2, seed=0)))
         m = run_grid(dataclasses.replace(s, widths=(s.width,), map_sigma_w2=()), m_train, m_test,
                      progress=ctx.run_progress)["grid"]  # fmt: skip
@@ -620,7 +643,13 @@ def exp_depth(ctx: Context) -> Experiment:
             if xa_l > math.log(train_set.out_dim) - 0.1
             else "it learns, but later"
         )
-        + f"); target (He >= 90%, Xavier >= 0.5 nats above) {'met' if he_ok else 'missed'}. "
+        + "); target (He >= 90%, Xavier >= 0.5 nats above) "
+        + (
+            ("met" if he_ok else "missed")
+            if dmax >= DEEP
+            else f"not tested ({s.he_steps} steps at width {s.he_width}: a smoke test)"
+        )
+        + ". "
         f"With Adam the He - Xavier accuracy gap is {gap_adam:+.0%} against {gap_sgd:+.0%} with "
         "SGD + momentum: Adam rescales each parameter's gradient and so hides vanishing "
         "gradients."
@@ -634,14 +663,15 @@ def exp_depth(ctx: Context) -> Experiment:
         "depth", "Deep networks become trainable with ReLU",
         "This meant you could train networks with 50, 100, or more layers.",
         verdict, summary, numbers, fnames,
-        decided_by="at the grid's deepest depth (100 by default, 20 in --quick, a smoke "
-                   "test): supported if plain He-initialised ReLU reaches >= 90% mean test "
-                   "accuracy on digits (over seeds) with either optimizer; otherwise 'supported "
-                   "only with' the fixes whose nets do (plain nets with a shaped activation or "
-                   "orthogonal weights at criticality, or residual connections); otherwise not "
-                   "supported. He et al.'s test is reported beside it against its own target "
-                   "(He >= 90% mean test accuracy and Xavier's mean final loss >= 0.5 nats "
-                   "above He's, SGD + momentum).",
+        decided_by="at the grid's deepest depth (100 by default; --quick stops at 20, where "
+                   "the verdict is 'not tested at this size'): supported if plain "
+                   "He-initialised ReLU reaches >= 90% mean test accuracy on digits (over "
+                   "seeds) with either optimizer; otherwise 'supported only with' the fixes "
+                   "whose nets do (plain nets with a shaped activation or orthogonal weights "
+                   "at criticality, or residual connections); otherwise not supported. He et "
+                   "al.'s test is reported beside it against its own target (He >= 90% mean "
+                   "test accuracy and Xavier's mean final loss >= 0.5 nats above He's, SGD + "
+                   "momentum).",
     )  # fmt: skip
 
 
@@ -845,7 +875,8 @@ def run_study(
       resume: reuse results already in ``out`` from an earlier run of the same mode and seed.
       only: run only these experiment ids.
       seed: the seed every experiment's randomness derives from.
-      show_progress: a progress bar over experiments (on a terminal).
+      show_progress: a progress bar over experiments on a terminal; elsewhere (a log, CI)
+        a line per experiment and stage and a line every 30 s while training runs.
 
     Returns:
       The :class:`Experiment` records, in :data:`EXPERIMENTS` order: ``id``, ``claim``,
@@ -863,8 +894,6 @@ def run_study(
     >>> sorted(p.name for p in out.iterdir())
     ['figures', 'report.html', 'report.md', 'results', 'results.json']
     """
-    from tqdm.auto import tqdm
-
     from jaxact.bench.timing import device_info
     from jaxact.report import write_report
 
@@ -896,46 +925,26 @@ def run_study(
         return Experiment(**data["experiment"])
 
     chosen = [(i, f) for i, f in EXPERIMENTS if not only or i in only]
-    show = show_progress and sys.stderr.isatty()
-    # One bar over the experiments (none when stderr is not a terminal: CI logs, `| tee`); the
-    # training inside an experiment shows as a count of steps and networks beside it (their
-    # totals are not known in advance).
-    bar = tqdm(total=len(chosen), desc="experiments", unit="exp", disable=not show)
-    status = {"id": "", "steps": 0, "networks": 0}
-
-    def show_status():
-        extra = [f"{status['steps']} steps"] if status["steps"] else []
-        extra += [f"{status['networks']} networks"] if status["networks"] else []
-        bar.set_postfix_str(", ".join([status["id"], *extra]), refresh=False)
-
-    def on_steps(n):
-        status["steps"] += n
-        show_status()
-
-    def on_networks(n):
-        status["networks"] = n
-        show_status()
-
-    ctx = Context(config, figures, on_steps)
-    ctx.run_progress = on_networks
+    # A bar on a terminal; off one (CI logs, `| tee`), a line per experiment and stage, and a
+    # heartbeat line while training runs.
+    progress = Progress(len(chosen), prefix="jaxact study", enabled=show_progress)
+    ctx = Context(config, figures, progress)
     done: dict[str, Experiment] = {}
     for exp_id, fn in chosen:
         previous = saved(exp_id) if resume else None
         if previous is not None:
             done[exp_id] = previous
-            bar.set_postfix_str(f"{exp_id} (resumed)")
-            bar.update(1)
+            progress.resumed(exp_id, previous.verdict)
             continue
-        status.update(id=exp_id, steps=0, networks=0)
-        show_status()
+        progress.start(exp_id)
         t0 = time.perf_counter()
         exp = fn(ctx)
         exp.seconds = time.perf_counter() - t0
         record = {"config": dataclasses.asdict(config), "experiment": exp.as_dict()}
         atomic_write(results_dir / f"{exp_id}.json", json.dumps(_jsonable(record), indent=1))
         done[exp_id] = exp
-        bar.update(1)
-    bar.close()
+        progress.finish(exp.verdict, exp.seconds)
+    progress.close()
     # The report covers every experiment with a result of this mode and seed: --only on a
     # directory with a full report re-runs some and keeps the others.
     for exp_id in ids:

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write, run_study
 # The module-scoped fixture runs once per pytest run: every test of the module on one worker.
 pytestmark = pytest.mark.xdist_group("quick_study")
 
-VERDICTS = {"supported", "not supported", "supported with a caveat"}
+VERDICTS = {"supported", "not supported", "supported with a caveat", "not tested at this size"}
 RUN_FIELDS = {"recipe", "activation", "init", "depth", "width", "optimizer", "dataset", "seed",
               "residual", "final_loss", "test_accuracy"}  # fmt: skip
 
@@ -203,3 +204,31 @@ def test_fast_cpu_compile_flags_only_for_checked_jaxlib_and_never_over_the_users
     assert cli.fast_cpu_compile("0.10.0") == ["--xla_cpu_use_fusion_emitters=false"]
     assert "--xla_backend_optimization_level=3" in os.environ["XLA_FLAGS"]
     assert "--xla_backend_optimization_level=2" not in os.environ["XLA_FLAGS"]
+
+
+@pytest.mark.slow
+def test_quick_says_it_is_a_smoke_test(quick_study):
+    # --quick stops at depth 20: claim 6's rule (50+ layers) is not applied, and says so.
+    from jaxact.report import SMOKE_TEST
+
+    res = json.loads((quick_study / "results.json").read_text())
+    depth = {e["id"]: e for e in res["experiments"]}["depth"]
+    assert depth["verdict"] == "not tested at this size"
+    assert "target (He >= 90%, Xavier >= 0.5 nats above) not tested" in depth["summary"]
+    assert SMOKE_TEST in (quick_study / "report.md").read_text()
+    assert "A smoke test (--quick)" in (quick_study / "report.html").read_text()
+
+
+@pytest.mark.parametrize("mode", ["quick", "default"])
+def test_only_a_quick_report_carries_the_smoke_test_banner(mode):
+    from jaxact.bench.timing import device_info
+    from jaxact.report import SMOKE_TEST, render_html, render_markdown
+    from jaxact.study import Experiment
+
+    exps = [Experiment("flat", "Flat tails", "Sigmoid is flat far out.", "supported", "s", {})]
+    meta = {"command": "jaxact study", "device": device_info(), "seconds": 1.0,
+            "config": {"mode": mode}}  # fmt: skip
+    md = render_markdown(exps, meta)
+    html = render_html(exps, meta, Path("unused"))
+    assert (SMOKE_TEST in md) == (mode == "quick")
+    assert ('class="smoke"' in html) == (mode == "quick")
