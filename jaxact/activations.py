@@ -58,6 +58,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact import special, testing
+from jaxact.checks import check_finite_number
 
 __all__ = [
     "ACTIVATIONS",
@@ -2054,8 +2055,10 @@ def register_activation(
       The new :class:`Activation`.
 
     Raises:
-      ValueError: a name already registered or not an identifier, a failed check, or metadata
-        that cannot be estimated. TypeError: ``fn``/``derivative`` not callable.
+      ValueError: a name already registered or not an identifier, a failed check, ``fn`` or
+        ``derivative`` not finite anywhere, a ``gain`` that is not > 0, ``output_range`` with
+        low > high, or metadata that cannot be estimated. TypeError: ``fn``/``derivative`` not
+        callable.
 
     >>> import jax, jax.numpy as jnp, jaxact
     >>> rec = jaxact.register_activation(
@@ -2097,8 +2100,25 @@ def register_activation(
     value_fn.__name__ = value_fn.__qualname__ = name
     value_fn.__doc__ = doc or getattr(fn, "__doc__", None) or f"User activation {name!r}."
 
+    if gain is not None:
+        gain = check_finite_number(f"register_activation({name!r}): gain", gain, positive=True)
+    if max_slope is not None and not (
+        isinstance(max_slope, int | float) and not isinstance(max_slope, bool) and max_slope >= 0
+    ):
+        raise ValueError(f"register_activation({name!r}): max_slope must be a number >= 0 "
+                         f"(inf allowed), got {max_slope!r}.")  # fmt: skip
+    if output_range is not None:
+        low, high = ((output_range.low, output_range.high) if isinstance(output_range, Interval)
+                     else tuple(output_range))  # fmt: skip
+        if not (low <= high):  # NaN fails too
+            raise ValueError(f"register_activation({name!r}): output_range must be (low, high) "
+                             f"with low <= high, got {output_range!r}.")  # fmt: skip
     plain = jax.jit(lambda x: fn(x, **defaults))
     d1_plain = jax.jit(lambda x: derivative(x, **defaults))
+    for label, f in (("fn", plain), ("derivative", d1_plain)):
+        if not np.isfinite(np.asarray(f(jnp.asarray(_PROBE, jnp.float32)))).any():
+            raise ValueError(f"register_activation({name!r}): {label} is not finite anywhere on "
+                             "the grid over [-1000, 1000] (NaN or inf everywhere).")  # fmt: skip
     if check:
         _check_against_autodiff(name, "derivative", plain, d1_plain, 1, list(kinks))
         if second_derivative is not None:

@@ -310,6 +310,10 @@ def gradient_attenuation(
       ``(depth,)`` (layer 1 first), the fitted per-layer ``rate``, the ``total`` attenuation
       and the fit's RMS residual.
 
+    Raises:
+      ValueError: fewer than 2 hidden layers (no rate to fit).
+      FloatingPointError: the network overflowed (the layer is named).
+
     >>> import jax, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=30, width=128, init="lecun")
     >>> x = jax.random.normal(jax.random.key(1), (64, 128), jax.numpy.float32)
@@ -318,6 +322,9 @@ def gradient_attenuation(
     True
     """
     name = activation_name(activation)
+    if isinstance(params, MLPParams) and params.depth < 2:
+        raise ValueError(f"gradient_attenuation: a per-layer rate needs at least 2 hidden "
+                         f"layers, got depth {params.depth}.")  # fmt: skip
     out = layer_gradient_norms(params, x, activation, loss=loss, residual=residual, remat=remat)
     norms = np.asarray(out.pre, np.float64)
     if not np.all(np.isfinite(norms)):

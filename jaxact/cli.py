@@ -105,12 +105,9 @@ def _check_parent(option: str, p: Path) -> None:
 
 def _memory_check(what: str, need: int) -> None:
     """Refuse, with the figures, a computation that needs more memory than the device has."""
-    from jaxact.sweeps import device_budget
+    from jaxact.checks import check_memory
 
-    free = 2 * device_budget()  # the budget is half the free memory
-    if need > free:
-        raise ValueError(f"{what} needs about {need / 1e9:.3g} GB of memory, more than the "
-                         f"{free / 1e9:.3g} GB free; make it smaller")  # fmt: skip
+    check_memory(what, need)
 
 
 def activations_table(names: Sequence[str] | None = None) -> str:
@@ -271,7 +268,12 @@ def _cmd_theory(args: argparse.Namespace) -> int:
             crit = theory.critical_sigma_w2(name, args.sigma_b2)
         except ValueError:
             crit = math.nan
-        d = theory.depth_scales(name, args.sigma_w2, args.sigma_b2)
+        try:
+            d = theory.depth_scales(name, args.sigma_w2, args.sigma_b2)
+        except ValueError:  # no fixed point: the variance grows without bound
+            print(f"{name:<12} {crit:>12.6g} {'inf':>10}  the variance q grows without bound "
+                  "layer by layer: no fixed point, no depth scales")  # fmt: skip
+            continue
         c1 = d.chi1
         phase = "ordered" if c1 < 1 - 1e-9 else ("chaotic" if c1 > 1 + 1e-9 else "critical")
         print(

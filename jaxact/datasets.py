@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from jaxact.checks import check_positive_int
+from jaxact.checks import check_memory, check_positive_int
 from jaxact.mlp import init_mlp, mlp_forward
 
 __all__ = [
@@ -70,6 +70,8 @@ def two_spirals(key: jax.Array, n: int = 512, *, noise: float = 0.05, turns: flo
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n % 2:
         raise ValueError(f"two_spirals needs an even number n >= 2 of points, got {n!r}.")
+    # x, y and the angle, radius and noise arrays the compiled draw holds (about 8 per point).
+    check_memory(f"two_spirals: n = {n}", 8 * n * jnp.dtype(dtype).itemsize)
     x, y = _spirals(key, noise, n=n, turns=turns, dtype=jnp.dtype(dtype))
     return Dataset(x, y, "binary", "two spirals")
 

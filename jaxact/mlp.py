@@ -24,10 +24,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact.activations import Activation, activation_fn, get_activation
-from jaxact.checks import check_finite_number, check_positive_int
+from jaxact.checks import check_finite_number, check_memory, check_positive_int
 from jaxact.initializers import (
     Initializer,
     get_initializer,
@@ -181,6 +182,10 @@ def init_mlp(
         raise ValueError(f"sigma_b2 must be a number >= 0, got {sigma_b2!r}.")
     rec = get_initializer(init)
     resolve_sigma_w2(rec, width, width, sigma_w2)  # validates before any sampling
+    # XLA aborts the process on an allocation it cannot make: ask first. The draw is one
+    # normal array of every parameter, sliced (about three times the parameters' bytes).
+    n = depth * (width * width + width) + width * ((in_dim or 0) + (out_dim or 0)) + (out_dim or 0)
+    check_memory(f"init_mlp: depth {depth} x width {width}", 3 * n * jnp.dtype(dtype).itemsize)
     scales = jnp.asarray(mlp_scales(rec, width, out_dim, sigma_w2, sigma_b2), dtype)
     return sample_mlp(key, scales, depth=depth, width=width, in_dim=in_dim, out_dim=out_dim,
                        orthogonal=rec.orthogonal, dtype=jnp.dtype(dtype))  # fmt: skip
@@ -310,6 +315,33 @@ def hidden_weight_norms(params: MLPParams) -> jax.Array:
     return jnp.sqrt(jnp.sum(params.weights**2, axis=(1, 2)))
 
 
+def check_residual(name: str, residual) -> None:
+    """Raise TypeError unless ``residual`` is a bool or a scalar boolean array (traced, for
+    vmapped plain/residual networks).
+
+    Args:
+      name: the calling function's name, for the message.
+      residual: the value to check.
+
+    >>> from jaxact.mlp import check_residual
+    >>> check_residual("demo", True)
+    >>> check_residual("demo", "yes")
+    Traceback (most recent call last):
+    ...
+    TypeError: demo: residual must be a bool or a scalar boolean array, got 'yes'.
+    """
+    if isinstance(residual, bool | np.bool_):
+        return
+    if isinstance(residual, jax.Array | np.ndarray):
+        if residual.ndim != 0:
+            raise ValueError(f"{name}: residual must be a bool or a scalar boolean array, got "
+                             f"shape {residual.shape}.")  # fmt: skip
+        if residual.dtype == bool:
+            return
+    raise TypeError(f"{name}: residual must be a bool or a scalar boolean array, got "
+                    f"{residual!r}.")  # fmt: skip
+
+
 def check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:
     """``x`` as an array if it fits ``params`` (floating, same dtype, last axis ``in_dim``);
     else a TypeError/ValueError that names the function ``name``, the shape and the dtype.
@@ -332,6 +364,9 @@ def check_input(params: MLPParams, x: ArrayLike, name: str) -> jax.Array:
     >>> check_input(p, jnp.ones((5, 3)), "demo").shape
     (5, 3)
     """
+    if not isinstance(params, MLPParams):
+        raise TypeError(f"{name}: params must be MLPParams (from jaxact.init_mlp), got "
+                        f"{type(params).__name__}.")  # fmt: skip
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
@@ -505,6 +540,7 @@ def mlp_forward(
             "mlp_forward: backward='fused' is for plain stacks (residual=False, remat=False); "
             f"got residual={residual!r}, remat={remat!r}."
         )
+    check_residual("mlp_forward", residual)
     x = check_input(params, x, "mlp_forward")
     phi = activation_fn(activation)
     a0 = _input_layer(params, x)
@@ -706,6 +742,7 @@ def mlp_trace(
     >>> t.pre.shape, t.post.shape
     ((4, 5, 8), (4, 5, 8))
     """
+    check_residual("mlp_trace", residual)
     x = check_input(params, x, "mlp_trace")
     phi = activation_fn(activation)
     a, (pre, post) = _scan(
@@ -752,6 +789,9 @@ def trace_statistics(
     ((3,), True)
     """
     rec = get_activation(activation)
+    if not isinstance(trace, MLPTrace):
+        raise TypeError(f"trace_statistics: trace must be an MLPTrace (from jaxact.mlp_trace), "
+                        f"got {type(trace).__name__}.")  # fmt: skip
     axes = tuple(range(1, trace.pre.ndim))
     d = jnp.abs(rec.derivative(trace.pre))
     dead = d == 0

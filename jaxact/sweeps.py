@@ -67,7 +67,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
 from jaxact.attenuation import fit_rate, layer_gradient_norms
-from jaxact.checks import check_finite_number, check_positive_int
+from jaxact.checks import check_finite_number, check_positive_int, free_memory
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
 from jaxact.theory import attenuation_rate as theory_rate
@@ -229,19 +229,9 @@ def network_bytes(kind: str, *, depth: int, width: int, batch: int, in_dim: int 
 
 
 def device_budget() -> int:
-    """Half the free memory of a device, in bytes (CPU devices share the host's memory)."""
-    stats = jax.local_devices()[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
-    try:
-        with open("/proc/meminfo") as f:
-            info = {ln.split(":")[0]: int(ln.split()[1]) * 1024 for ln in f if ":" in ln}
-        free = info.get("MemAvailable", info.get("MemFree"))
-    except (OSError, ValueError, IndexError):
-        free = None
-    if not free:
-        free = 8 * 2**30  # no way to ask: assume 8 GiB
-    return int(0.5 * free / jax.local_device_count())
+    """Half the free memory of a device, in bytes (CPU devices share the host's memory):
+    :func:`jaxact.checks.free_memory` halved and split over the local devices."""
+    return int(0.5 * free_memory() / jax.local_device_count())
 
 
 # ----------------------------------------------------------------------------- programs

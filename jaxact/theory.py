@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.activations import Activation, get_activation
-from jaxact.checks import check_finite_number, check_positive_int
+from jaxact.checks import check_finite_number, check_memory, check_positive_int
 
 __all__ = [
     "DepthScales",
@@ -638,6 +638,10 @@ def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.
       ``q*``, ``c_star`` (the fixed point of the correlation map: 1 in the ordered phase),
       ``chi_c`` (its slope there) and ``xi_c = -1/log(chi_c)``; ``inf`` at the edge of chaos.
 
+    Raises:
+      ValueError: the length map has no fixed point (``q`` grows without bound, e.g. ReLU
+        with ``sigma_w2 > 2``).
+
     References:
       Schoenholz, Gilmer, Ganguli, Sohl-Dickstein (2017), Deep Information Propagation,
       https://arxiv.org/abs/1611.01232
@@ -649,7 +653,12 @@ def depth_scales(activation, sigma_w2: float, sigma_b2: float, *, q0: float = 1.
     phi = float64_phi(activation)
     q = q_fixed_point(activation, sigma_w2, sigma_b2, q0=q0)
     if math.isinf(q):
-        return DepthScales(q, math.inf, math.nan, math.nan, math.nan, math.nan)
+        raise ValueError(
+            f"depth_scales({phi.name!r}, sigma_w2={sigma_w2:g}, sigma_b2={sigma_b2:g}): the "
+            f"length map has no fixed point - the pre-activation variance q grows without bound "
+            f"from q0 = {q0:g} (the slope of q -> sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2 stays "
+            "above 1) - so there are no depth scales; lower sigma_w2 (2 for ReLU)."
+        )
     c1 = _chi1_at(phi, sigma_w2, q)
     slope = _length_slope(phi, sigma_w2, q)
     xi_q = -1.0 / math.log(slope) if 0 < slope < 1 - 1e-12 else math.inf
@@ -907,6 +916,18 @@ def compare(
         dtype = params.dtype
     elif sigma_w2 is None:
         raise ValueError("compare needs sigma_w2 (with the settings) or params.")
+    else:
+        check_positive_int("compare: depth", depth)
+        check_positive_int("compare: width", width)
+    check_positive_int("compare: batch", batch)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if isinstance(seeds, bool) or not seed_list:
+        raise ValueError(f"compare: seeds must be a count >= 1 or a non-empty list of seeds, "
+                         f"got {seeds!r}.")  # fmt: skip
+    if params is None:  # the network (sampled at about 3x its size) and the batch's trace
+        values = 3 * depth * (width + 1) * width + 4 * depth * batch * width
+        check_memory(f"compare: depth {depth} x width {width}",
+                     values * jnp.dtype(dtype).itemsize)  # fmt: skip
     q = q_fixed_point(name, sigma_w2, sigma_b2)
     if not (0 < q < math.inf):
         raise ValueError(
@@ -914,7 +935,6 @@ def compare(
             f"sigma_b2={sigma_b2} has q* = {q}."
         )
     c1 = chi1(name, sigma_w2, sigma_b2)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if params is not None:
         seed_list = seed_list[:1]
     measured, curves = [], []
