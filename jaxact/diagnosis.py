@@ -72,7 +72,7 @@ from jax.extend import source_info_util
 
 from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX
 
-__all__ = ["STATISTICS", "Diagnosis", "Site", "diagnose", "tap"]
+__all__ = ["STATISTICS", "Diagnosis", "Site", "diagnose", "relative_gradients", "tap"]
 
 #: The per-site statistics of a :class:`Diagnosis`, each an array ``(len(sites),)``.
 STATISTICS = (
@@ -85,6 +85,11 @@ STATISTICS = (
     "saturated_units",
 )
 _FORWARD = STATISTICS[1:]
+
+#: The thresholds :meth:`Diagnosis.findings` flags by default: a site's gradient below
+#: ``VANISHING`` or above ``EXPLODING`` times the last site's; more than ``DEAD`` of its units
+#: dead or ``SATURATED`` of its entries saturated on the batch.
+VANISHING, EXPLODING, DEAD, SATURATED = 1e-3, 1e3, 0.5, 0.5
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -152,16 +157,185 @@ class Diagnosis:
     param_grad_norms: Any
     param_norms: Any
 
+    # -- reading the result (after ``jax.device_get``; a history stacked over steps, e.g.
+    # ``jax.tree.map(np.stack, ...)`` or ``train(diagnose_every=k)``'s, reads its last step) --
+
+    @property
+    def steps(self) -> int | None:
+        """The number of steps of a stacked history (statistics ``(steps, n_sites)``), or
+        ``None`` for one diagnosis."""
+        shape = np.shape(self.grad_norm)
+        if len(shape) == 1:
+            return None
+        if len(shape) == 2:
+            return shape[0]
+        raise ValueError(f"Diagnosis: statistics of shape {shape}; expected (n_sites,) or "
+                         "(steps, n_sites) (a history stacked over steps).")  # fmt: skip
+
+    def unstack(self) -> list[Diagnosis]:
+        """A stacked history as one :class:`Diagnosis` per step (one diagnosis: ``[self]``)."""
+        if self.steps is None:
+            return [self]
+        return [jax.tree.map(lambda a, i=i: a[i], self) for i in range(self.steps)]
+
+    def _last(self) -> dict[str, np.ndarray]:
+        """Each statistic of the last (or only) step, as float64 ``(n_sites,)``."""
+        last = self.unstack()[-1]
+        return {k: np.asarray(getattr(last, k), np.float64) for k in STATISTICS}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The sites as rows (dicts): ``site``, ``activation``, ``shape`` and every statistic
+        (a ``step`` index too, for a stacked history), ready for a CSV or a DataFrame."""
+        out = []
+        for step, d in enumerate(self.unstack()):
+            values = {k: np.asarray(getattr(d, k), np.float64) for k in STATISTICS}
+            for i, site in enumerate(self.sites):
+                row = {"site": site.name, "activation": site.activation, "shape": site.shape}
+                if self.steps is not None:
+                    row = {"step": step, **row}
+                out.append(row | {k: float(v[i]) for k, v in values.items()})
+        return out
+
+    def site(self, name: str) -> dict[str, Any]:
+        """The statistics of the site called ``name`` (or the one site whose name contains
+        it): floats, or arrays over steps for a stacked history.
+
+        Raises:
+          KeyError: no site matches, or several do (the candidates are listed).
+        """
+        names = [s.name for s in self.sites]
+        hits = [i for i, n in enumerate(names) if n == name]
+        hits = hits or [i for i, n in enumerate(names) if name in n]
+        if len(hits) != 1:
+            shown = ", ".join(names[i] for i in hits) if hits else ", ".join(names[:8])
+            what = "several sites match" if hits else "no site matches"
+            raise KeyError(f"Diagnosis.site({name!r}): {what}: {shown}")
+        i = hits[0]
+        stats = {k: np.asarray(getattr(self, k), np.float64)[..., i] for k in STATISTICS}
+        return {"site": names[i], "activation": self.sites[i].activation,
+                "shape": self.sites[i].shape} | {
+            k: (float(v) if v.ndim == 0 else v) for k, v in stats.items()}  # fmt: skip
+
     def table(self) -> str:
-        """The sites as a text table, one line each (after ``jax.device_get``)."""
+        """The sites as a text table, one line each (after ``jax.device_get``); a stacked
+        history shows its last step. ``sat``, ``zero`` and ``dead`` are fractions (0 to 1) of
+        the site's entries, entries and units, measured on this batch."""
         rows = [f"{'site':<44} {'activation':<11} {'|dL/dh|':>10} {'mean h':>8} {'std h':>8} "
                 f"{'sat':>5} {'zero':>5} {'dead':>5}"]  # fmt: skip
-        arrays = [np.asarray(getattr(self, k), np.float64) for k in STATISTICS[:6]]
+        v = self._last()
         for i, s in enumerate(self.sites):
-            g, m, sd, sat, z, dead = (a[i] for a in arrays)
+            g, m, sd, sat, z, dead = (v[k][i] for k in STATISTICS[:6])
             rows.append(f"{s.name[-44:]:<44} {s.activation:<11} {g:>10.3e} {m:>8.3f} {sd:>8.3f} "
                         f"{sat:>5.2f} {z:>5.2f} {dead:>5.2f}")  # fmt: skip
-        return "\n".join(rows)
+        note = ("sat: fraction of entries with |phi'(h)| below the saturation threshold; zero: "
+                "with phi'(h) = 0; dead: fraction of units with phi'(h) = 0 on every example "
+                "of this batch")  # fmt: skip
+        if self.steps is not None:
+            note = f"step {self.steps - 1} of a history of {self.steps}; " + note
+        return "\n".join([*rows, note])
+
+    def findings(self, *, vanishing: float = VANISHING, exploding: float = EXPLODING,
+                 dead: float = DEAD, saturated: float = SATURATED) -> list[str]:  # fmt: skip
+        """What is wrong, one sentence each (empty when nothing is), with the thresholds.
+
+        Args:
+          vanishing: flag sites whose ``||dL/dh||`` is below this fraction of the last
+            (output-nearest) site's.
+          exploding: flag sites above this multiple of it.
+          dead: flag sites with more than this fraction of units dead on this batch.
+          saturated: flag sites with more than this fraction of entries saturated.
+
+        Returns:
+          The findings (strings), worst kind first.
+        """
+        v, names = self._last(), [s.name for s in self.sites]
+        out = []
+        rel = relative_gradients(v["grad_norm"])
+        low = [i for i in range(len(names)) if rel[i] < vanishing]
+        if low:
+            worst = int(np.nanargmin(rel))
+            out.append(f"vanishing gradient: {len(low)} of {len(names)} sites get less than "
+                       f"{vanishing:g} of the last site's ||dL/dh|| (worst: {names[worst]}, "
+                       f"{rel[worst]:.2g})")  # fmt: skip
+        high = [i for i in range(len(names)) if rel[i] > exploding]
+        if high:
+            worst = int(np.nanargmax(rel))
+            out.append(f"exploding gradient: {len(high)} of {len(names)} sites get more than "
+                       f"{exploding:g} times the last site's ||dL/dh|| (worst: {names[worst]}, "
+                       f"{rel[worst]:.3g}x)")  # fmt: skip
+        checks = (
+            (
+                "dead_units",
+                dead,
+                "of their units dead on this batch (phi'(h) = 0 on every example)",
+            ),
+            ("saturated", saturated, "of their entries saturated"),
+        )
+        for key, limit, what in checks:
+            bad = [i for i in range(len(names)) if v[key][i] > limit]
+            if bad:
+                worst = max(bad, key=lambda i: v[key][i])
+                out.append(f"{len(bad)} of {len(names)} sites have more than {limit:.0%} {what} "
+                           f"(worst: {names[worst]}, {v[key][worst]:.0%})")  # fmt: skip
+        return out
+
+    def summary(self, **thresholds: float) -> str:
+        """What :func:`diagnose` found, led by what is wrong: the findings (see
+        :meth:`findings`, whose thresholds it takes), the fitted per-site rate of the gradient,
+        then per site the gradient relative to the last site and the flags."""
+        from jaxact.attenuation import fit_rate
+
+        v, n = self._last(), len(self.sites)
+        findings = self.findings(**thresholds)
+        loss = float(np.asarray(self.loss, np.float64).reshape(-1)[-1])
+        head = [
+            f"Diagnosis: loss {loss:.4g}, {n} activation sites"
+            + (f" (last of {self.steps} steps)" if self.steps is not None else "")
+        ]
+        head += [f"! {f}" for f in findings] or ["no vanishing, exploding, dead or saturated "
+                                                 "sites at the default thresholds"]  # fmt: skip
+        if n >= 2:
+            rate, rms = fit_rate(v["grad_norm"])
+            if math.isfinite(rate):
+                head.append(f"||dL/dh|| changes by x{rate:.3g} per site going back (geometric "
+                            f"fit over the {n} sites in order, rms {rms:.2g} in log)")  # fmt: skip
+        rel = relative_gradients(v["grad_norm"])
+        lines = [f"{'site':<44} {'activation':<11} {'|dL/dh| / last':>14} {'dead':>5} "
+                 f"{'sat':>5}"]  # fmt: skip
+        for i, s in enumerate(self.sites):
+            lines.append(f"{s.name[-44:]:<44} {s.activation:<11} {rel[i]:>14.3g} "
+                         f"{v['dead_units'][i]:>5.2f} {v['saturated'][i]:>5.2f}")  # fmt: skip
+        return "\n".join([*head, "", *lines])
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        names = [s.name for s in self.sites]
+        shown = ", ".join(names[:3]) + (f", ... ({len(names)} in all)" if len(names) > 3 else "")
+        try:
+            loss = f"{float(np.asarray(self.loss).reshape(-1)[-1]):.4g}"
+        except (TypeError, jax.errors.ConcretizationTypeError):  # traced inside jit
+            loss = "traced"
+        hist = f", history of {self.steps} steps" if self.steps is not None else ""
+        return f"Diagnosis(loss={loss}{hist}, sites=[{shown}])"
+
+
+def relative_gradients(grad_norm) -> np.ndarray:
+    """Each site's ``||dL/dh||`` over the last site's (the one nearest the loss).
+
+    Args:
+      grad_norm: ``(n_sites,)`` from a :class:`Diagnosis`.
+
+    Returns:
+      ``(n_sites,)`` float64; NaN where the last site's gradient is 0.
+
+    >>> relative_gradients([1e-4, 1e-2, 2.0])
+    array([5.e-05, 5.e-03, 1.e+00])
+    """
+    g = np.asarray(grad_norm, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g / g[-1] if g.size and g[-1] > 0 else np.full(g.shape, np.nan)
 
 
 # --------------------------------------------------------------------------------------------

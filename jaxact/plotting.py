@@ -452,7 +452,8 @@ def plot_diagnosis_history(
 
     Args:
       diagnoses: :class:`~jaxact.Diagnosis` objects of one model (the same sites), e.g.
-        ``TrainResult.diagnoses`` from ``train(..., diagnose_every=k)``.
+        ``TrainResult.diagnoses`` from ``train(..., diagnose_every=k)``, or one Diagnosis
+        stacked over steps (``jax.tree.map(lambda *a: np.stack(a), *diagnoses)``).
       steps: the training step of each.
       path: where to save it; ``None`` returns the figure.
 
@@ -471,6 +472,10 @@ def plot_diagnosis_history(
     True
     """
     plt = pyplot()
+    from jaxact.diagnosis import Diagnosis
+
+    if isinstance(diagnoses, Diagnosis):  # a history stacked over steps
+        diagnoses = diagnoses.unstack()
     diagnoses, steps = list(diagnoses), [int(s) for s in steps]
     if not diagnoses or len(diagnoses) != len(steps):
         raise ValueError(
