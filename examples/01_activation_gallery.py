@@ -1,6 +1,6 @@
 """01 - The activation gallery: every activation, its derivative, and autodiff checked against it.
 
-Run: python examples/01_activation_gallery.py [--small] [--out gallery.png]
+Run: python examples/01_activation_gallery.py [--small] [--out jaxact-examples/gallery.png]
 """
 
 import argparse
@@ -15,7 +15,7 @@ from jaxact.plotting import plot_activations
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="fewer points (for tests)")
-    parser.add_argument("--out", default="gallery.png")
+    parser.add_argument("--out", default="jaxact-examples/gallery.png")
     args = parser.parse_args(argv)
 
     x = jnp.linspace(-6.0, 6.0, 101 if args.small else 10_001, dtype=jnp.float32)

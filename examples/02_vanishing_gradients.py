@@ -3,7 +3,7 @@
 "Multiply 0.1 by itself ten times: you get 0.0000000001." Here is the same arithmetic, done by
 backpropagation through deep random networks.
 
-Run: python examples/02_vanishing_gradients.py [--small] [--out vanishing.png]
+Run: python examples/02_vanishing_gradients.py [--small] [--out jaxact-examples/vanishing.png]
 """
 
 import argparse
@@ -17,7 +17,7 @@ from jaxact.plotting import plot_attenuation
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true")
-    parser.add_argument("--out", default="vanishing.png")
+    parser.add_argument("--out", default="jaxact-examples/vanishing.png")
     args = parser.parse_args(argv)
     depth, width = (12, 32) if args.small else (50, 256)
 

@@ -1,6 +1,6 @@
 """04 - Mean-field theory against measurement: what chi_1 says, and what random nets do.
 
-Run: python examples/04_theory_vs_measurement.py [--small] [--out theory.png]
+Run: python examples/04_theory_vs_measurement.py [--small] [--out jaxact-examples/theory.png]
 """
 
 import argparse
@@ -12,7 +12,7 @@ from jaxact.plotting import plot_theory_comparison
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true")
-    parser.add_argument("--out", default="theory.png")
+    parser.add_argument("--out", default="jaxact-examples/theory.png")
     args = parser.parse_args(argv)
     width, seeds = (128, 2) if args.small else (1000, 4)
 

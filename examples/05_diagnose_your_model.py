@@ -10,7 +10,7 @@ The equinox MLP has 12 hidden layers, with ReLU and with sigmoid: with sigmoid t
 the first layer is about 1e-9 of the last one's and the network does not learn; with ReLU it
 does. The conv net (ReLU) is the healthy reference.
 
-Run: python examples/05_diagnose_your_model.py [--small] [--out figures/diagnose.png]
+Run: python examples/05_diagnose_your_model.py [--small] [--out jaxact-examples/diagnose.png]
 [--results summary.json] (writes the conv net's gradient flow at --out, three more figures beside
 it and, with --results, the numbers it prints as JSON). The README's figures and numbers are
 from ``--out docs/diagnose.png --results docs/diagnose_example.json``.
@@ -88,7 +88,9 @@ def fit(apply, params, train, test, *, steps, every, batch, lr):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="a few steps (a test)")
-    parser.add_argument("--out", default="diagnose.png", help="the conv net's figure")
+    parser.add_argument(
+        "--out", default="jaxact-examples/diagnose.png", help="the conv net's figure"
+    )
     parser.add_argument("--every", type=int, default=None, help="diagnose every k steps")
     parser.add_argument("--results", default=None, help="write the summary as JSON here")
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ with jaxact, the model's code unchanged:
 
 Both nets are diagnosed at initialisation and trained with the same optimizer, rate and steps.
 
-Run: python examples/06_shape_your_network.py [--small] [--out figures/shaping.png]
+Run: python examples/06_shape_your_network.py [--small] [--out jaxact-examples/shaping.png]
 [--results summary.json] (writes the learning curves at --out and the two gradient-flow figures
 beside it, ``-before`` and ``-after``). The docs' figures and numbers are from
 ``--out docs/shaping.png --results docs/shaping_example.json``.
@@ -118,7 +118,9 @@ def input_similarity(mlp, x):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="a shallow net, a few steps")
-    parser.add_argument("--out", default="shaping.png", help="the figures' base name")
+    parser.add_argument(
+        "--out", default="jaxact-examples/shaping.png", help="the figures' base name"
+    )
     parser.add_argument("--results", default=None, help="write the summary as JSON here")
     args = parser.parse_args(argv)
     depth, steps = (20, 40) if args.small else (50, 500)
@@ -165,6 +167,7 @@ def main(argv=None):
     ax.set_title(f"A plain {depth}-layer equinox MLP on digits, before and after shaping",
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     if args.results:

@@ -144,3 +144,44 @@ def test_slow_doctests_name_real_examples():
     spec.loader.exec_module(module)
     for name in module.SLOW_DOCTESTS:
         assert name in FUNCTIONS and ">>> " in (FUNCTIONS[name].__doc__ or ""), name
+
+
+def _snippets() -> list[tuple[str, str]]:
+    """Every ```python block of the README and the docs pages, as ``(where, code)``; a block
+    right after ``<!-- snippet: not run (why) -->`` is left out."""
+    found = []
+    for path in [ROOT / "README.md", *PAGES]:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() != "```python":
+                continue
+            if i and lines[i - 1].startswith("<!-- snippet: not run"):
+                continue
+            end = lines.index("```", i + 1)
+            found.append((f"{path.name}:{i + 1}", "\n".join(lines[i + 1 : end]) + "\n"))
+    return found
+
+
+SNIPPETS = _snippets()
+
+
+def test_the_snippets_are_found():
+    # README: the catalogue, your own activation, diagnose, shaping, sweeps (the multi-host
+    # sweep is marked not run); the diagnose page: flax and equinox.
+    assert len(SNIPPETS) >= 7, [w for w, _ in SNIPPETS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("where", "code"), SNIPPETS, ids=[w for w, _ in SNIPPETS])
+def test_every_snippet_runs_as_pasted(where, code, tmp_path):
+    """A newcomer pastes it into a file and runs it: no undefined names, no missing setup."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "snippet.py").write_text(code)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}  # fmt: skip
+    proc = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, f"{where}:\n{proc.stderr[-3000:]}"

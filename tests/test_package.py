@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -210,3 +211,31 @@ def test_private_name_check_catches_each_form(tmp_path):
         "import jaxact.sweeps as sw\nx = theory._resolve\ny = sw._prepare\n"
     )
     assert len(_private_uses(src)) == 3
+
+
+def test_the_examples_extra_covers_what_the_examples_import():
+    # `pip install jaxact[examples]` must be enough to run examples/: every third-party
+    # package they import is a dependency or in the examples extra.
+    import ast
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+
+    def names(reqs):
+        return {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in reqs}
+
+    have = names(project["dependencies"]) | names(project["optional-dependencies"]["examples"])
+    have |= {"jaxact", "numpy"}  # numpy comes with jax
+    dist = {"sklearn": "scikit-learn"}
+    imported = set()
+    for path in sorted((root / "examples").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names}
+    assert {dist.get(m, m) for m in third_party} <= have
+    assert {"flax", "equinox", "sklearn"} <= third_party  # the check sees them
