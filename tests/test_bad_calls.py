@@ -77,5 +77,9 @@ def test_good_calls_still_pass():
     out = jax.vmap(lambda r: jaxact.mlp_forward(net, x, "relu", residual=r))(flags)
     assert out.shape == (2, 2, 4)
     assert theory.depth_scales("relu", 2.0, 0.0).chi1 == pytest.approx(1.0)
+
+
+@pytest.mark.slow  # about 5 s: compare compiles a gradient pass
+def test_compare_of_an_existing_network_still_passes():
     c = theory.compare("tanh", params=jaxact.init_mlp(KEY, depth=5, width=64, init="glorot"))
     assert c.sq_norms.shape == (1, 5)

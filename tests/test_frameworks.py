@@ -63,6 +63,7 @@ def test_the_same_network_at_other_depths_and_activations(activation, depth):
     _check_same_network(names, r)
 
 
+@pytest.mark.slow  # relu_depth4 takes about 8 s to set up
 def test_ratios_are_against_the_fastest_chain(relu_depth4):
     names, r = relu_depth4
     chains = [n for n in fw.LIMITS if n in r["steps"]]
@@ -115,6 +116,7 @@ def test_quick_mode_skips_torch_compile_with_the_reason():
     assert "quick mode" in r["skipped"]["torch_compile"]
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_markdown_names_what_did_not_run(relu_depth4, tmp_path):
     g = dict(relu_depth4[1], skipped={"flax": "flax is not installed (pip install flax)"})
