@@ -33,13 +33,14 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path, dpi: int) -> Path:
-    """tight_layout, create the folder, save, close: the end of every figure here."""
+def save_figure(fig, path: str | Path, dpi: int, **savefig) -> Path:
+    """tight_layout, create the folder, save (``savefig`` passed on, e.g.
+    ``bbox_inches="tight"``), close: the end of every figure here."""
     plt = pyplot()
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, **savefig)
     plt.close(fig)
     return path
 

@@ -7,6 +7,7 @@ URI so the page reads offline and can be mailed as one file.
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from jaxact.files import atomic_write
 __all__ = [
     "GLOSSARY",
     "SMOKE_TEST",
+    "glossary_anchor",
+    "glossary_terms",
     "render_html",
     "render_markdown",
     "write_report",
@@ -41,7 +44,8 @@ table { border-collapse: collapse; font-size: .9rem; } td, th { border: 1px soli
 img { max-width: 100%; } .meta { color: #666; font-size: .85rem; }
 figure { margin: 1rem 0; } .decided { font-size: .9rem; color: #444; background: #f6f6f6;
   padding: .4rem .6rem; } .smoke { background: #fff4d6; padding: .5rem .7rem; }
-dt { font-weight: 600; margin-top: .5rem; }
+dt { font-weight: 600; margin-top: .5rem; } details { margin: .4rem 0; }
+summary { cursor: pointer; color: #245; }
 </style>
 </head>
 <body>
@@ -61,15 +65,19 @@ dt { font-weight: 600; margin-top: .5rem; }
 <h2 id="{{ e.id }}">{{ loop.index }}. {{ e.title }}</h2>
 <p class="claim">&ldquo;{{ e.claim }}&rdquo;</p>
 <p><span class="verdict {{ css(e.verdict) }}">{{ e.verdict }}</span> {{ e.summary }}</p>
-{% if e.decided_by %}<p class="decided"><b>How this verdict is decided</b> (fixed before the
-run): {{ e.decided_by }}</p>
+{% for title, text in e.details %}<details><summary>{{ title }}</summary><p>{{ text }}</p>
+</details>
+{% endfor %}{% if e.decided_by %}<p class="decided"><b>How this verdict is decided</b> (fixed
+before the run): {{ e.decided_by }}</p>
 {% endif %}{% for fig in e.figures %}<figure><img src="{{ figures[fig] }}"
 alt="{{ e.title }}: {{ fig }}"></figure>
-{% endfor %}<p class="meta">{{ '%.1f' % e.seconds }} s</p>
+{% endfor %}<p class="meta">Ran in {{ '%.1f' % e.seconds }} s.{% set terms = terms_of(e) %}{%
+if terms %} Terms: {% for t in terms %}<a href="#{{ anchor(t) }}">{{ t }}</a>{{ ", " if not
+loop.last }}{% endfor %}.{% endif %}</p>
 {% endfor %}
 <h2 id="glossary">Glossary</h2>
 <dl>
-{% for term, text in glossary %}<dt>{{ term }}</dt><dd>{{ text }}</dd>
+{% for term, text in glossary %}<dt id="{{ anchor(term) }}">{{ term }}</dt><dd>{{ text }}</dd>
 {% endfor %}</dl>
 </body>
 </html>
@@ -151,7 +159,83 @@ GLOSSARY = (
         "The fraction of held-out examples (never trained on) classified "
         "correctly; mean ± sd are over seeds (different initial weights and minibatch orders).",
     ),
+    (
+        "Loss in nats",
+        "Cross-entropy measured with the natural logarithm. Guessing uniformly among k classes "
+        "costs ln k nats, 2.30 for the ten digits: a loss near it means the network has not "
+        "started to learn.",
+    ),
+    (
+        "log ||J u||^2",
+        "J is the network's input-output Jacobian at initialisation and u a random unit "
+        "direction: ||J u||^2 is how much the network stretches u, the scale of its gradient. "
+        "Its variance over random initialisations grows like 5 x depth / width for ReLU (Hanin "
+        "2018, https://arxiv.org/abs/1801.03744; Hanin & Nica 2019): in a deep, narrow network "
+        "the gradient's scale is a lottery.",
+    ),
+    (
+        "Jacobian spectrum",
+        "The squared singular values of J. Mean 1 and a small variance (dynamical isometry, "
+        "Pennington et al. 2017) mean every direction keeps its size through depth; a wide "
+        "spread means some directions explode while others vanish.",
+    ),
 )
+
+#: Words that point a claim's text at a glossary entry, beyond the term itself.
+_GLOSSARY_WORDS = {
+    "Glorot / Xavier init": ("Glorot", "Xavier"),
+    "Kernel shaping (DKS, TAT)": ("shaping", "shaped", "DKS", "TAT"),
+    "Plain network": ("plain net",),
+    "Residual connection": ("residual",),
+    "Dead unit": ("dead",),
+    "Loss in nats": ("nats",),
+    "log ||J u||^2": ("||J u||", "Hanin"),
+    "Jacobian spectrum": ("Jacobian", "singular values"),
+    "Edge of chaos": ("edge of chaos", "criticality", "critical"),
+    "phi, phi'": ("phi'",),
+}
+
+
+def glossary_anchor(term: str) -> str:
+    """The HTML id of a glossary entry (``g-`` and the term's letters and digits).
+
+    Args:
+      term: a :data:`GLOSSARY` term.
+
+    Returns:
+      The id, e.g. ``"g-c-map"``.
+
+    >>> glossary_anchor("C map"), glossary_anchor("log ||J u||^2")
+    ('g-c-map', 'g-log-j-u-2')
+    """
+    return "g-" + "-".join(re.findall(r"[a-z0-9]+", term.lower()))
+
+
+def glossary_terms(text: str) -> list[str]:
+    """The glossary terms a text uses (by the term or the words that point at it), in the
+    glossary's order.
+
+    Args:
+      text: a claim's summary and details.
+
+    Returns:
+      The :data:`GLOSSARY` terms found (a list of strings).
+
+    >>> glossary_terms("He init keeps the C map away from 1; 2.30 nats is chance")
+    ['He init', 'C map', 'Loss in nats']
+    """
+    low = text.lower()
+    found = []
+    for term, _ in GLOSSARY:
+        words = _GLOSSARY_WORDS.get(term, ()) or ()
+        words = (*words, *(w.strip() for w in re.split(r"[,/]", term) if w.strip()))
+        if any(w.lower() in low for w in words if len(w) > 1):
+            found.append(term)
+    return found
+
+
+def _claim_text(e) -> str:
+    return " ".join([e.summary, *(t for _, t in getattr(e, "details", []))])
 
 
 def _css(verdict: str) -> str:
@@ -197,9 +281,16 @@ def render_markdown(experiments, meta: dict[str, Any]) -> str:
     lines += [f"| {i} | {e.title} | {e.verdict} |" for i, e in enumerate(experiments, 1)]
     for i, e in enumerate(experiments, 1):
         lines += ["", f"## {i}. {e.title}", "", f"> {e.claim}", "", f"**{e.verdict}.** {e.summary}"]
+        for title, text in getattr(e, "details", []):
+            lines += ["", f"<details><summary>{title}</summary>", "", text, "", "</details>"]
         if e.decided_by:
             lines += ["", f"*How this verdict is decided (fixed before the run):* {e.decided_by}"]
         lines += [f"\n![{e.title}](figures/{fig})" for fig in e.figures]
+        terms = glossary_terms(_claim_text(e))
+        footer = f"*Ran in {e.seconds:.1f} s.*"
+        if terms:
+            footer += " Terms: " + ", ".join(f"[{t}](#glossary)" for t in terms) + "."
+        lines += ["", footer]
     lines += ["", "## Glossary", ""]
     lines += [f"- **{term}**: {text}" for term, text in GLOSSARY]
     return "\n".join(lines) + "\n"
@@ -237,7 +328,8 @@ def render_html(experiments, meta: dict[str, Any], figures_dir: Path) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(_HTML)
     return template.render(experiments=experiments, meta=meta, figures=figures, css=_css,
-                           glossary=GLOSSARY, smoke=SMOKE_TEST)  # fmt: skip
+                           glossary=GLOSSARY, smoke=SMOKE_TEST, anchor=glossary_anchor,
+                           terms_of=lambda e: glossary_terms(_claim_text(e)))  # fmt: skip
 
 
 def write_report(out: Path, experiments, meta: dict[str, Any]) -> tuple[Path, Path]:

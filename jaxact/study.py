@@ -179,6 +179,9 @@ class Experiment:
     figures: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     decided_by: str = ""
+    #: The detail behind a short ``summary``: ``[title, text]`` paragraphs (folded in the
+    #: report).
+    details: list[list[str]] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -603,66 +606,68 @@ def exp_depth(ctx: Context) -> Experiment:
         summary += ("Plain nets (no residual connection, no normalisation) at >= 50 layers that "
                     "reach 90%: " + ", ".join(f"{RECIPES[n].label} at depth {d}"
                                                for n, d in plain_ok) + ". ")  # fmt: skip
+    details: list[list[str]] = []
     if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
         he_r = rows["he_relu"]
         shaped = rows.get("tat_leaky_relu") or rows["dks_tanh"]
         summary += (
-            f"Why, at initialisation: after {dmax} He-ReLU layers two inputs whose correlation "
-            f"was {why['input_correlation']:.2f} look alike (the theory's composed C map gives "
+            f"At initialisation a plain He-ReLU net makes every input look alike to its output "
+            f"layer after {dmax} layers (C map {he_r['c_map'][-1]:.3f}); the shaped net keeps "
+            f"them apart (C_f(0) = {shaped['network_c0']:.2f}) - see 'Why, at initialisation'. "
+        )
+        why_text = (
+            f"After {dmax} He-ReLU layers two inputs whose correlation was "
+            f"{why['input_correlation']:.2f} look alike (the theory's composed C map gives "
             f"{he_r['c_map'][-1]:.3f}, and even orthogonal inputs end at C_f(0) = "
             f"{he_r['network_c0']:.3f}), so the output barely depends on the input; the "
             f"Jacobian's squared singular values have mean {he_r['jacobian_mean']:.2g} and "
-            f"variance {he_r['jacobian_variance']:.3g} (Gaussian weights). The {shaped['label']}"
-            f" net is shaped so that C_f(0) = {shaped['network_c0']:.2f} after {dmax} layers "
-            f"(the C map of the inputs ends at {shaped['c_map'][-1]:.3f}), with a Jacobian "
-            f"spectrum of variance {shaped['jacobian_variance']:.3g} (orthogonal weights and a "
-            "nearly linear activation); inputs stay apart and the gradient keeps its size "
-            f"through depth, as the figure shows (at width {s.width} the measured similarity "
-            "drifts from the wide-network theory, more so with depth). "
-        )
+            f"variance {he_r['jacobian_variance']:.3g} (Gaussian weights). The "
+            f"{shaped['label']} net is shaped so that C_f(0) = {shaped['network_c0']:.2f} after "
+            f"{dmax} layers (the C map of the inputs ends at {shaped['c_map'][-1]:.3f}), with a "
+            f"Jacobian spectrum of variance {shaped['jacobian_variance']:.3g} (orthogonal "
+            "weights and a nearly linear activation); inputs stay apart and the gradient keeps "
+            f"its size through depth, as the figure shows (at width {s.width} the measured "
+            "similarity drifts from the wide-network theory, more so with depth)."
+        )  # fmt: skip
+        details.append(["Why, at initialisation", why_text])
     if fl:
         fdeep = [c for c in fl if c["depth"] == max(s.fluct_depths)]
         fluct = ", ".join(f"{c['var_log']:.1f} ± {c['var_log_se']:.1f} at width {c['width']} "
                           f"(theory {c['predicted_var_log']:.1f}; one init's gradient scale "
                           f"typically {_factor(c['spread'])} off the median)"
                           for c in fdeep)  # fmt: skip
-        summary += (
+        fluct_text = (
             "For He ReLU, what grows with depth is how much the gradient's scale varies from "
             f"one random init to the next: over {s.fluct_inits} inits, the variance of "
             f"log ||J u||^2 (the input-output Jacobian after {fdeep[0]['depth']} layers, "
             f"applied to a random direction) is {fluct}. Its theory (Hanin 2018; 5 x "
-            "depth/width for wide layers) says width buys it back. "
-        )
-    summary += (
-        f"He et al. (2015), {s.he_depth} layers, SGD + "
-        f"momentum: He init {he['mean']:.0%} ± {he['std']:.0%}, Xavier init {xa['mean']:.0%} ± "
-        f"{xa['std']:.0%}, final loss {he_l:.2f} vs {xa_l:.2f} nats (Xavier's signal starts "
-        f"2^-{s.he_depth} times smaller in variance; "
-        + (
-            "it has not started to learn"
-            if xa_l > math.log(train_set.out_dim) - 0.1
-            else "it learns, but later"
-        )
-        + "); target (He >= 90%, Xavier >= 0.5 nats above) "
-        + (
-            ("met" if he_ok else "missed")
-            if dmax >= DEEP
-            else f"not tested ({s.he_steps} steps at width {s.he_width}: a smoke test)"
-        )
-        + ". "
-        f"With Adam the He - Xavier accuracy gap is {gap_adam:+.0%} against {gap_sgd:+.0%} with "
-        "SGD + momentum: Adam rescales each parameter's gradient and so hides vanishing "
-        "gradients."
-    )
+            "depth/width for wide layers) says width buys it back."
+        )  # fmt: skip
+        details.append(["Gradient fluctuations from one initialisation to the next",
+                        fluct_text])  # fmt: skip
+    learns = ("it has not started to learn" if xa_l > math.log(train_set.out_dim) - 0.1
+              else "it learns, but later")  # fmt: skip
+    target = "met" if he_ok else "missed"
+    if dmax < DEEP:
+        target = f"not tested ({s.he_steps} steps at width {s.he_width}: a smoke test)"
+    he_text = (
+        f"{s.he_depth} layers, SGD + momentum: He init {he['mean']:.0%} ± {he['std']:.0%}, "
+        f"Xavier init {xa['mean']:.0%} ± {xa['std']:.0%}, final loss {he_l:.2f} vs "
+        f"{xa_l:.2f} nats (Xavier's signal starts 2^-{s.he_depth} times smaller in variance; "
+        f"{learns}); target (He >= 90%, Xavier >= 0.5 nats above) {target}. With Adam the "
+        f"He - Xavier accuracy gap is {gap_adam:+.0%} against {gap_sgd:+.0%} with SGD + "
+        "momentum: Adam rescales each parameter's gradient and so hides vanishing gradients."
+    )  # fmt: skip
+    details.append(["He et al. (2015): He against Xavier initialisation", he_text])
     if map_recs:
-        summary += " " + _map_sentence(map_recs, s)
+        details.append(["Schoenholz et al. (2017)'s trainability map", _map_sentence(map_recs, s)])
     numbers["verdict_inputs"] = {"depth": dmax, "recipes_ge_90": ok,
                                  "plain_ge_90_at_depth_ge_50": [list(k) for k in plain_ok],
                                  "he_xavier_target_met": he_ok}  # fmt: skip
     return Experiment(
         "depth", "Deep networks become trainable with ReLU",
         "This meant you could train networks with 50, 100, or more layers.",
-        verdict, summary, numbers, fnames,
+        verdict, summary.strip(), numbers, fnames,
         decided_by="at the grid's deepest depth (100 by default; --quick stops at 20, where "
                    "the verdict is 'not tested at this size'): supported if plain "
                    "He-initialised ReLU reaches >= 90% mean test accuracy on digits (over "
@@ -672,6 +677,7 @@ def exp_depth(ctx: Context) -> Experiment:
                    "al.'s test is reported beside it against its own target (He >= 90% mean "
                    "test accuracy and Xavier's mean final loss >= 0.5 nats above He's, SGD + "
                    "momentum).",
+        details=details,
     )  # fmt: skip
 
 
@@ -753,23 +759,36 @@ def exp_dead(ctx: Context) -> Experiment:
         acc = [r["test_accuracy"] for r in rs]
         rows[act] = {"dead_fraction_per_seed": final,
                      "dead_fraction_mean": float(np.nanmean(final)),
+                     "test_accuracy_per_seed": acc,
                      "test_accuracy_mean": float(np.nanmean(acc)),
+                     "test_accuracy_std": float(np.nanstd(acc)),
                      "diverged": sum(bool(r["diverged_step"]) for r in rs)}  # fmt: skip
     relu, leaky = rows["relu"]["dead_fraction_mean"], rows["leaky_relu"]["dead_fraction_mean"]
     ok = leaky == 0 and relu > 0.05
+    verdict = SUPPORTED if ok else (CAVEAT if leaky == 0 else NOT_SUPPORTED)
     fig = figs.dead_units(recs, ctx.figure("dead_units.png"))
     per_seed = ", ".join(f"{v:.0%}" for v in rows["relu"]["dead_fraction_per_seed"])
+
+    def accuracy(act):
+        r = rows[act]
+        return f"{r['test_accuracy_mean']:.0%} ± {r['test_accuracy_std']:.0%}"
+
+    caveat = (f" Caveat: Leaky ReLU ended with no dead units, but only {relu:.1%} of ReLU's "
+              "died here, too few to show the problem at this size and step budget."
+              if verdict == CAVEAT else "")  # fmt: skip
     return Experiment(
         "dead", "Leaky ReLU prevents dead neurons",
         "Leaky ReLU ... allows a small negative output, preventing 'dead neurons' where a ReLU "
         "is permanently zero.",
-        SUPPORTED if ok else (CAVEAT if leaky == 0 else NOT_SUPPORTED),
+        verdict,
         f"Digits, {depth} hidden layers of width {s.width}, {cfg.dead_steps} plain SGD steps at "
         f"a deliberately high learning rate ({cfg.dead_lr}), {s.seeds} seeds: at the end "
         f"{relu:.0%} of ReLU units are dead (zero gradient on every training image; per seed "
-        f"{per_seed}) against {leaky:.0%} for Leaky ReLU (slope 0.01). Test accuracy: ReLU "
-        f"{rows['relu']['test_accuracy_mean']:.0%}, Leaky ReLU "
-        f"{rows['leaky_relu']['test_accuracy_mean']:.0%} (mean).",
+        f"{per_seed}) against {leaky:.0%} for Leaky ReLU (slope 0.01). Test accuracy (mean ± sd "
+        f"over seeds): ReLU {accuracy('relu')}, Leaky ReLU {accuracy('leaky_relu')}; at this "
+        "learning rate training is chaotic, so these accuracies move from one machine to "
+        "another (rounding changes the trajectory): the dead fractions are the claim's measure."
+        + caveat,
         {**rows, "runs": recs},
         [fig.name],
         decided_by="supported if Leaky ReLU ends with 0% dead units and ReLU with > 5% (mean "

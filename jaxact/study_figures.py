@@ -14,6 +14,19 @@ from jaxact.plotting import pyplot, save_figure
 from jaxact.trainability import RECIPES, cell_summary, six_xi_c
 
 DPI = 100
+
+
+def _save(fig, path: Path) -> Path:
+    """Save a report figure: tick labels and axis labels at a size that stays readable when
+    the report shows the figure scaled down to a 700-pixel window; legends placed outside
+    the axes are kept (``bbox_inches="tight"``)."""
+    for ax in fig.axes:
+        ax.tick_params(labelsize=10)
+        ax.xaxis.label.set_size(11)
+        ax.yaxis.label.set_size(11)
+    return save_figure(fig, path, DPI, bbox_inches="tight")
+
+
 _STYLE = {"relu": ("C0", "o"), "sigmoid": ("C3", "s"), "tanh": ("C2", "^"),
           "leaky_relu": ("C1", "D")}  # fmt: skip
 
@@ -51,7 +64,7 @@ def depth_grid(records: Sequence[dict[str, Any]], path: Path, chance: float) -> 
                             capsize=3)  # fmt: skip
             handles.setdefault(rec.label, h)
         ax.axhline(chance, color="0.6", ls=":", lw=1)
-        ax.text(depths[0], chance + 0.02, "chance", fontsize=8, color="0.4")
+        ax.text(depths[0], chance + 0.02, "chance", fontsize=9, color="0.4")
         ax.axhline(0.9, color="0.8", lw=0.8)
         ax.set_xscale("log")
         ax.minorticks_off()
@@ -63,12 +76,12 @@ def depth_grid(records: Sequence[dict[str, Any]], path: Path, chance: float) -> 
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("test accuracy (mean ± sd over seeds)")
     # The legend beside the panels: inside, it would cover the points.
-    axes[0][-1].legend(list(handles.values()), list(handles), fontsize=8, loc="upper left",
+    axes[0][-1].legend(list(handles.values()), list(handles), fontsize=9, loc="upper left",
                        bbox_to_anchor=(1.02, 1.0), frameon=False)  # fmt: skip
     r0 = records[0]
     fig.suptitle(f"Which deep MLPs learn: {r0['dataset']}, width {r0['width']}, "
-                 f"{r0['steps']} steps for every net", fontsize=11)  # fmt: skip
-    return save_figure(fig, path, DPI)
+                 f"{r0['steps']} steps for every net", fontsize=12)  # fmt: skip
+    return _save(fig, path)
 
 
 def heatmap(records, path: Path, *, x: str, y: str, title: str, xlabel: str, ylabel: str,
@@ -92,11 +105,11 @@ def heatmap(records, path: Path, *, x: str, y: str, title: str, xlabel: str, yla
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=11)
     if overlay is not None:
         overlay(ax, xs, ys)
     fig.colorbar(im, ax=ax, label="test accuracy (mean over seeds)")
-    return save_figure(fig, path, DPI)
+    return _save(fig, path)
 
 
 def trainability_map(records, path: Path, sigma_b2: float) -> Path:
@@ -111,7 +124,7 @@ def trainability_map(records, path: Path, sigma_b2: float) -> Path:
                          left=-0.5, right=len(ys) - 0.5)  # fmt: skip
         cols = np.interp(fine, xs, np.arange(len(xs)))
         ax.plot(cols, rows, color="w", lw=2, ls="--", label=r"$6\,\xi_c$ (theory)")
-        ax.legend(loc="upper right", fontsize=8, facecolor="0.3", labelcolor="w")
+        ax.legend(loc="upper right", fontsize=9, facecolor="0.3", labelcolor="w")
 
     return heatmap(records, path, x="sigma_w2", y="depth", xlabel=r"$\sigma_w^2$",
                    ylabel="hidden layers",
@@ -142,9 +155,9 @@ def loss_curves(records, path: Path, groups: Sequence[tuple[str, dict]], title: 
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("training loss (nats)")
-    axes[0][-1].legend(fontsize=8)
-    fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path, DPI)
+    axes[0][-1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the curves
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, path)
 
 
 def signal(curves: dict[str, dict[str, list[float]]], predicted: dict[str, list[float]],
@@ -164,12 +177,13 @@ def signal(curves: dict[str, dict[str, list[float]]], predicted: dict[str, list[
             p = 1 - np.asarray(predicted[label], np.float64)
             a.plot(layers, np.clip(p, 1e-7, None), color=f"C{i}", ls="--", lw=1)
     a.set_xlabel("layer")
-    a.set_ylabel("1 - cosine similarity of two inputs")
+    a.set_ylabel("1 - cosine of two inputs' hidden states\n(0: the inputs look identical)")
     a.set_yscale("log")
-    a.set_title("At initialisation: do two inputs still look different?\n"
-                "(solid: measured; dashed: composed C map, theory)", fontsize=10)  # fmt: skip
+    a.set_title("At initialisation: do two different digits still look different?\n"
+                "(solid: measured; dashed: composed C map, theory)", fontsize=11)  # fmt: skip
     a.grid(True, alpha=0.3)
-    a.legend(fontsize=7, loc="lower left")
+    # Below the panel: inside, it covered the curves.
+    a.legend(fontsize=9, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2, frameon=False)
     labels = list(grads)
     vals = np.array([grads[k] for k in labels], np.float64)  # (n, 2): layer 1, last
     xs = np.arange(len(labels))
@@ -179,12 +193,12 @@ def signal(curves: dict[str, dict[str, list[float]]], predicted: dict[str, list[
     low = np.nanmin(np.where(vals > 0, vals, np.nan))
     for x, v in zip(xs, vals[:, 0], strict=True):
         if v == 0:  # no bar on a log axis: say why
-            b.text(x - 0.2, low, "0\n(under-\nflow)", ha="center", va="bottom", fontsize=7)
-    b.set_xticks(xs, [k.replace(", ", "\n") for k in labels], fontsize=7)
+            b.text(x - 0.2, low, "0\n(under-\nflow)", ha="center", va="bottom", fontsize=9)
+    b.set_xticks(xs, [k.replace(", ", "\n") for k in labels], fontsize=9)
     b.set_ylabel(r"$\|\partial L / \partial W_l\|$ at init (mean over seeds)")
-    b.set_title("Gradient reaching the first and last layer", fontsize=10)
-    b.legend(fontsize=8)
-    return save_figure(fig, path, DPI)
+    b.set_title("Gradient reaching the first and last layer", fontsize=11)
+    b.legend(fontsize=9)
+    return _save(fig, path)
 
 
 def fluctuations(cells: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -210,17 +224,17 @@ def fluctuations(cells: Sequence[dict[str, Any]], path: Path) -> Path:
     a.plot([], [], color="0.4", ls=":", lw=1, label="5 x layers / width (wide limit)")
     a.set_xlabel("layer")
     a.set_ylabel("variance of log ||J u||² over inits")
-    a.set_title(f"He-initialised ReLU nets, {cells[0]['inits']} inits per width", fontsize=10)
+    a.set_title(f"He-initialised ReLU nets, {cells[0]['inits']} inits per width", fontsize=11)
     a.grid(True, alpha=0.3)
-    a.legend(fontsize=7)
+    a.legend(fontsize=9)
     b.set_yscale("log")
     b.yaxis.set_major_formatter(ScalarFormatter())
     b.set_xlabel("layer")
     b.set_ylabel(r"typical factor off the median, $e^{sd}$")
-    b.set_title("One init's gradient scale vs another's", fontsize=10)
+    b.set_title("One init's gradient scale vs another's", fontsize=11)
     b.grid(True, alpha=0.3)
-    b.legend(fontsize=8)
-    return save_figure(fig, path, DPI)
+    b.legend(fontsize=9)
+    return _save(fig, path)
 
 
 def derivatives(names: Sequence[str], points: Sequence[float], path: Path) -> Path:
@@ -243,10 +257,10 @@ def derivatives(names: Sequence[str], points: Sequence[float], path: Path) -> Pa
     ax.set_xlabel("x")
     ax.set_ylabel(r"$|\phi'(x)|$ (log scale)")
     ax.set_title("Slopes far from 0: sigmoid and tanh flatten, ReLU stays 1 (or 0)",
-                 fontsize=10)  # fmt: skip
+                 fontsize=11)  # fmt: skip
     ax.grid(True, alpha=0.3)
     ax.legend()
-    return save_figure(fig, path, DPI)
+    return _save(fig, path)
 
 
 def active_fraction(per_layer: Sequence[float], path: Path) -> Path:
@@ -261,9 +275,10 @@ def active_fraction(per_layer: Sequence[float], path: Path) -> Path:
     ax.set_ylabel("fraction of (unit, input) pairs")
     ax.set_ylim(0, 1)
     ax.set_xticks(layers)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("ReLU's gradient is exactly 0 or 1: about half pass", fontsize=10)
-    return save_figure(fig, path, DPI)
+    # Below the axes: the stacked bars fill the whole panel.
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    ax.set_title("ReLU's gradient is exactly 0 or 1: about half pass", fontsize=11)
+    return _save(fig, path)
 
 
 def ratios(labels: Sequence[str], values: Sequence[float], path: Path, title: str) -> Path:
@@ -278,8 +293,8 @@ def ratios(labels: Sequence[str], values: Sequence[float], path: Path, title: st
     ax.set_yticks(ys, labels)
     ax.set_xlabel("sigmoid time / ReLU time (> 1: ReLU faster)")
     ax.set_xlim(0, max(max(values) * 1.25, 1.5))
-    ax.set_title(title, fontsize=10)
-    return save_figure(fig, path, DPI)
+    ax.set_title(title, fontsize=11)
+    return _save(fig, path)
 
 
 def dead_units(records, path: Path) -> Path:
@@ -294,12 +309,12 @@ def dead_units(records, path: Path) -> Path:
         steps = rs[0]["observed_steps"]
         for layer in range(d.shape[2]):
             ax.plot(steps, d[:, :, layer].mean(0), marker=".", label=f"layer {layer + 1}")
-        ax.set_title(f"{act}: dead units (never active on the training set)", fontsize=10)
+        ax.set_title(f"{act}: dead units (never active on the training set)", fontsize=11)
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("fraction of units (mean over seeds)")
-    axes[0][0].legend(fontsize=8)
-    return save_figure(fig, path, DPI)
+    axes[0][0].legend(fontsize=9)
+    return _save(fig, path)
 
 
 def decisions(runs, data_xy, path: Path, title: str) -> Path:
@@ -324,8 +339,8 @@ def decisions(runs, data_xy, path: Path, title: str) -> Path:
         else:
             ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="RdBu_r", s=6, edgecolors="k",
                        linewidths=0.2)  # fmt: skip
-        ax.set_title(label, fontsize=10)
+        ax.set_title(label, fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path, DPI)
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, path)

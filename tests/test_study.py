@@ -83,7 +83,7 @@ def test_quick_depth_experiment_leaves_the_default_runs_extras_out(quick_study):
     assert depth["numbers"]["gradient_fluctuations"] == []
     assert not {"fluctuations.png", "trainability_map.png", "depth_width.png"} & set(
         depth["figures"])  # fmt: skip
-    assert "log ||J u||^2" not in depth["summary"]
+    assert "log ||J u||^2" not in depth["summary"] + str(depth["details"])
     default = StudyConfig.for_mode("default").grid
     assert default.fluct_depths and default.fluct_widths and default.map_sigma_w2
 
@@ -214,7 +214,8 @@ def test_quick_says_it_is_a_smoke_test(quick_study):
     res = json.loads((quick_study / "results.json").read_text())
     depth = {e["id"]: e for e in res["experiments"]}["depth"]
     assert depth["verdict"] == "not tested at this size"
-    assert "target (He >= 90%, Xavier >= 0.5 nats above) not tested" in depth["summary"]
+    he = dict(depth["details"])["He et al. (2015): He against Xavier initialisation"]
+    assert "target (He >= 90%, Xavier >= 0.5 nats above) not tested" in he
     assert SMOKE_TEST in (quick_study / "report.md").read_text()
     assert "A smoke test (--quick)" in (quick_study / "report.html").read_text()
 
@@ -232,3 +233,27 @@ def test_only_a_quick_report_carries_the_smoke_test_banner(mode):
     html = render_html(exps, meta, Path("unused"))
     assert (SMOKE_TEST in md) == (mode == "quick")
     assert ('class="smoke"' in html) == (mode == "quick")
+
+
+def test_report_folds_details_labels_timings_and_links_the_glossary(tmp_path):
+    from jaxact.bench.timing import device_info
+    from jaxact.report import GLOSSARY, glossary_anchor, render_html, render_markdown
+    from jaxact.study import Experiment
+
+    why = ["Why, at initialisation", "The C map after 100 layers is 0.9."]
+    e = Experiment("depth", "Deep nets", "Deep nets train.", "supported",
+                   "Short: He init reaches 95%.", {}, seconds=12.34, details=[why])  # fmt: skip
+    meta = {"command": "jaxact study", "device": device_info(), "seconds": 12.3,
+            "config": {"mode": "default"}}  # fmt: skip
+    md = render_markdown([e], meta)
+    assert "<details><summary>Why, at initialisation</summary>" in md
+    assert "*Ran in 12.3 s.* Terms: [He init](#glossary), [C map](#glossary)." in md
+    html = render_html([e], meta, tmp_path)
+    assert "<details><summary>Why, at initialisation</summary>" in html
+    assert f'<a href="#{glossary_anchor("C map")}">C map</a>' in html
+    assert "Ran in 12.3 s." in html
+    assert all(f'id="{glossary_anchor(t)}"' in html for t, _ in GLOSSARY)
+    # The terms the newcomer asked about are explained.
+    terms = {t for t, _ in GLOSSARY}
+    assert {"Loss in nats", "log ||J u||^2", "Jacobian spectrum"} <= terms
+    assert any("Hanin 2018" in text for _, text in GLOSSARY)
