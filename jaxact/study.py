@@ -603,9 +603,15 @@ def exp_depth(ctx: Context) -> Experiment:
         f"At depth {dmax}: " + "; ".join(f"{RECIPES[n].label} {acc(n)}" for n in deepest) + ". "
     )
     if plain_ok:
+        by_recipe: dict[str, list[int]] = {}
+        for n, d in plain_ok:
+            by_recipe.setdefault(n, []).append(d)
         summary += ("Plain nets (no residual connection, no normalisation) at >= 50 layers that "
-                    "reach 90%: " + ", ".join(f"{RECIPES[n].label} at depth {d}"
-                                               for n, d in plain_ok) + ". ")  # fmt: skip
+                    "reach 90%: " + "; ".join(
+                        f"{RECIPES[n].label} (depth{'s' if len(ds) > 1 else ''} "
+                        f"{' and '.join(map(str, sorted(ds)))})"
+                        for n, ds in sorted(by_recipe.items(), key=lambda kv: -max(kv[1])))
+                    + ". ")  # fmt: skip
     details: list[list[str]] = []
     if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
         he_r = rows["he_relu"]
