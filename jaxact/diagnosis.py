@@ -22,10 +22,18 @@ The loss function is traced to a jaxpr once (:func:`jax.make_jaxpr`, at trace ti
   ``jax.nn`` functions (``relu``, ``relu6`` are ``custom_jvp`` calls; ``silu``, ``elu``,
   ``softplus``, ... named ``jit`` calls);
 * inline elementwise code that computes an activation of the catalogue: ``lax.tanh``,
-  ``lax.logistic`` (``jax.nn.sigmoid``), ``jnp.maximum(x, 0)``, and ``jax.nn.gelu`` in both forms
-  (it is not a named call in jax 0.10). A chain of elementwise operations that depends on one
-  tensor only is evaluated at trace time on probe points and compared with every activation of
-  :data:`jaxact.ACTIVATIONS`; the largest chain that matches is the site;
+  ``lax.logistic`` (``jax.nn.sigmoid``), ``jnp.maximum(x, 0)``, ``x * (x > 0)``,
+  ``jnp.where(x > 0, x, 0)``, ``jnp.logaddexp(x, 0)``, a GELU written with ``x / sqrt(2)``,
+  and ``jax.nn.gelu`` in both forms (it is not a named call in jax 0.10). A chain of
+  elementwise operations that depends on one tensor only (and on scalar constants) is
+  evaluated at trace time on probe points and compared with every activation of
+  :data:`jaxact.ACTIVATIONS`, and with the leaky ReLU and swish of any slope or scale
+  (``jnp.maximum(x, 0.2 * x)``, ``x * sigmoid(1.7 * x)``: one site on ``x``); the largest
+  chain that matches is the site. A chain built like an activation (a comparison, a
+  ``max``/``where``, ``tanh``, ``erf``, ...) that matches nothing, or whose tensor is too small
+  to tell activations apart, is reported (a warning and ``Diagnosis.not_instrumented``), never
+  dropped in silence. The statistics of normalisation layers (anything computed from
+  reductions alone, such as the ``maximum(var, 0)`` clamp of a LayerNorm) are not sites;
 * :func:`tap`: any other tensor a user marks.
 
 Sites are found inside ``jit``, ``vmap`` (a vmapped activation is one site with the batch
@@ -35,10 +43,11 @@ again from the jaxpr with each site's input passed through a *probe*: an identit
 ``custom_vjp`` backward rule returns ``sum(ct**2)`` as the gradient of a zero scalar.
 Differentiating with respect to those scalars gives every site's ``||dLoss/dh||**2`` from the
 ordinary backward pass; the forward statistics are reduced where they are computed. No
-activation tensor is kept: the extra memory is O(number of sites) scalars. A site inside a
-primitive that cannot be instrumented (``while_loop``, ``cond``, a ``custom_vjp``, a
-``custom_jvp`` that is not an activation, ``shard_map``, ...) raises :class:`ValueError` naming
-the primitive; tap the tensors you need outside it.
+activation tensor is kept: the extra memory is O(number of sites) scalars. A primitive that
+cannot be instrumented (``while_loop``, ``cond``, a ``custom_vjp``, a ``custom_jvp`` that is not
+an activation, ``shard_map``, ...) runs and is differentiated as it is: its sites are not
+measured, which a warning and ``Diagnosis.not_instrumented`` say (naming the primitive and its
+first site); the sites outside it, taps included, are measured as usual.
 
 Losses are not activations: ``jax.nn.log_sigmoid``, ``log_softmax``, ``softmax`` and
 ``logsumexp`` calls are not looked into (``optax``'s cross-entropies use them), and inline
@@ -61,6 +70,7 @@ import dataclasses
 import functools
 import math
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -117,7 +127,7 @@ class Site:
 @functools.partial(
     jax.tree_util.register_dataclass,
     data_fields=["loss", "grads", "aux", *STATISTICS, "param_grad_norms", "param_norms"],
-    meta_fields=["sites"],
+    meta_fields=["sites", "not_instrumented"],
 )
 @dataclasses.dataclass(frozen=True)
 class Diagnosis:
@@ -141,6 +151,9 @@ class Diagnosis:
         ``saturated``, ``zero_grad``, ``dead_units`` and ``saturated_units`` are NaN at taps.
       param_grad_norms, param_norms: pytrees like ``args[0]``: the Frobenius norm of each
         leaf's gradient and of the leaf.
+      not_instrumented: static; one line per region the sites of which are not measured (an
+        activation inside a ``while_loop``, ``cond`` or custom rule): the model runs and
+        differentiates through it unchanged, but its sites are not in ``sites``.
     """
 
     loss: jax.Array
@@ -156,6 +169,7 @@ class Diagnosis:
     saturated_units: jax.Array
     param_grad_norms: Any
     param_norms: Any
+    not_instrumented: tuple[str, ...] = ()
 
     # -- reading the result (after ``jax.device_get``; a history stacked over steps, e.g.
     # ``jax.tree.map(np.stack, ...)`` or ``train(diagnose_every=k)``'s, reads its last step) --
@@ -249,7 +263,7 @@ class Diagnosis:
           The findings (strings), worst kind first.
         """
         v, names = self._last(), [s.name for s in self.sites]
-        out = []
+        out = [f"not measured: {r}" for r in self.not_instrumented]
         rel = relative_gradients(v["grad_norm"])
         low = [i for i in range(len(names)) if rel[i] < vanishing]
         if low:
@@ -422,8 +436,14 @@ _ELEMENTWISE = frozenset(
 )
 # A chain is compared with the catalogue only if it holds one of these (linear code is not).
 _NONLINEAR = frozenset(
-    "max min abs exp expm1 log1p tanh logistic erf erfc select_n clamp integer_pow".split()
+    "max min abs exp expm1 log1p tanh logistic erf erfc select_n clamp integer_pow "
+    "gt ge lt le sign".split()
 )
+# Reductions: a tensor computed from their outputs alone is a statistic (a normalisation
+# layer's mean and variance), not an activation's input.
+_REDUCTIONS = frozenset("reduce_sum reduce_max reduce_min reduce_prod argmax argmin".split())
+# What activations are made of: a chain holding one of these that matches nothing is said.
+_ACTIVATION_LIKE = frozenset("gt ge lt le max min select_n clamp tanh logistic erf".split())
 _CALLS = ("pjit", "jit")
 _PRIMITIVE_SITES = {"tanh": "tanh", "logistic": "sigmoid"}
 _MAX_CHAIN = 64
@@ -489,6 +509,19 @@ def _named_site(eqn) -> tuple[str, dict] | None:
         return act, dict(zip(names, eqn.invars[1:], strict=False))
     if prim in _CALLS and name == _TAP_NAME:
         return "tap", {}
+    return None
+
+
+def _softplus_call(eqn) -> Any | None:
+    """The input ``h`` if ``eqn`` is ``jnp.logaddexp(h, 0)`` (or ``(0, h)``): softplus written
+    as a log-sum-exp, else None (a logaddexp of two tensors is a loss's, not a site)."""
+    if _call_name(eqn) != "logaddexp" or len(eqn.invars) != 2 or len(eqn.outvars) != 1:
+        return None
+    a, b = eqn.invars
+    for h, zero in ((a, b), (b, a)):
+        literal_zero = not _is_var(zero) and np.ndim(zero.val) == 0 and float(zero.val) == 0.0
+        if literal_zero and _is_var(h) and _floating(h.aval):
+            return h if h.aval.shape == eqn.outvars[0].aval.shape else None
     return None
 
 
@@ -587,19 +620,75 @@ def _elementwise_eqn(eqn, shape) -> bool:
     if prim in _CALLS:
         inner = _inner(eqn).jaxpr
         return all(e.primitive.name in _ELEMENTWISE or e.primitive.name in _CALLS
-                   for e in inner.eqns)  # fmt: skip
+                   or _scalar_broadcast(e) for e in inner.eqns)  # fmt: skip
     return False
 
 
-def _chains(jaxpr, taken: set[int], users: dict) -> list[_SiteSpec]:
-    """Sites made of inline elementwise code (see the module docstring)."""
+def _scalar_broadcast(eqn) -> bool:
+    """``broadcast_in_dim`` of a scalar (``jnp.where(h > 0, h, 0)`` fills with one)."""
+    return eqn.primitive.name == "broadcast_in_dim" and all(
+        np.ndim(v.val) == 0 if not _is_var(v) else v.aval.shape == () for v in eqn.invars
+    )
+
+
+def _constants(jaxpr) -> dict:
+    """Scalars computed from literals alone (``jnp.sqrt(2.0)`` in a GELU written by hand):
+    ``{var: index of the equation that makes it}``. A chain may use them like literals."""
+    out: dict = {}
+    for i, e in enumerate(jaxpr.eqns):
+        if (len(e.outvars) == 1 and e.outvars[0].aval.shape == ()
+                and e.primitive.name in _ELEMENTWISE
+                and all(not _is_var(v) or v in out for v in e.invars)):  # fmt: skip
+            out[e.outvars[0]] = i
+    return out
+
+
+def _statistics(jaxpr, given: frozenset = frozenset()) -> set:
+    """Variables computed from reductions alone (and scalars), through elementwise code,
+    broadcasts and calls: the statistics of a normalisation layer. A clamp on them
+    (``maximum(var, 0)``) is no activation site. ``given``: the jaxpr's inputs that are
+    statistics already (for a call's inner jaxpr)."""
+    out: set = set(given)
+
+    def stat_or_scalar(v) -> bool:
+        return v in out or v.aval.shape == ()
+
+    for e in jaxpr.eqns:
+        ins = [v for v in e.invars if _is_var(v)]
+        prim = e.primitive.name
+        if prim in _REDUCTIONS:
+            out.update(e.outvars)
+        elif prim in _CALLS:  # a call's outputs may be statistics of non-statistic inputs
+            inner = _inner(e).jaxpr
+            marked = frozenset(u for u, v in zip(inner.invars, e.invars, strict=True)
+                               if not _is_var(v) or stat_or_scalar(v))  # fmt: skip
+            inner_stats = _statistics(inner, marked)
+            out.update(o for o, i in zip(e.outvars, inner.outvars, strict=True)
+                       if i in inner_stats)  # fmt: skip
+        elif not ins or not all(map(stat_or_scalar, ins)):
+            continue
+        elif prim in _ELEMENTWISE or prim in ("broadcast_in_dim", "reshape", "squeeze"):
+            out.update(e.outvars)
+    return out
+
+
+def _chains(jaxpr, taken: set[int], users: dict) -> tuple[list[_SiteSpec], list[str]]:
+    """Sites made of inline elementwise code (see the module docstring), and a note for each
+    activation-like chain that matched nothing (never a silent drop)."""
     eqns = jaxpr.eqns
     found = []
+    unmatched: list[tuple[Any, list[int], str]] = []
+    consts = _constants(jaxpr)
+    stats = _statistics(jaxpr)
     candidates = [*jaxpr.invars, *(o for e in eqns for o in e.outvars)]
     roots = [
         v
         for v in candidates
-        if _is_var(v) and _floating(v.aval) and v.aval.shape != () and users.get(v)
+        if _is_var(v)
+        and _floating(v.aval)
+        and v.aval.shape != ()
+        and users.get(v)
+        and v not in stats
     ]
     for root in roots:
         shape = root.aval.shape
@@ -610,8 +699,8 @@ def _chains(jaxpr, taken: set[int], users: dict) -> list[_SiteSpec]:
             e = eqns[i]
             if i in taken or not _elementwise_eqn(e, shape):
                 continue
-            if all(not _is_var(v) or v in region for v in e.invars) and any(
-                _is_var(v) for v in e.invars
+            if all(not _is_var(v) or v in region or v in consts for v in e.invars) and any(
+                _is_var(v) and v in region for v in e.invars
             ):
                 members.append(i)
                 region.add(e.outvars[0])
@@ -623,41 +712,119 @@ def _chains(jaxpr, taken: set[int], users: dict) -> list[_SiteSpec]:
         # Evaluate the chain on the probe points (tiled to the site's shape) at trace time.
         size = math.prod(shape)
         npts = min(size, _PROBE_POINTS.size)
+        like = any(eqns[i].primitive.name in _ACTIVATION_LIKE for i in members)
         if npts < _MIN_POINTS:  # too small to probe: only lax.tanh / lax.logistic themselves
+            n_found = len(found)
             for i in members:
                 prim = eqns[i].primitive.name
                 if prim in _PRIMITIVE_SITES and eqns[i].invars[0] is root:
                     act = _PRIMITIVE_SITES[prim]
                     found.append(_SiteSpec([i], root, eqns[i].outvars[0], act,
                                            _sup_function(act, {}), {}, ""))  # fmt: skip
+            if like and len(found) == n_found:
+                unmatched.append((root, members, f"only {size} entries, too few to tell "
+                                  f"activations apart (it takes {_MIN_POINTS})"))  # fmt: skip
             continue
         probe = np.resize(np.asarray(_PROBE_POINTS, root.aval.dtype), shape)
         env = {root: probe}
         try:
             with jax.ensure_compile_time_eval():
+                for v, i in consts.items():
+                    e = eqns[i]
+                    env[v] = _eval_eqn(e, [env[u] if _is_var(u) else u.val for u in e.invars])[0]
                 for i in members:
                     e = eqns[i]
                     ins = [env[v] if _is_var(v) else v.val for v in e.invars]
                     env[e.outvars[0]] = _eval_eqn(e, ins)[0]
         except Exception:  # a chain that cannot be evaluated on probes is not an activation
             continue
+        n_found = len(found)
         for i in members:
             out = eqns[i].outvars[0]
             if out.aval.dtype != root.aval.dtype:
                 continue
-            act = _match(np.asarray(env[out], np.float64).reshape(-1)[:npts], root.aval.dtype)
+            values = np.asarray(env[out], np.float64).reshape(-1)[:npts]
+            act = _match(values, root.aval.dtype)
+            sup = _sup_function(act, {}) if act is not None else None
             if act is None:
-                continue
+                family = _family(values, root.aval.dtype)
+                if family is None:
+                    continue
+                act, sup = family
             needed = _slice_back(eqns, members, out, root)
-            found.append(_SiteSpec(needed, root, out, act, _sup_function(act, {}), {}, ""))
+            found.append(_SiteSpec(needed, root, out, act, sup, {}, ""))
+        if like and len(found) == n_found:
+            unmatched.append((root, members, "it matches no activation of the catalogue"))
     # The largest chains first; a chain that overlaps one already taken is dropped.
     found.sort(key=lambda s: -len(s.eqns))
-    chosen, used = [], set()
+    chosen, used = [], set(taken)
     for s in found:
         if used.isdisjoint(s.eqns):
             chosen.append(s)
             used.update(s.eqns)
-    return chosen
+    # An unmatched chain inside a site (a GELU's inner tanh) is part of that site, not a miss.
+    producer = {o: i for i, e in enumerate(eqns) for o in e.outvars}
+    notes = []
+    for root, members, why in unmatched:
+        if used.isdisjoint(members) and producer.get(root) not in used:
+            dtype = root.aval.dtype
+            notes.append(f"an elementwise nonlinearity on a {dtype}{list(root.aval.shape)} "
+                         f"tensor at {_frame_of(eqns[members[0]])} was not measured: {why}; "
+                         "mark its input with jaxact.tap(h, name)")  # fmt: skip
+    return chosen, list(dict.fromkeys(notes))
+
+
+def _leaky_slope(values: np.ndarray, dtype) -> float | None:
+    """The negative slope ``a`` if ``values`` (at the probe points) are ``max(x, a x)`` (or
+    ``where(x > 0, x, a x)``) for a constant ``0 < a < 1`` other than the catalogue's: a
+    leaky ReLU with its own slope (``jnp.maximum(h, 0.2 * h)``). ``None`` otherwise."""
+    x = np.asarray(_PROBE_POINTS[: values.size], np.float64)
+    tol = 16 * float(jnp.finfo(dtype).eps)
+    pos, neg = x > 0, x < -0.05
+    if pos.sum() < 3 or neg.sum() < 3:
+        return None
+    if np.max(np.abs(values[pos] - x[pos]) / (1 + np.abs(x[pos]))) > tol:
+        return None
+    a = values[neg] / x[neg]
+    slope = float(np.median(a))
+    if not 0 < slope < 1 or np.max(np.abs(a - slope)) > tol * (1 + 8 * slope):
+        return None
+    return slope
+
+
+def _swish_beta(values: np.ndarray, dtype) -> float | None:
+    """``beta`` if ``values`` (at the probe points) are ``x sigmoid(beta x)`` for a constant
+    ``beta > 0``: a swish with its own scale (``h * jax.nn.sigmoid(1.7 * h)``), one site on
+    ``h``. ``None`` otherwise."""
+    x = np.asarray(_PROBE_POINTS[: values.size], np.float64)
+    use = (np.abs(x) > 0.05) & (np.abs(x) < 3.0)
+    if use.sum() < 4:
+        return None
+    frac = values[use] / x[use]
+    if np.any(frac <= 0) or np.any(frac >= 1):
+        return None
+    beta = float(np.median(np.log(frac / (1 - frac)) / x[use]))
+    if not beta > 0:
+        return None
+    ref = x / (1 + np.exp(-beta * x))
+    tol = 64 * float(jnp.finfo(dtype).eps)  # beta is itself estimated from rounded values
+    if np.max(np.abs(values - ref) / (1 + np.abs(ref))) > tol:
+        return None
+    return beta
+
+
+def _family(values: np.ndarray, dtype) -> tuple[str, Callable[[dict], Any]] | None:
+    """A parametrised activation the catalogue holds only at its default parameter: a leaky
+    ReLU with its own slope, a swish with its own scale. ``(activation, sup|phi'|)``."""
+    slope = _leaky_slope(values, dtype)
+    if slope is not None:
+        return "leaky_relu", lambda _, a=slope: max(1.0, abs(a))
+    beta = _swish_beta(values, dtype)
+    if beta is not None:
+        # max_x d/dx [x sigmoid(beta x)] is reached at beta x = 2.3994 and is 1.0998 for
+        # every beta: the silu record's max_slope.
+        return "silu", lambda _: ACTIVATIONS["silu"].max_slope
+    return None
 
 
 def _slice_back(eqns, members, out, root) -> list[int]:
@@ -689,6 +856,7 @@ class _Plan:
     actions: dict[int, tuple]  # eqn index -> ("site", spec) | ("skip",) | (kind, subplan)
     sites: list[Site]  # expanded, in execution order
     avals: list  # of every site input, this plan's and its subplans'
+    skipped: list[str] = dataclasses.field(default_factory=list)  # regions not instrumented
 
     @property
     def n_sites(self) -> int:
@@ -752,7 +920,11 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
             act, params = named
             sup = None if act == "tap" else _sup_function(act, params)
             specs[i] = _SiteSpec([i], e.invars[0], e.outvars[0], act, sup, params, "")
-    for s in _chains(jaxpr, set(specs), users):
+        elif (h := _softplus_call(e)) is not None:
+            specs[i] = _SiteSpec([i], h, e.outvars[0], "softplus", _sup_function("softplus", {}),
+                                 {}, "")  # fmt: skip
+    chained, notes = _chains(jaxpr, set(specs), users)
+    for s in chained:
         specs[s.eqns[0]] = s
     for s in specs.values():
         eqn = eqns[s.eqns[-1]] if s.activation != "tap" else eqns[s.eqns[0]]
@@ -761,6 +933,7 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
             actions[j] = ("skip",)
         actions[s.eqns[0]] = ("site", s)
     sites: list[Site] = []
+    skipped: list[str] = list(notes)
     avals = [s.root.aval for s in specs.values()]
     for i, e in enumerate(eqns):
         if i in actions:
@@ -778,14 +951,14 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
         if n_inner == 0:
             continue
         if prim not in _HIGHER_ORDER_OK or len(inner) != 1:
+            # Left as it is: it runs and is differentiated unchanged, its sites unmeasured.
             first = next(p for p in inner if p.n_sites).sites[0]
-            raise ValueError(
-                f"diagnose: {n_inner} activation site(s) (the first: {first.name!r}) are inside "
-                f"a {prim!r} primitive, which diagnose cannot instrument (it supports jit, vmap, "
-                "lax.scan and checkpoint/remat). Call jaxact.tap(x, name) on the tensors you "
-                f"want measured outside the {prim!r}, or restructure it (a fixed-length "
-                "fori_loop or scan instead of while_loop)."
+            skipped.append(
+                f"{n_inner} activation site(s) inside a {prim!r} (the first: {first.name!r}); "
+                "diagnose instruments jit, vmap, scan and checkpoint only: tap the tensors "
+                f"you need outside the {prim!r}, or use a fixed-length scan"
             )
+            continue
         (sub,) = inner
         if prim == "scan":
             length = e.params["length"]
@@ -798,7 +971,8 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
             sites += sub.sites
         actions[i] = (prim, sub)
         avals += sub.avals
-    return _Plan(actions, sites, avals)
+        skipped += sub.skipped
+    return _Plan(actions, sites, avals, skipped)
 
 
 def _index_name(name: str, i: int) -> str:
@@ -878,6 +1052,11 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
         env[v] = x
     for v, x in zip(jaxpr.invars, args, strict=True):
         env[v] = x
+    # Scalars made from literals alone (jnp.sqrt(2.0)) may sit between a site's equations:
+    # the site reads them before the plain evaluation below reaches them.
+    for v, i in _constants(jaxpr).items():
+        e = jaxpr.eqns[i]
+        env[v] = _eval_eqn(e, [read(u) for u in e.invars])[0]
     parts: dict[str, list] = {k: [] for k in _FORWARD}
     offset = 0
     for i, e in enumerate(jaxpr.eqns):
@@ -1010,6 +1189,7 @@ def diagnose(
     *args: Any,
     has_aux: bool = False,
     saturation: float = 0.05,
+    argnums: int | tuple[int, ...] = 0,
 ) -> Diagnosis:
     r"""Loss, gradients and per-site statistics of any JAX model, from one backward pass.
 
@@ -1036,13 +1216,16 @@ def diagnose(
       *args: its arguments; ``args[0]`` is differentiated.
       has_aux: ``loss_fn`` returns ``(loss, aux)``.
       saturation: the threshold ``s`` in ``(0, 1]``.
+      argnums: which argument(s) to differentiate, as in :func:`jax.grad`: an int (``grads``
+        is a tree like that argument) or a tuple of ints (``grads`` is a tuple of trees).
 
     Returns:
       :class:`Diagnosis` (a pytree; ``sites`` is static).
 
     Raises:
-      ValueError: no activation site found, a non-scalar loss, ``saturation`` outside
-        ``(0, 1]``, or a site inside a primitive that cannot be instrumented.
+      ValueError: no activation site found (the message names any region that could not be
+        instrumented), a non-scalar loss, ``saturation`` outside ``(0, 1]``, a bad
+        ``argnums``.
       TypeError: ``loss_fn`` is not callable, the loss is not floating-point.
 
     >>> import jax, jax.numpy as jnp, jaxact
@@ -1060,17 +1243,27 @@ def diagnose(
     ok = isinstance(saturation, (int, float)) and not isinstance(saturation, bool)
     if not ok or not 0 < saturation <= 1:
         raise ValueError(f"diagnose: saturation must be a number in (0, 1], got {saturation!r}.")
+    several = not isinstance(argnums, int)
+    nums = tuple(argnums) if several else (argnums,)
+    if (not nums or len(set(nums)) != len(nums)
+            or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(args)
+                       for k in nums)):  # fmt: skip
+        raise ValueError(f"diagnose: argnums must be an int or a tuple of distinct ints in "
+                         f"[0, {len(args)}), got {argnums!r}.")  # fmt: skip
     flat, treedef = jax.tree_util.tree_flatten(args)
-    n_params = len(jax.tree_util.tree_leaves(args[0]))
+    starts = np.cumsum([0, *(len(jax.tree_util.tree_leaves(a)) for a in args)])
+    owned = [i for k in nums for i in range(starts[k], starts[k + 1])]
     dynamic = [i for i, leaf in enumerate(flat) if _is_array(leaf)]
     diff = [i for i in dynamic
-            if i < n_params and jnp.issubdtype(jnp.result_type(flat[i]), jnp.inexact)]  # fmt: skip
+            if i in owned and jnp.issubdtype(jnp.result_type(flat[i]), jnp.inexact)]  # fmt: skip
 
-    if not diff:
-        raise TypeError(
-            "diagnose: args[0] holds no floating-point array to differentiate (got "
-            f"{type(args[0]).__name__}); pass the parameters or the model first."
-        )
+    for k in nums:
+        if not any(starts[k] <= i < starts[k + 1] for i in diff):
+            raise TypeError(
+                f"diagnose: args[{k}] holds no floating-point array to differentiate (got "
+                f"{type(args[k]).__name__}); pass the parameters or the model there "
+                "(argnums says which arguments are differentiated)."
+            )
 
     def call(dyn_values):
         leaves = list(flat)
@@ -1083,13 +1276,16 @@ def diagnose(
     _check_output(out_shape, has_aux)
     plan = _analyse(closed.jaxpr)
     if plan.n_sites == 0:
+        inside = f" Not measured: {'; '.join(plan.skipped)}." if plan.skipped else ""
         raise ValueError(
             "diagnose: found no activation site in loss_fn. It looks for calls of jaxact's "
             "and jax.nn's activations (relu, gelu, silu, sigmoid, tanh, elu, softplus, ...), "
             "inline tanh/logistic/maximum(x, 0)/GELU code, and jaxact.tap(x, name) marks; "
             f"the computation has {len(closed.jaxpr.eqns)} top-level operations and none is "
-            "one of them. Mark the tensors to measure with jaxact.tap."
+            f"one of them. Mark the tensors to measure with jaxact.tap.{inside}"
         )
+    for region in plan.skipped:
+        warnings.warn(f"diagnose: not measured: {region}.", stacklevel=2)
     sites = _dedupe(plan.sites)
     out_tree = jax.tree_util.tree_structure(out_shape)
     diff_positions = [dynamic.index(i) for i in diff]  # where in ``dyn`` they sit
@@ -1109,17 +1305,18 @@ def diagnose(
     (loss, (aux, stats)), (g_diff, g_probe) = jax.value_and_grad(
         objective, argnums=(0, 1), has_aux=True
     )(tuple(flat[i] for i in diff), probes)
-    grad_leaves: list = [None] * n_params
-    for i, g in zip(diff, g_diff, strict=True):
-        grad_leaves[i] = g
-    params_tree = jax.tree_util.tree_structure(args[0])
-    grads = jax.tree_util.tree_unflatten(params_tree, grad_leaves)
-    grad_norms = jax.tree_util.tree_unflatten(
-        params_tree, [None if g is None else _frobenius(g) for g in grad_leaves]
-    )
-    norms = jax.tree_util.tree_unflatten(
-        params_tree, [_frobenius(flat[i]) if i in diff else None for i in range(n_params)]
-    )
+    by_leaf = dict(zip(diff, g_diff, strict=True))
+    trees: dict[str, list] = {"grads": [], "grad_norms": [], "norms": []}
+    for k in nums:
+        span = range(starts[k], starts[k + 1])
+        tree = jax.tree_util.tree_structure(args[k])
+        g = [by_leaf.get(i) for i in span]
+        trees["grads"].append(jax.tree_util.tree_unflatten(tree, g))
+        trees["grad_norms"].append(jax.tree_util.tree_unflatten(
+            tree, [None if x is None else _frobenius(x) for x in g]))  # fmt: skip
+        trees["norms"].append(jax.tree_util.tree_unflatten(
+            tree, [_frobenius(flat[i]) if i in by_leaf else None for i in span]))  # fmt: skip
+    grads, grad_norms, norms = (tuple(t) if several else t[0] for t in trees.values())
     return Diagnosis(
         loss=loss,
         grads=grads,
@@ -1129,6 +1326,7 @@ def diagnose(
         **stats,
         param_grad_norms=grad_norms,
         param_norms=norms,
+        not_instrumented=tuple(plan.skipped),
     )
 
 

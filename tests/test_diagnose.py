@@ -565,9 +565,27 @@ def _custom_jvp_block(w):
         (_custom_jvp_block, "custom_jvp_call"),
     ],
 )  # fmt: skip
-def test_site_inside_an_unsupported_primitive_is_a_clear_error(loss, primitive):
-    with pytest.raises(ValueError, match=rf"inside a '{primitive}.*jaxact.tap"):
+def test_a_region_that_cannot_be_instrumented_is_reported_and_the_rest_measured(loss, primitive):
+    # Alone, the region leaves nothing to measure: a clear error that names it.
+    with pytest.raises(ValueError, match=rf"no activation site.*inside a '{primitive}'"):
         jaxact.diagnose(loss, jnp.ones(8))
+
+    # With a site outside it and a tap before it: both measured, the region reported once,
+    # and the loss and gradient those of the model (the region is differentiated as it is).
+    def model(w):
+        h = jaxact.tap(jnp.sin(w), "before")
+        if primitive == "while":  # JAX cannot reverse-differentiate a while_loop at all
+            h = jax.lax.stop_gradient(h)
+        return loss(h) + jnp.sum(jax.nn.relu(w) ** 2)
+
+    with pytest.warns(UserWarning, match=rf"not measured: .* inside a '{primitive}'"):
+        d = jaxact.diagnose(model, jnp.linspace(-1.0, 1.0, 8))
+    assert [s.activation for s in d.sites] == ["tap", "relu"]
+    assert len(d.not_instrumented) == 1 and primitive in d.not_instrumented[0]
+    assert d.findings()[0].startswith("not measured: ")
+    loss_ref, g_ref = jax.value_and_grad(model)(jnp.linspace(-1.0, 1.0, 8))
+    assert float(d.loss) == pytest.approx(float(loss_ref), rel=1e-6)  # same ops, float32
+    np.testing.assert_allclose(np.asarray(d.grads), np.asarray(g_ref), rtol=1e-6, atol=1e-7)
 
 
 def test_other_bad_arguments():
