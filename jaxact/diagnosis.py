@@ -893,8 +893,15 @@ def _scopes(eqn) -> str:
     return "/".join(p.name for p in parts if type(p).__name__ == "Scope")
 
 
-def _site_name(eqn, act: str, prefix: str) -> str:
+def _site_name(eqn, act: str, prefix: str, feeder=None) -> str:
+    """``path/act (file:line)``. ``path`` is the name stack of the site; where the equation
+    that computes the site's input sits deeper in it (flax: ``MLP/Dense_3`` below ``MLP``),
+    that layer's path, so that each site names the layer that feeds it."""
     stack = _scopes(eqn)
+    if feeder is not None and act != "tap":
+        deeper = _scopes(feeder)
+        if deeper.startswith(stack + "/" if stack else "") and deeper != stack:
+            stack = deeper
     path = "/".join(p for p in (prefix, stack) if p)
     if act == "tap":
         return path or "tap"
@@ -926,9 +933,10 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
     chained, notes = _chains(jaxpr, set(specs), users)
     for s in chained:
         specs[s.eqns[0]] = s
+    producer = {o: e for e in eqns for o in e.outvars}
     for s in specs.values():
         eqn = eqns[s.eqns[-1]] if s.activation != "tap" else eqns[s.eqns[0]]
-        s.name = _site_name(eqn, s.activation, prefix)
+        s.name = _site_name(eqn, s.activation, prefix, producer.get(s.root))
         for j in s.eqns[1:]:
             actions[j] = ("skip",)
         actions[s.eqns[0]] = ("site", s)

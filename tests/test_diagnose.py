@@ -734,7 +734,10 @@ def test_flax_linen_scan_gives_a_site_per_iteration():
     x = jax.random.normal(_key(32), (6, 8), jax_f32)
     params = m.init(_key(33), x)
     d = jaxact.diagnose(lambda p: jnp.mean(m.apply(p, x) ** 2), params)
-    assert [s.name.split(" ")[0] for s in d.sites] == ["_ScanStack/Scan_ScanBlock_0/tanh"] * 5
+    # Each site names the layer that feeds it (the Dense inside the scanned block).
+    assert [s.name.split(" ")[0] for s in d.sites] == [
+        "_ScanStack/Scan_ScanBlock_0/Dense_0/tanh"
+    ] * 5
     assert [s.name.rsplit(" ", 1)[-1] for s in d.sites] == [f"[{i}]" for i in range(5)]
 
     def ref(p, deltas):

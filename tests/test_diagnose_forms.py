@@ -121,3 +121,22 @@ def test_an_unrecognised_nonlinearity_is_said_not_dropped():
     assert any("float32[16, 8] tensor at test_diagnose_forms.py" in t
                and "matches no activation" in t and "jaxact.tap" in t for t in texts)  # fmt: skip
     assert any("only 8 entries, too few" in t for t in texts)
+
+
+@pytest.mark.slow  # imports flax
+def test_flax_sites_name_the_layer_that_feeds_them():
+    nn = pytest.importorskip("flax.linen")
+
+    class MLP(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for _ in range(3):
+                x = nn.relu(nn.Dense(8)(x))
+            return x
+
+    m = MLP()
+    x = jnp.ones((4, 8))
+    p = m.init(jax.random.key(0), x)
+    d = jaxact.diagnose(lambda p: jnp.sum(m.apply(p, x) ** 2), p)
+    # Before: every site read "MLP/relu (file:line) #k", naming no layer.
+    assert [s.name.split(" ")[0] for s in d.sites] == [f"MLP/Dense_{i}/relu" for i in range(3)]
