@@ -196,3 +196,16 @@ def test_every_snippet_runs_as_pasted(where, code, tmp_path):
     proc = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=900)  # fmt: skip
     assert proc.returncode == 0, f"{where}:\n{proc.stderr[-3000:]}"
+
+
+def test_math_is_rendered_as_mathml_without_a_script():
+    # The site's formulas need no network: arithmatex's LaTeX becomes MathML at build time.
+    page = (
+        '<p>x</p><div class="arithmatex">\\[\n\\mathrm{grad} = \\|\\partial L / \\partial h\\|_F'
+        '\n\\]</div> and <span class="arithmatex">\\(q^* &lt; 1\\)</span>'
+    )
+    out = hooks.render_math(page)
+    assert "arithmatex" not in out and out.count("<math ") == 2
+    assert 'display="block"' in out and 'display="inline"' in out
+    assert "&lt;" in out or "&#x0003C;" in out  # the escaped < survives as a character
+    assert "unpkg" not in (ROOT / "mkdocs.yml").read_text()

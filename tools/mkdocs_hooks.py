@@ -99,9 +99,32 @@ _UNRESOLVED = re.compile(r"\]\[(jaxact\.[\w.]+)\]")
 _log = logging.getLogger("mkdocs.hooks.jaxact")
 
 
+# pymdownx.arithmatex (generic mode) leaves the formulas as LaTeX in these elements.
+_MATH = re.compile(r'<(div|span) class="arithmatex">\s*(\\\[|\\\()(.*?)(\\\]|\\\))\s*</\1>', re.S)
+
+
+def render_math(output: str, where: str = "") -> str:
+    """Each arithmatex formula of a page as MathML, which browsers render natively: the math
+    needs no script and no network (it was MathJax from a CDN: raw LaTeX offline). A formula
+    latex2mathml cannot convert is a warning, which --strict turns into a failed build."""
+    import html
+
+    from latex2mathml.converter import convert
+
+    def one(m: re.Match) -> str:
+        tag, latex = m.group(1), html.unescape(m.group(3)).strip()
+        try:
+            return convert(latex, display="block" if tag == "div" else "inline")
+        except Exception as err:  # any failure is reported (a warning), never hidden
+            _log.warning("%s: cannot render %r as MathML: %s", where, latex, err)
+            return m.group(0)
+
+    return _MATH.sub(one, output)
+
+
 def on_post_page(output, page, config):  # mkdocs hook
     # A cross-reference autorefs left as text (it does not always warn): a warning, which
     # --strict turns into a failed build.
     for target in sorted(set(_UNRESOLVED.findall(output))):
         _log.warning("%s: unresolved cross-reference to %s", page.file.src_uri, target)
-    return output
+    return render_math(output, page.file.src_uri)
