@@ -116,7 +116,7 @@ def test_cli_activations_table(capsys):
 
 @pytest.mark.slow
 def test_cli_activations_plot(tmp_path, capsys):
-    out = tmp_path / "sub" / "act.png"
+    out = tmp_path / "act.png"  # into an existing folder: a missing one is an error now
     assert cli.main(["activations", "--plot", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 50_000  # 18 panels of curves, not an empty canvas
