@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from jaxact.checks import check_memory  # no JAX at import: the parser stays light
+
 #: The names the parser offers, written here so that ``jaxact --help`` (and every argument
 #: error) needs no JAX: each equals its registry (``tests/test_package.py`` checks that).
 INIT_NAMES = ("gaussian", "glorot", "he", "lecun", "orthogonal", "standard")
@@ -103,13 +105,6 @@ def _check_parent(option: str, p: Path) -> None:
             return
 
 
-def _memory_check(what: str, need: int) -> None:
-    """Refuse, with the figures, a computation that needs more memory than the device has."""
-    from jaxact.checks import check_memory
-
-    check_memory(what, need)
-
-
 def activations_table(names: Sequence[str] | None = None) -> str:
     """The catalogue as a plain-text table: name, range, max slope, phi'(0), saturating, gain."""
     import jax.numpy as jnp
@@ -172,7 +167,7 @@ def _check_attenuation(args: argparse.Namespace) -> None:
     # temporaries) and six activation-sized ones of the backward pass, in float32.
     w, d, b = args.width, args.depth, args.batch
     need = 4 * (3 * d * w * w + 6 * d * b * w + (d + 2) * w)
-    _memory_check(f"depth {d} x width {w} (batch {b})", need)
+    check_memory(f"depth {d} x width {w} (batch {b})", need)
 
 
 def _cmd_attenuation(args: argparse.Namespace) -> int:
@@ -246,7 +241,7 @@ def _check_theory(args: argparse.Namespace) -> None:
             _at_least(f"--{option}", getattr(args, option))
         need = args.seeds * network_bytes("attenuation", depth=args.depth, width=args.width,
                                           batch=args.width)  # fmt: skip
-        _memory_check(f"--compare with depth {args.depth} x width {args.width} x "
+        check_memory(f"--compare with depth {args.depth} x width {args.width} x "
                       f"{args.seeds} seeds", need)  # fmt: skip
 
 

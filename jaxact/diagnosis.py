@@ -192,17 +192,20 @@ class Diagnosis:
             return [self]
         return [jax.tree.map(lambda a, i=i: a[i], self) for i in range(self.steps)]
 
+    def _values(self) -> dict[str, np.ndarray]:
+        """Each statistic as float64: ``(n_sites,)``, or ``(steps, n_sites)`` for a history."""
+        return {k: np.asarray(getattr(self, k), np.float64) for k in STATISTICS}
+
     def _last(self) -> dict[str, np.ndarray]:
         """Each statistic of the last (or only) step, as float64 ``(n_sites,)``."""
-        last = self.unstack()[-1]
-        return {k: np.asarray(getattr(last, k), np.float64) for k in STATISTICS}
+        return {k: v if v.ndim == 1 else v[-1] for k, v in self._values().items()}
 
     def rows(self) -> list[dict[str, Any]]:
         """The sites as rows (dicts): ``site``, ``activation``, ``shape`` and every statistic
         (a ``step`` index too, for a stacked history), ready for a CSV or a DataFrame."""
         out = []
         for step, d in enumerate(self.unstack()):
-            values = {k: np.asarray(getattr(d, k), np.float64) for k in STATISTICS}
+            values = d._values()
             for i, site in enumerate(self.sites):
                 row = {"site": site.name, "activation": site.activation, "shape": site.shape}
                 if self.steps is not None:
@@ -225,7 +228,7 @@ class Diagnosis:
             what = "several sites match" if hits else "no site matches"
             raise KeyError(f"Diagnosis.site({name!r}): {what}: {shown}")
         i = hits[0]
-        stats = {k: np.asarray(getattr(self, k), np.float64)[..., i] for k in STATISTICS}
+        stats = {k: v[..., i] for k, v in self._values().items()}
         return {"site": names[i], "activation": self.sites[i].activation,
                 "shape": self.sites[i].shape} | {
             k: (float(v) if v.ndim == 0 else v) for k, v in stats.items()}  # fmt: skip
@@ -672,14 +675,22 @@ def _statistics(jaxpr, given: frozenset = frozenset()) -> set:
     return out
 
 
-def _chains(jaxpr, taken: set[int], users: dict) -> tuple[list[_SiteSpec], list[str]]:
+def _chains(jaxpr, taken: set[int], users: dict, producer: dict, consts: dict
+            ) -> tuple[list[_SiteSpec], list[str]]:  # fmt: skip
     """Sites made of inline elementwise code (see the module docstring), and a note for each
-    activation-like chain that matched nothing (never a silent drop)."""
+    activation-like chain that matched nothing (never a silent drop). ``producer``: the index
+    of the equation that makes each variable; ``consts``: :func:`_constants`."""
     eqns = jaxpr.eqns
     found = []
     unmatched: list[tuple[Any, list[int], str]] = []
-    consts = _constants(jaxpr)
     stats = _statistics(jaxpr)
+    # The constants' values, once for every chain below.
+    const_values: dict = {}
+    with jax.ensure_compile_time_eval():
+        for v, i in consts.items():
+            e = eqns[i]
+            ins = [const_values[u] if _is_var(u) else u.val for u in e.invars]
+            const_values[v] = _eval_eqn(e, ins)[0]
     candidates = [*jaxpr.invars, *(o for e in eqns for o in e.outvars)]
     roots = [
         v
@@ -726,12 +737,9 @@ def _chains(jaxpr, taken: set[int], users: dict) -> tuple[list[_SiteSpec], list[
                                   f"activations apart (it takes {_MIN_POINTS})"))  # fmt: skip
             continue
         probe = np.resize(np.asarray(_PROBE_POINTS, root.aval.dtype), shape)
-        env = {root: probe}
+        env = {**const_values, root: probe}
         try:
             with jax.ensure_compile_time_eval():
-                for v, i in consts.items():
-                    e = eqns[i]
-                    env[v] = _eval_eqn(e, [env[u] if _is_var(u) else u.val for u in e.invars])[0]
                 for i in members:
                     e = eqns[i]
                     ins = [env[v] if _is_var(v) else v.val for v in e.invars]
@@ -763,7 +771,6 @@ def _chains(jaxpr, taken: set[int], users: dict) -> tuple[list[_SiteSpec], list[
             chosen.append(s)
             used.update(s.eqns)
     # An unmatched chain inside a site (a GELU's inner tanh) is part of that site, not a miss.
-    producer = {o: i for i, e in enumerate(eqns) for o in e.outvars}
     notes = []
     for root, members, why in unmatched:
         if used.isdisjoint(members) and producer.get(root) not in used:
@@ -816,9 +823,8 @@ def _swish_beta(values: np.ndarray, dtype) -> float | None:
 def _family(values: np.ndarray, dtype) -> tuple[str, Callable[[dict], Any]] | None:
     """A parametrised activation the catalogue holds only at its default parameter: a leaky
     ReLU with its own slope, a swish with its own scale. ``(activation, sup|phi'|)``."""
-    slope = _leaky_slope(values, dtype)
-    if slope is not None:
-        return "leaky_relu", lambda _, a=slope: max(1.0, abs(a))
+    if _leaky_slope(values, dtype) is not None:  # 0 < slope < 1: sup|phi'| is 1 for all
+        return "leaky_relu", lambda _: ACTIVATIONS["leaky_relu"].max_slope
     beta = _swish_beta(values, dtype)
     if beta is not None:
         # max_x d/dx [x sigmoid(beta x)] is reached at beta x = 2.3994 and is 1.0998 for
@@ -857,6 +863,7 @@ class _Plan:
     sites: list[Site]  # expanded, in execution order
     avals: list  # of every site input, this plan's and its subplans'
     skipped: list[str] = dataclasses.field(default_factory=list)  # regions not instrumented
+    consts: dict = dataclasses.field(default_factory=dict)  # _constants of this jaxpr
 
     @property
     def n_sites(self) -> int:
@@ -930,13 +937,15 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
         elif (h := _softplus_call(e)) is not None:
             specs[i] = _SiteSpec([i], h, e.outvars[0], "softplus", _sup_function("softplus", {}),
                                  {}, "")  # fmt: skip
-    chained, notes = _chains(jaxpr, set(specs), users)
+    producer = {o: i for i, e in enumerate(eqns) for o in e.outvars}
+    consts = _constants(jaxpr)
+    chained, notes = _chains(jaxpr, set(specs), users, producer, consts)
     for s in chained:
         specs[s.eqns[0]] = s
-    producer = {o: e for e in eqns for o in e.outvars}
     for s in specs.values():
         eqn = eqns[s.eqns[-1]] if s.activation != "tap" else eqns[s.eqns[0]]
-        s.name = _site_name(eqn, s.activation, prefix, producer.get(s.root))
+        feeder = eqns[producer[s.root]] if s.root in producer else None
+        s.name = _site_name(eqn, s.activation, prefix, feeder)
         for j in s.eqns[1:]:
             actions[j] = ("skip",)
         actions[s.eqns[0]] = ("site", s)
@@ -980,7 +989,7 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
         actions[i] = (prim, sub)
         avals += sub.avals
         skipped += sub.skipped
-    return _Plan(actions, sites, avals, skipped)
+    return _Plan(actions, sites, avals, skipped, consts)
 
 
 def _index_name(name: str, i: int) -> str:
@@ -1062,7 +1071,7 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
         env[v] = x
     # Scalars made from literals alone (jnp.sqrt(2.0)) may sit between a site's equations:
     # the site reads them before the plain evaluation below reaches them.
-    for v, i in _constants(jaxpr).items():
+    for v, i in plan.consts.items():
         e = jaxpr.eqns[i]
         env[v] = _eval_eqn(e, [read(u) for u in e.invars])[0]
     parts: dict[str, list] = {k: [] for k in _FORWARD}
