@@ -313,7 +313,9 @@ def dead_units(records, path: Path) -> Path:
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("fraction of units (mean over seeds)")
-    axes[0][0].legend(fontsize=9)
+    # Below the panels: inside, it covered the deepest layer's curve.
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=9, loc="upper center",
+               bbox_to_anchor=(0.5, 0.02), ncol=5, frameon=False)  # fmt: skip
     return _save(fig, path)
 
 
