@@ -27,7 +27,7 @@ echo "pytest: exit $? after $((SECONDS - T0)) s" >>"$S"
 
 # 2. benchmark parts (gpu_bench.sh's), the short ones first
 mkdir -p "$OUT/bench"
-cp benchmarks/results/gpu-NVIDIA_H200.json "$OUT/bench/"
+cp benchmarks/results/gpu-NVIDIA_H200.json benchmarks/results/.jaxact-run "$OUT/bench/"
 run_part() {
   local lim
   lim=$(left); lim=$((lim - $2)); ((lim > 150)) && lim=150

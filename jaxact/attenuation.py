@@ -35,11 +35,13 @@ from jaxact.mlp import MLPParams, check_input, hidden_weight_norms, mlp_forward,
 __all__ = [
     "AttenuationResult",
     "GradientNorms",
+    "SIGNAL_LOST",
     "JacobianNorms",
     "gradient_attenuation",
     "jacobian_norms",
     "layer_gradient_norms",
     "layer_jacobians",
+    "signal_lost",
 ]
 
 
@@ -282,6 +284,44 @@ def fit_rate(norms: np.ndarray) -> tuple[float, float]:
     return float(np.exp(slope)), float(np.sqrt(np.mean(resid**2)))
 
 
+#: The ways a per-layer gradient profile stops being a measurement (:func:`signal_lost`).
+SIGNAL_LOST = ("overflow", "underflow")
+
+
+def signal_lost(norms) -> tuple[str, int] | None:
+    """Where a per-layer gradient-norm profile (layer 1 first) stops being a measurement.
+
+    * ``("overflow", l)``: a norm is inf or NaN; ``l`` is the deepest such layer (the first met
+      on the way back from the output). No rate can be fitted.
+    * ``("underflow", l)``: a norm is exactly 0 (the float format's range ran out, not a
+      measured attenuation); ``l`` is the deepest such layer, and every layer from ``l`` down
+      to 1 is unmeasured. A rate fits only layers ``l + 1`` and up.
+
+    This is the one definition of both words: :func:`gradient_attenuation` raises on an
+    overflow, and the sweeps' records and ``jaxact attenuation`` flag both.
+
+    Args:
+      norms: per-layer gradient norms, layer 1 first.
+
+    Returns:
+      ``None`` when every norm is finite and positive, else ``(kind, layer)`` (1-based).
+
+    >>> from jaxact.attenuation import signal_lost
+    >>> signal_lost([1e-3, 1e-2, 1e-1]) is None
+    True
+    >>> signal_lost([0.0, 0.0, 1e-40, 1e-20]), signal_lost([float("inf"), 2.0, 1.0])
+    (('underflow', 2), ('overflow', 1))
+    """
+    norms = np.asarray(norms, np.float64)
+    bad = np.nonzero(~np.isfinite(norms))[0]
+    if bad.size:
+        return "overflow", int(bad[-1]) + 1
+    zero = np.nonzero(norms == 0)[0]
+    if zero.size:
+        return "underflow", int(zero[-1]) + 1
+    return None
+
+
 def gradient_attenuation(
     params: MLPParams,
     x: ArrayLike,
@@ -327,8 +367,9 @@ def gradient_attenuation(
                          f"layers, got depth {params.depth}.")  # fmt: skip
     out = layer_gradient_norms(params, x, activation, loss=loss, residual=residual, remat=remat)
     norms = np.asarray(out.pre, np.float64)
-    if not np.all(np.isfinite(norms)):
-        bad = int(np.nonzero(~np.isfinite(norms))[0][-1]) + 1
+    lost = signal_lost(norms)
+    if lost is not None and lost[0] == "overflow":
+        bad = lost[1]
         raise FloatingPointError(
             f"gradient_attenuation: the gradient at hidden layer {bad} (of {norms.size}) is "
             f"{norms[bad - 1]}; the network overflowed. Lower sigma_w2 or the depth."

@@ -7,7 +7,6 @@ import argparse
 import math
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,23 +85,13 @@ def check_figure_path(option: str, path: str | None) -> None:
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"{option} {path}: {p.suffix or 'no extension'} is not a supported "
                          f"figure format ({', '.join(FIGURE_FORMATS)})")  # fmt: skip
-    _check_parent(option, p)  # an ancestor that is a file, an unwritable folder
+    from jaxact.files import check_parent
+
+    check_parent(option, p)  # an ancestor that is a file, an unwritable folder
     if not p.parent.is_dir():
         raise ValueError(f"{option} {path}: the folder {p.parent.absolute()} does not exist")
     if p.is_dir():
         raise ValueError(f"{option} {path}: is a directory")
-
-
-def _check_parent(option: str, p: Path) -> None:
-    """The folder of ``p`` exists or can be made: its nearest existing ancestor is a writable
-    directory (missing folders are created when the file is written)."""
-    for up in (p.parent, *p.parent.parents):
-        if up.exists():
-            if not up.is_dir():
-                raise ValueError(f"{option} {p}: {up.absolute()} is not a directory")
-            if not os.access(up, os.W_OK | os.X_OK):
-                raise ValueError(f"{option} {p}: cannot write in {up.absolute()}")
-            return
 
 
 def activations_table(names: Sequence[str] | None = None) -> str:
@@ -176,7 +165,7 @@ def _cmd_attenuation(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from jaxact.attenuation import gradient_attenuation
+    from jaxact.attenuation import gradient_attenuation, signal_lost
     from jaxact.mlp import init_mlp
 
     key_params, key_x = jax.random.split(jax.random.key(args.seed))
@@ -208,6 +197,10 @@ def _cmd_attenuation(args: argparse.Namespace) -> int:
             continue
         elapsed = time.perf_counter() - t
         results.append(r)
+        lost = signal_lost(r.grad_norms)  # an overflow raised above; an underflow is said
+        if lost is not None:
+            print(f"{name:<12} the gradient is exactly 0 from layer {lost[1]} down (float "
+                  f"underflow): the rate fits layers {lost[1] + 1}-{args.depth} only")  # fmt: skip
         d6 = r.depth_to(6)
         m6 = r.measured_depth_to(6)
         print(
@@ -348,20 +341,11 @@ def fast_cpu_compile(jaxlib_version: str | None = None) -> list[str]:
     return added
 
 
-def _check_out_dir(option: str, path: str) -> None:
-    """An output folder: absent (made when written) or a folder, in a writable place."""
-    if not path.strip():
-        raise ValueError(f"{option} must name a folder, got {path!r}")
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{option} {path}: exists and is not a directory")
-    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {path}: cannot write in {out.absolute()}")
-    _check_parent(option, out)
-
-
 def _check_study(args: argparse.Namespace) -> None:
-    _check_out_dir("--out", args.out)
+    from jaxact.files import claim_output_dir
+    from jaxact.study import STUDY_LAYOUT
+
+    claim_output_dir(args.out, "study", STUDY_LAYOUT, force=args.force, label="--out")
     _at_least("--seed", args.seed, 0)
 
 
@@ -402,7 +386,7 @@ def _sweep_grid(args: argparse.Namespace) -> dict:
 
 
 def _check_sweep(args: argparse.Namespace) -> None:
-    from jaxact.sweeps import plan, read_records
+    from jaxact.sweeps import check_sweep_output, plan
 
     _activations("--activation", args.activation)
     for option in ("depth", "width"):
@@ -424,14 +408,8 @@ def _check_sweep(args: argparse.Namespace) -> None:
         raise ValueError("--theory predicts attenuation rates; it does not apply to "
                          "--kind training")  # fmt: skip
     check_figure_path("--plot", args.plot)
-    if args.out:
-        _check_parent("--out", Path(args.out))
-        with warnings.catch_warnings():  # a torn last line: the sweep itself warns, once
-            warnings.simplefilter("ignore")
-            records = read_records(args.out)  # a file that is not ours: ValueError
-        if records and not args.resume:
-            raise ValueError(f"--out {args.out}: already holds {len(records)} record(s); add "
-                             "--resume to continue it, or choose another file")  # fmt: skip
+    if args.out is not None:  # a FIFO, a device, a user's file, records without --resume
+        check_sweep_output(args.out, resume=args.resume, force=args.force, label="--out")
     plan(**_sweep_grid(args))  # the grid's own checks, and one network's memory
 
 
@@ -449,7 +427,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     # A progress bar only on a terminal: in a log (CI, `| tee`) it would print a line per update.
     show = not args.no_progress and sys.stderr.isatty()
-    records = sweep(**grid, out=args.out, resume=args.resume, progress=show)
+    records = sweep(**grid, out=args.out, resume=args.resume, force=args.force, progress=show)
     rows = summarize(records)
     metrics = ["rate"] if args.kind == "attenuation" else ["final_accuracy", "final_loss"]
     theory = args.theory
@@ -472,6 +450,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             line += f" {pred:>8.4f}"
         print(line)
     for rec in records:
+        if rec.get("signal_lost"):
+            print(f"{rec['signal_lost']}: {rec['activation']} depth {rec['depth']} init "
+                  f"{rec['init']} sigma_w2 {rec['sigma_w2']:g} seed {rec['seed']}: the gradient "
+                  f"at layer {rec['signal_lost_layer']} is "
+                  f"{'not finite' if rec['signal_lost'] == 'overflow' else 'exactly 0'}; "
+                  "left out of the rate statistics")  # fmt: skip
         if rec.get("diverged_step"):
             print(f"diverged: {rec['activation']} depth {rec['depth']} init {rec['init']} "
                   f"seed {rec['seed']} at step {rec['diverged_step']} in "
@@ -486,7 +470,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _check_bench(args: argparse.Namespace) -> None:
-    _check_out_dir("--out", args.out)
+    from jaxact.files import claim_output_dir
+
+    claim_output_dir(args.out, "bench", force=args.force, label="--out")
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -496,6 +482,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of the results file")  # fmt: skip
     parser.add_argument("--parts", nargs="+", default=list(BENCH_PARTS), choices=BENCH_PARTS,
                         metavar="PART", help="which parts: " + ", ".join(BENCH_PARTS))  # fmt: skip
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder of files jaxact did not write")  # fmt: skip
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -585,6 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--full", action="store_true", help="bigger widths and depths (for a GPU)")
     st.add_argument("--out", default="jaxact-study", help="output directory")
     st.add_argument("--resume", action="store_true", help="skip experiments already done")
+    st.add_argument("--force", action="store_true",
+                    help="write into a folder of files jaxact did not write")  # fmt: skip
     ids = list(STUDY_EXPERIMENTS)
     st.add_argument("--only", nargs="+", metavar="ID", choices=ids,
                     help="run only these experiments: " + ", ".join(ids))  # fmt: skip
@@ -621,6 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--plan", action="store_true", help="print the programs and chunks; stop")
     sw.add_argument("--out", metavar="FILE.jsonl", help="stream records here (one per line)")
     sw.add_argument("--resume", action="store_true", help="skip cells already in --out")
+    sw.add_argument("--force", action="store_true",
+                    help="replace what --out holds instead of refusing it")  # fmt: skip
     sw.add_argument("--plot", metavar="OUT.png", help="metric against --x, bands over seeds")
     sw.add_argument("--x", choices=["depth", "width", "sigma_w2", "sigma_b2"], default="depth",
                     help="the --plot's x axis")  # fmt: skip
@@ -656,7 +648,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, TypeError, MemoryError) as err:  # MemoryError: a sweep's estimate
             print(f"jaxact {args.command}: error: {err}".rstrip("."), file=sys.stderr)
             return 2
-    return args.func(args)
+    return _run(args, sys.argv[1:] if argv is None else list(argv))
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """The command, with what can only happen while it runs as one line each: another process
+    took the output (exit 2), a write failed (exit 1), Ctrl-C (exit 130)."""
+    import shlex
+
+    from jaxact.files import OutputRefused, WriteFailed
+    from jaxact.progress import Interrupted
+
+    def say(text: str) -> None:
+        print(f"\njaxact {args.command}: {text}".rstrip("."), file=sys.stderr)
+
+    resume = shlex.join(["jaxact", *argv, *([] if "--resume" in argv else ["--resume"])])
+    try:
+        return args.func(args)
+    except Interrupted as err:
+        say(f"{err}; resume with: {resume}")
+        return 130
+    except KeyboardInterrupt:
+        say("interrupted" + ("; nothing was written" if args.command == "bench" else ""))
+        return 130
+    except OutputRefused as err:
+        say(f"error: {err}")
+        return 2
+    except WriteFailed as err:
+        hint = f"; free some space and resume with: {resume}" if args.command in (
+            "study", "sweep") else ""  # fmt: skip
+        say(f"error: {err}{hint}")
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ spirals and the teacher are drawn from a key, ``digits`` ships inside scikit-lea
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +19,9 @@ from jaxact.checks import check_memory, check_positive_int
 from jaxact.mlp import init_mlp, mlp_forward
 
 __all__ = [
+    "TASKS",
     "Dataset",
+    "check_dataset",
     "digits",
     "mnist1d",
     "split",
@@ -48,6 +50,78 @@ class Dataset(NamedTuple):
         if self.task == "multiclass":
             return int(np.max(np.asarray(self.y))) + 1
         return int(self.y.shape[-1])
+
+
+#: The tasks a :class:`Dataset` can hold.
+TASKS = ("binary", "multiclass", "regression")
+
+
+def check_dataset(data: Any, name: str = "data") -> Dataset:
+    """Check, before any training, that ``data`` is a :class:`Dataset` whose targets fit its
+    task: a mismatch trains to nonsense (binary cross-entropy on labels 0..5 reaches a loss
+    of -100) rather than failing.
+
+    * ``x``: ``(n, in_dim)``, ``n >= 1``, floating, finite.
+    * binary: ``y`` ``(n,)`` holding only 0 and 1; multiclass: ``y`` ``(n,)`` integers
+      ``>= 0``; regression: ``y`` ``(n, out_dim)`` floating, finite.
+
+    Args:
+      data: the data set.
+      name: how messages name it.
+
+    Returns:
+      ``data``.
+
+    Raises:
+      TypeError: not a :class:`Dataset`, or arrays of the wrong kind.
+      ValueError: an unknown task, an empty set, mismatched lengths, targets outside the task.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxact.datasets import Dataset, check_dataset
+    >>> check_dataset(Dataset(jnp.zeros((3, 2)), jnp.array([0, 1, 5]), "binary", "mine"))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: data (mine): binary labels must be 0 or 1, got values up to 5; use task=...
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"{name} must be a jaxact Dataset(x, y, task, name), got "
+                        f"{type(data).__name__}.")  # fmt: skip
+    label = f"{name} ({data.name})"
+    if data.task not in TASKS:
+        raise ValueError(f"{label}: unknown task {data.task!r}; use one of {TASKS}.")
+    x, y = np.asarray(data.x), np.asarray(data.y)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{label}: x must be a floating array (n, in_dim), got {x.dtype} "
+                        f"{x.shape}.")  # fmt: skip
+    if x.shape[0] == 0:
+        raise ValueError(f"{label}: the data set is empty (x has shape {x.shape}).")
+    if y.shape[:1] != x.shape[:1]:
+        raise ValueError(f"{label}: x has {x.shape[0]} examples but y has shape {y.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{label}: x holds {int(np.sum(~np.isfinite(x)))} NaN or inf value(s).")
+    if data.task == "regression":
+        if y.ndim != 2 or not np.issubdtype(y.dtype, np.floating):
+            raise TypeError(f"{label}: regression targets must be floats (n, out_dim), got "
+                            f"{y.dtype} {y.shape}.")  # fmt: skip
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{label}: y holds NaN or inf targets.")
+        return data
+    if y.ndim != 1:
+        raise ValueError(f"{label}: {data.task} labels must have shape (n,), got {y.shape}.")
+    if data.task == "binary":
+        if not np.all((y == 0) | (y == 1)):
+            hi = np.nanmax(y) if np.issubdtype(y.dtype, np.number) else y.max()
+            raise ValueError(f"{label}: binary labels must be 0 or 1, got values up to {hi:g}"
+                             + (f'; use task="multiclass" for {int(hi) + 1} classes.'
+                                if np.issubdtype(y.dtype, np.integer) and y.min() >= 0
+                                else "."))  # fmt: skip
+        return data
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{label}: multiclass labels must be integers, got {y.dtype}.")
+    if y.min() < 0:
+        raise ValueError(f"{label}: multiclass labels must be >= 0, got {int(y.min())}.")
+    return data
 
 
 def two_spirals(key: jax.Array, n: int = 512, *, noise: float = 0.05, turns: float = 1.5,

@@ -34,15 +34,16 @@ def pyplot():
 
 
 def save_figure(fig, path: str | Path, dpi: int, **savefig) -> Path:
-    """tight_layout, create the folder, save (``savefig`` passed on, e.g.
-    ``bbox_inches="tight"``), close: the end of every figure here."""
+    """tight_layout, create the folder, save atomically (whole or not at all; ``savefig``
+    passed on, e.g. ``bbox_inches="tight"``), close: the end of every figure here."""
+    from jaxact.files import save_figure_atomically
+
     plt = pyplot()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, **savefig)
-    plt.close(fig)
-    return path
+    try:
+        return save_figure_atomically(fig, path, dpi=dpi, **savefig)
+    finally:
+        plt.close(fig)
 
 
 def plot_activations(

@@ -23,7 +23,30 @@ import sys
 import time
 from typing import IO
 
-__all__ = ["Progress"]
+__all__ = ["Interrupted", "Progress"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A long run stopped by Ctrl-C part way: how much of it is done.
+
+    Raised (from the ``KeyboardInterrupt``) by :func:`~jaxact.study.run_study` and
+    :func:`~jaxact.sweeps.sweep`; everything counted in ``done`` is in the output, whole, and
+    ``resume=True`` (``--resume``) continues from there. The ``jaxact`` command prints it as one
+    line and exits with status 130.
+
+    Attributes:
+      done: units finished and written.
+      total: units the run would have done.
+      unit: what is counted (``"experiments"``, ``"grid cells"``).
+
+    >>> from jaxact.progress import Interrupted
+    >>> str(Interrupted(3, 9, "experiments"))
+    'interrupted; 3 of 9 experiments done'
+    """
+
+    def __init__(self, done: int, total: int, unit: str):
+        super().__init__(f"interrupted; {done} of {total} {unit} done")
+        self.done, self.total, self.unit = done, total, unit
 
 
 class Progress:

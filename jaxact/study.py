@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,16 @@ from jaxact import theory
 from jaxact.activations import ACTIVATIONS
 from jaxact.attenuation import gradient_attenuation
 from jaxact.datasets import Dataset, digits, mnist1d, split, standardize, two_spirals
-from jaxact.files import atomic_write
+from jaxact.files import (
+    SCHEMA_VERSION,
+    atomic_write,
+    claim_output_dir,
+    hold_output,
+    mark_output_dir,
+)
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import init_mlp, mlp_forward, mlp_trace
-from jaxact.progress import Progress
+from jaxact.progress import Interrupted, Progress
 from jaxact.shaping import normalize_inputs
 from jaxact.sweeps import Run, train_runs
 from jaxact.trainability import (
@@ -164,6 +171,12 @@ class StudyConfig:
         if mode not in sizes:
             raise ValueError(f"mode must be one of {sorted(sizes)}, got {mode!r}.")
         return StudyConfig(mode=mode, seed=seed, grid=_GRIDS[mode], dead_lr=0.5, **sizes[mode])
+
+
+#: What a study writes in its ``--out`` folder: name -> ``"dir"`` or ``"file"`` (a clash with
+#: a user's file of the other type is refused before any work).
+STUDY_LAYOUT = {"results": "dir", "figures": "dir", "results.json": "file", "report.md": "file",
+                "report.html": "file"}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -890,6 +903,7 @@ def run_study(
     only: list[str] | None = None,
     seed: int = 0,
     show_progress: bool = True,
+    force: bool = False,
 ) -> list[Experiment]:
     """Run the experiments, writing each result as it finishes, then the report.
 
@@ -902,13 +916,20 @@ def run_study(
       seed: the seed every experiment's randomness derives from.
       show_progress: a progress bar over experiments on a terminal; elsewhere (a log, CI)
         a line per experiment and stage and a line every 30 s while training runs.
+      force: write into a folder that holds files jaxact did not write (or another kind of
+        run); files of the same names are replaced.
 
     Returns:
       The :class:`Experiment` records, in :data:`EXPERIMENTS` order: ``id``, ``claim``,
       ``verdict``, ``summary``, ``numbers``, ``figures``, ``decided_by``.
 
     Raises:
-      ValueError: ``out`` is a file, ``mode`` or an ``only`` id is unknown.
+      ValueError: ``mode`` or an ``only`` id is unknown.
+      OutputRefused: ``out`` is not a folder jaxact may write (a user's files without
+        ``force``, a clash, unwritable), or another process is writing it; before any work.
+      WriteFailed: a file could not be written (disk full); earlier results stay valid, and
+        ``resume=True`` continues once there is room.
+      Interrupted: Ctrl-C; finished experiments are saved.
 
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp())
@@ -916,59 +937,126 @@ def run_study(
     >>> [(e.id, e.verdict) for e in run_study(out, mode="quick", only=["flat"],
     ...                                      show_progress=False)]
     [('flat', 'supported')]
-    >>> sorted(p.name for p in out.iterdir())
-    ['figures', 'report.html', 'report.md', 'results', 'results.json']
+    >>> sorted(p.name for p in out.iterdir())  # .jaxact-run marks the folder as a study's
+    ['.jaxact-run', 'figures', 'report.html', 'report.md', 'results', 'results.json']
     """
-    from jaxact.bench.timing import device_info
-    from jaxact.report import write_report
-
     config = StudyConfig.for_mode(mode, seed)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"study: --out {str(out)!r} exists and is not a directory.")
-    results_dir, figures = out / "results", out / "figures"
     ids = [i for i, _ in EXPERIMENTS]
     if only:
         unknown = sorted(set(only) - set(ids))
         if unknown:
             raise ValueError(f"unknown experiment(s) {unknown}; valid: {', '.join(ids)}.")
+    # A user's folder, a clash (a file named "figures"), an unwritable place: refused now.
+    out = claim_output_dir(out, "study", STUDY_LAYOUT, force=force, label="out")
+    results_dir, figures = out / "results", out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     saved_config = json.loads(json.dumps(_jsonable(dataclasses.asdict(config))))
 
     def saved(exp_id: str) -> Experiment | None:
-        """The result of an earlier run of the same mode and seed, if there is one."""
+        """The result of an earlier run of the same mode and seed, if there is a readable one
+        of this layout (another shape or version: a warning, and None)."""
         path = results_dir / f"{exp_id}.json"
         if not path.exists():
             return None
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            # Files from before the layout was versioned have layout 1.
+            version = data.get("schema", 1)
+            if version != SCHEMA_VERSION:
+                raise ValueError(f"layout version {version!r}, this jaxact reads "
+                                 f"{SCHEMA_VERSION}")  # fmt: skip
+            # Compare through JSON, as saved (tuples come back as lists).
+            if data.get("config") != saved_config:
+                return None  # another mode or seed: not this run's result
+            return experiment_from_dict(data.get("experiment"))
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as err:
+            warnings.warn(f"{path}: not a result this jaxact can read ({err}); "
+                          f"{exp_id} is recomputed", stacklevel=3)  # fmt: skip
             return None
-        # Compare through JSON, as saved (tuples come back as lists).
-        if data.get("config") != saved_config:
-            return None
-        return Experiment(**data["experiment"])
 
     chosen = [(i, f) for i, f in EXPERIMENTS if not only or i in only]
-    # A bar on a terminal; off one (CI logs, `| tee`), a line per experiment and stage, and a
-    # heartbeat line while training runs.
-    progress = Progress(len(chosen), prefix="jaxact study", enabled=show_progress)
-    ctx = Context(config, figures, progress)
-    done: dict[str, Experiment] = {}
-    for exp_id, fn in chosen:
-        previous = saved(exp_id) if resume else None
-        if previous is not None:
-            done[exp_id] = previous
-            progress.resumed(exp_id, previous.verdict)
+    out.mkdir(parents=True, exist_ok=True)
+    with hold_output(out, "out"):
+        mark_output_dir(out, "study")
+        # A bar on a terminal; off one (CI logs, `| tee`), a line per experiment and stage,
+        # and a heartbeat line while training runs.
+        progress = Progress(len(chosen), prefix="jaxact study", enabled=show_progress)
+        ctx = Context(config, figures, progress)
+        done: dict[str, Experiment] = {}
+        try:
+            for exp_id, fn in chosen:
+                previous = saved(exp_id) if resume else None
+                if previous is not None:
+                    done[exp_id] = previous
+                    progress.resumed(exp_id, previous.verdict)
+                    continue
+                progress.start(exp_id)
+                t0 = time.perf_counter()
+                exp = fn(ctx)
+                exp.seconds = time.perf_counter() - t0
+                record = {"schema": SCHEMA_VERSION, "config": dataclasses.asdict(config),
+                          "experiment": exp.as_dict()}  # fmt: skip
+                atomic_write(results_dir / f"{exp_id}.json",
+                             json.dumps(_jsonable(record), indent=1))  # fmt: skip
+                done[exp_id] = exp
+                progress.finish(exp.verdict, exp.seconds)
+        except KeyboardInterrupt:
+            progress.close()
+            raise Interrupted(len(done), len(chosen), "experiments") from None
+        return _write_outputs(out, config, mode, ids, done, saved, progress, chosen)
+
+
+def experiment_from_dict(data: Any) -> Experiment:
+    """An :class:`Experiment` from its saved form (``as_dict``), every field type-checked: a
+    result file of another shape is refused here, not half-read into the report.
+
+    Args:
+      data: the ``"experiment"`` object of a ``results/<id>.json``.
+
+    Returns:
+      The :class:`Experiment`.
+
+    Raises:
+      ValueError: ``data`` is not an experiment record (a missing, extra or mistyped field).
+
+    >>> from jaxact.study import Experiment, experiment_from_dict
+    >>> e = Experiment("flat", "t", "c", "supported", "s", {"a": 1})
+    >>> experiment_from_dict(e.as_dict()) == e
+    True
+    >>> experiment_from_dict({**e.as_dict(), "figures": None})
+    Traceback (most recent call last):
+    ...
+    ValueError: experiment field 'figures' is None, not a list
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"the experiment is {type(data).__name__}, not an object")
+    fields = {f.name: f for f in dataclasses.fields(Experiment)}
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        raise ValueError(f"unknown experiment field(s) {extra}")
+    types = {"id": str, "title": str, "claim": str, "verdict": str, "summary": str,
+             "numbers": dict, "figures": list, "seconds": (int, float), "decided_by": str,
+             "details": list}  # fmt: skip
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"experiment field {name!r} is missing")
             continue
-        progress.start(exp_id)
-        t0 = time.perf_counter()
-        exp = fn(ctx)
-        exp.seconds = time.perf_counter() - t0
-        record = {"config": dataclasses.asdict(config), "experiment": exp.as_dict()}
-        atomic_write(results_dir / f"{exp_id}.json", json.dumps(_jsonable(record), indent=1))
-        done[exp_id] = exp
-        progress.finish(exp.verdict, exp.seconds)
+        if not isinstance(data[name], types[name]) or isinstance(data[name], bool):
+            want = types[name].__name__ if isinstance(types[name], type) else "number"
+            raise ValueError(f"experiment field {name!r} is {data[name]!r:.40}, not a {want}")
+    if not all(isinstance(p, str) for p in data.get("figures", [])):
+        raise ValueError("experiment field 'figures' must list file names")
+    return Experiment(**data)
+
+
+def _write_outputs(out, config, mode, ids, done, saved, progress, chosen) -> list[Experiment]:
+    """The run's summary file and report, from this run's and earlier runs' results."""
+    from jaxact.bench.timing import device_info
+    from jaxact.report import write_report
+
     progress.close()
     # The report covers every experiment with a result of this mode and seed: --only on a
     # directory with a full report re-runs some and keeps the others.
@@ -982,6 +1070,7 @@ def run_study(
     meta = {"config": dataclasses.asdict(config), "device": device_info(), "command": command,
             "seconds": sum(e.seconds for e in report)}  # fmt: skip
     atomic_write(out / "results.json", json.dumps(_jsonable(
-        {**meta, "experiments": [e.as_dict() for e in report]}), indent=1))  # fmt: skip
+        {"schema": SCHEMA_VERSION, **meta, "experiments": [e.as_dict() for e in report]}),
+        indent=1))  # fmt: skip
     write_report(out, report, meta)
     return [done[i] for i, _ in chosen]

@@ -45,6 +45,7 @@ How it runs:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -52,7 +53,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -66,10 +66,20 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
-from jaxact.attenuation import fit_rate, layer_gradient_norms
+from jaxact.attenuation import fit_rate, layer_gradient_norms, signal_lost
 from jaxact.checks import check_finite_number, check_positive_int, free_memory
+from jaxact.datasets import check_dataset
+from jaxact.files import (
+    SCHEMA_VERSION,
+    OutputRefused,
+    append_lines,
+    atomic_write,
+    check_output_file,
+    hold_output,
+)
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
+from jaxact.progress import Interrupted
 from jaxact.theory import attenuation_rate as theory_rate
 from jaxact.training import (
     DEFAULT_LEARNING_RATE,
@@ -116,14 +126,35 @@ def _names(name: str, values, lookup) -> list[str]:
     values = [values] if isinstance(values, str) else list(values)
     if not values:
         raise ValueError(f"sweep: {name} is empty; give at least one name.")
-    return list(dict.fromkeys(lookup(v).name for v in values))  # ValueError names a bad one
+    return _no_repeats(name, [lookup(v).name for v in values])  # ValueError names a bad one
+
+
+def _no_repeats(name: str, values: list) -> list:
+    """A grid axis names each value once: a repeat (``depths=[3, 3]``, or ``"silu"`` and its
+    alias ``"swish"``) would measure the same cells twice, so it is refused."""
+
+    def key(v):
+        if v is None or isinstance(v, str):
+            return repr(v)
+        try:
+            return repr(float(v))  # 2, 2.0 and np.float32(2) are one value
+        except (TypeError, ValueError):
+            return repr(v)  # not a number: refused where the value is checked
+
+    seen = [key(v) for v in values]
+    repeats = sorted({v for v in seen if seen.count(v) > 1})
+    if repeats:
+        raise ValueError(f"sweep: {name} has repeats ({', '.join(repeats)}); give each value "
+                         "once.")  # fmt: skip
+    return values
 
 
 def _positive_ints(name: str, values) -> list[int]:
     values = [values] if isinstance(values, int) else list(values)
     if not values:
         raise ValueError(f"sweep: {name} is empty; give at least one value.")
-    return [check_positive_int(f"sweep: every value in {name}", v) for v in values]
+    return _no_repeats(name, [check_positive_int(f"sweep: every value in {name}", v)
+                              for v in values])  # fmt: skip
 
 
 def _values(name: str, values) -> list:
@@ -131,7 +162,7 @@ def _values(name: str, values) -> list:
     values = [values] if values is None or isinstance(values, (int, float)) else list(values)
     if not values:
         raise ValueError(f"sweep: {name} is empty; give a number or a list of numbers.")
-    return values
+    return _no_repeats(name, values)
 
 
 def _seeds(seeds) -> list[int]:
@@ -145,9 +176,7 @@ def _seeds(seeds) -> list[int]:
     bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
     if bad:
         raise ValueError(f"sweep: seeds must be integers >= 0, got {bad}.")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"sweep: seeds has repeats: {seeds}.")
-    return seeds
+    return _no_repeats("seeds", seeds)
 
 
 def _variants(inits, sigma_w2s, sigma_b2s, width, out_dim):
@@ -176,6 +205,7 @@ def _optimizer(optimizer, learning_rate) -> tuple[str, optax.GradientTransformat
 def _data_shape(data, n_points: int) -> tuple[str, int, int, int]:
     """``(name, points, in_dim, out_dim)`` of a sweep's training data, without building it."""
     if isinstance(data, Dataset):
+        check_dataset(data, "sweep: data")
         return data.name, int(data.x.shape[0]), int(data.x.shape[-1]), data.out_dim
     if isinstance(data, str) and data == "spirals":
         # two_spirals: points in the plane, binary labels (one output).
@@ -533,15 +563,10 @@ def _agree_with_process_zero(mask: np.ndarray) -> np.ndarray:
 
 
 def _append(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append records to the JSON-lines file, checked to the last byte (process 0 only)."""
     if jax.process_index() != 0 or not records:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(r) + "\n" for r in records).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask
-    try:
-        os.write(fd, text)  # one write on an O_APPEND file: lines never interleave
-    finally:
-        os.close(fd)
+    append_lines(path, [json.dumps(r) for r in records])
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -675,6 +700,7 @@ def sweep(
     vmap_width: int | None = None,
     out: str | Path | None = None,
     resume: bool = False,
+    force: bool = False,
     progress: bool = False,
     log: Callable[[str], Any] | None = None,
 ) -> list[dict[str, Any]]:
@@ -690,7 +716,10 @@ def sweep(
     ``seed``, and then:
 
     * attenuation: ``rate`` (fitted per-layer factor), ``total`` (``g_1 / g_depth``),
-      ``fit_rms`` and ``grad_norms`` (list, layer 1 first);
+      ``fit_rms``, ``grad_norms`` (list, layer 1 first) and ``signal_lost`` /
+      ``signal_lost_layer`` (``None``, or ``"overflow"`` - rate, total and fit are NaN - or
+      ``"underflow"`` - the rate fits the layers above it only -, and the layer:
+      :func:`~jaxact.attenuation.signal_lost`);
     * training: ``final_loss``, ``final_accuracy``, ``loss_curve`` (loss after each of
       ``steps_logged`` updates), ``grad_norms_init`` and ``grad_norms_final`` (per hidden
       layer ``||dL/dW_l||``), ``diverged_step`` and ``diverged_layer`` (``None``, or where the
@@ -725,7 +754,10 @@ def sweep(
         share, a plain ``vmap``; an int for ``jax.lax.map`` with that ``batch_size`` (less
         memory for activations). The results do not depend on it.
       out: JSON-lines file; each cell's records are appended when it finishes.
-      resume: skip the cells already complete in ``out`` (their records are returned as read).
+      resume: skip the cells already complete in ``out`` (their records are returned as read);
+        repeated or outdated records in it are removed, with a warning.
+      force: replace what ``out`` holds (a record file without ``resume``, or a file that is
+        not one) instead of refusing it.
       progress: a progress bar over grid cells.
       log: called with a line for each chunked program (default: the ``jaxact.sweeps`` logger).
 
@@ -740,26 +772,53 @@ def sweep(
     Raises:
       ValueError: a bad grid or setting, before anything is computed.
       MemoryError: one network alone exceeds the memory budget (before anything is computed).
+      OutputRefused: ``out`` is refused (:func:`check_sweep_output`) or another process is
+        writing it, before anything is computed.
+      WriteFailed: records could not be appended (disk full); the file holds every record
+        written before, whole, and ``resume=True`` continues it.
+      Interrupted: Ctrl-C; the finished cells are in ``out``.
 
     >>> import jaxact
     >>> recs = jaxact.sweep(activations="tanh", depths=3, widths=8, seeds=2)
     >>> [(r["depth"], r["seed"], len(r["grad_norms"])) for r in recs]
     [(3, 0, 3), (3, 1, 3)]
     """
-    from tqdm.auto import tqdm
-
     seeds, config_keys, settings, groups = _prepare(
         activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind, batch, optimizer,
         learning_rate, steps, log_every, data, n_points, data_seed, max_memory, dtype,
         vmap_width)  # fmt: skip
     say = log if log is not None else _log_info
-    path = Path(out) if out is not None else None
-    if path is not None and not resume:
-        existing = read_records(path)  # a file that is not ours: ValueError, before any work
-        if existing:
-            raise ValueError(f"sweep: {str(path)!r} already holds {len(existing)} record(s); "
-                             "resume it (resume=True) or write to another file.")  # fmt: skip
-    done = _read_done(path, config_keys) if path is not None and resume else {}
+    path = None if out is None else check_sweep_output(out, resume=resume, force=force)
+    with contextlib.ExitStack() as held:
+        if path is not None and jax.process_index() == 0:
+            held.enter_context(hold_output(path))  # one writer per file, before reading it
+            if force and not resume:
+                atomic_write(path, b"")  # start afresh: what was there is replaced
+        done = {}
+        if path is not None and resume:
+            done = _read_done(path, config_keys)
+            if jax.process_index() == 0 and _dedupe(path, done):
+                held.enter_context(hold_output(path))  # the rewritten file is a new inode
+        return _sweep_cells(
+            groups,
+            seeds,
+            config_keys,
+            settings,
+            done,
+            path,
+            say,
+            progress,
+            kind,
+            data,
+            n_points,
+            data_seed,
+        )
+
+
+def _sweep_cells(groups, seeds, config_keys, settings, done, path, say, progress, kind, data,
+                 n_points, data_seed):  # fmt: skip
+    from tqdm.auto import tqdm
+
     if kind == "training":
         # Every check has passed (_prepare read only the data's shape): draw the data now.
         settings["data"] = _dataset(data, n_points, data_seed)
@@ -777,24 +836,109 @@ def sweep(
     by_networks = NamedSharding(mesh, PartitionSpec("networks"))
     replicated = NamedSharding(mesh, PartitionSpec())
     records: list[dict[str, Any]] = []
-    bar = tqdm(total=len(cells), desc=f"{kind} sweep: grid cells", disable=not progress)
+    bar = _CountedBar(tqdm(total=len(cells), desc=f"{kind} sweep: grid cells",
+                           disable=not progress))  # fmt: skip
     index = 0
-    for g in groups:
-        todo = []
-        for c, s in zip(g["cells"], g["scales"], strict=True):
-            if complete[index]:
-                # (Another process's file may lack a cell process 0 has: no records then.)
-                known = done.get(_cell_id(c, config_keys), {})
-                records += [known[seed] for seed in seeds if seed in known]
-                bar.update(1)
-            else:
-                todo.append((c, s))
-            index += 1
-        if todo:
-            records += _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar,
-                                  say, in_file)  # fmt: skip
+    try:
+        for g in groups:
+            todo = []
+            for c, s in zip(g["cells"], g["scales"], strict=True):
+                if complete[index]:
+                    # (Another process's file may lack a cell process 0 has: no records then.)
+                    known = done.get(_cell_id(c, config_keys), {})
+                    records += [known[seed] for seed in seeds if seed in known]
+                    bar.update(1)
+                else:
+                    todo.append((c, s))
+                index += 1
+            if todo:
+                records += _run_group(g, todo, seeds, settings, by_networks, replicated, path,
+                                      bar, say, in_file)  # fmt: skip
+    except KeyboardInterrupt:
+        bar.close()
+        raise Interrupted(bar.done, len(cells), "grid cells") from None
     bar.close()
     return records
+
+
+class _CountedBar:
+    """A tqdm bar that also counts the cells done when it is disabled (for Interrupted)."""
+
+    def __init__(self, bar):
+        self.bar, self.done = bar, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.bar.update(n)
+
+    def set_postfix_str(self, text: str) -> None:
+        self.bar.set_postfix_str(text)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def check_sweep_output(out: str | Path, *, resume: bool = False, force: bool = False,
+                       label: str = "out") -> Path:  # fmt: skip
+    """Check, before any work, that a sweep may write its records to ``out``.
+
+    Refused: an empty path, a FIFO, a device or a folder, an unwritable place; a file that is
+    not a jaxact record file, and a record file without ``resume`` - unless ``force``, which
+    replaces the file.
+
+    Args:
+      out: the JSON-lines file.
+      resume: continue the records already there.
+      force: replace whatever the file holds.
+      label: how messages name it (``"--out"`` on the command line).
+
+    Returns:
+      ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+      OutputRefused: as above, with what to do.
+
+    >>> import pathlib, tempfile
+    >>> from jaxact.sweeps import check_sweep_output
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> _ = p.write_text("my notes")
+    >>> check_sweep_output(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    jaxact.files.OutputRefused: out ...notes.txt: ... is not a jaxact sweep record file: ...
+    >>> check_sweep_output(p, force=True) == p  # replaced when the sweep starts
+    True
+    """
+    path = check_output_file(out, label)
+    if force and not resume:
+        return path
+    try:
+        with warnings.catch_warnings():  # a torn last line: the resumed sweep warns, once
+            warnings.simplefilter("ignore")
+            existing = read_records(path)
+    except ValueError as err:
+        raise OutputRefused(f"{label} {path}: {err} Choose another file, or add --force "
+                            "(force=True) to replace it") from None  # fmt: skip
+    if existing and not resume:
+        raise OutputRefused(f"{label} {path} already holds {len(existing)} record(s); add "
+                            "--resume (resume=True) to continue it, --force (force=True) to "
+                            "replace it, or choose another file")  # fmt: skip
+    return path
+
+
+def _dedupe(path: Path, done: dict[tuple, dict[int, dict]]) -> bool:
+    """Rewrite ``path`` with one record per (cell, seed) of this layout when it holds more
+    lines than that (two writers before locks, an old layout); True if it was rewritten."""
+    kept = [rec for by_seed in done.values() for rec in by_seed.values()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lines = len(read_records(path, current_only=False))
+    if lines == len(kept):
+        return False
+    atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
+    warnings.warn(f"{path}: {lines - len(kept)} repeated or outdated record(s) removed; "
+                  f"{len(kept)} kept (the latest of each cell and seed)", stacklevel=3)  # fmt: skip
+    return True
 
 
 def _log_info(message: str) -> None:
@@ -805,12 +949,15 @@ def _log_info(message: str) -> None:
 RECORD_KEYS = ("activation", "depth", "width", "seed", "kind")
 
 
-def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+def read_records(path: str | Path, *, repair: bool = False,
+                 current_only: bool = True) -> list[dict[str, Any]]:  # fmt: skip
     """The records of a sweep's JSON-lines file (``sweep(out=...)``), in file order.
 
     A last line cut short (a process killed mid-write) is skipped with a warning; with
     ``repair=True`` it is also cut from the file, so that records appended later start on a
-    line of their own. A missing or empty file has no records.
+    line of their own. A missing or empty file has no records. Records of another layout
+    version (their ``schema``; none means 1) are skipped with one warning unless
+    ``current_only=False``; a resumed sweep recomputes them.
 
     Raises:
       ValueError: the file is not a jaxact sweep record file (a line that is not a JSON object
@@ -819,11 +966,12 @@ def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, An
     path = Path(path)
     if not path.exists():
         return []
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a directory, not a sweep record file.")
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} is not a regular file, not a sweep record file.")
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     records = []
+    other = 0
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -834,7 +982,10 @@ def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, An
         except (json.JSONDecodeError, UnicodeDecodeError):
             rec, ok = None, False
         if ok:
-            records.append(rec)
+            if current_only and rec.get("schema", 1) != SCHEMA_VERSION:
+                other += 1
+            else:
+                records.append(rec)
             continue
         if last and i > 0:
             warnings.warn(f"{path}: the last line is incomplete (a run killed mid-write?); "
@@ -845,6 +996,10 @@ def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, An
             break
         raise ValueError(f"{str(path)!r} is not a jaxact sweep record file: line {i + 1} is "
                          f"not a record ({line[:60]!r}).")  # fmt: skip
+    if other:
+        warnings.warn(f"{path}: {other} record(s) of another layout version skipped (this "
+                      f"jaxact writes version {SCHEMA_VERSION}); resuming recomputes them.",
+                      stacklevel=2)  # fmt: skip
     return records
 
 
@@ -910,12 +1065,19 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
 
 
 def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
-    rec = {**cell, "seed": int(seed)}
+    rec = {**cell, "seed": int(seed), "schema": SCHEMA_VERSION}
     if settings["kind"] == "attenuation":
         gn = np.asarray(item, np.float64)
-        rate, rms = fit_rate(gn)
-        total = float(gn[0] / gn[-1]) if gn[-1] > 0 else float("nan")
-        return rec | {"rate": rate, "total": total, "fit_rms": rms, "grad_norms": gn.tolist()}
+        lost = signal_lost(gn)
+        nan = float("nan")
+        if lost is not None and lost[0] == "overflow":
+            rate = total = rms = nan  # nothing to fit: the signal overflowed
+        else:
+            rate, rms = fit_rate(gn)  # on an underflow: the layers above it only (flagged)
+            total = float(gn[0] / gn[-1]) if gn[-1] > 0 else nan
+        return rec | {"rate": rate, "total": total, "fit_rms": rms, "grad_norms": gn.tolist(),
+                      "signal_lost": None if lost is None else lost[0],
+                      "signal_lost_layer": None if lost is None else lost[1]}  # fmt: skip
     steps, every = settings["steps"], settings["log_every"]
     logged = sorted({*range(every, steps + 1, every), steps})
     # loss[i] is the loss before update i+1, i.e. after i updates: shift to "after".
@@ -979,8 +1141,10 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     Each row: the cell's coordinates and ``kind``, ``seeds`` (how many), and for each metric
     (attenuation: ``rate``; training: ``final_loss`` and ``final_accuracy``) ``<m>_mean``,
     ``<m>_std``, ``<m>_min``, ``<m>_max``. Attenuation rows add ``log10_total_mean`` (``-inf``
-    where a gradient underflowed to 0); training rows add ``diverged`` (how many seeds
-    diverged; the statistics are over the others, NaN if none is left).
+    where a gradient underflowed to 0) and ``signal_lost`` (how many seeds' signal over- or
+    underflowed, :func:`~jaxact.attenuation.signal_lost`; the rate statistics are over the
+    others); training rows add ``diverged`` (how many seeds diverged; the statistics are over
+    the others, NaN if none is left).
 
     Args:
       records: :func:`sweep`'s records (or read back with :func:`read_records`).
@@ -1003,13 +1167,16 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for rs in cells.values():
         kind = rs[0].get("kind", "attenuation")
         row = {k: rs[0][k] for k in (*COORDS, "kind") if k in rs[0]} | {"seeds": len(rs)}
-        alive = [r for r in rs if not r.get("diverged_step")]
+        # Measurements only: a diverged run, or a signal that over- or underflowed
+        # (attenuation.signal_lost), is counted, not averaged.
+        alive = [r for r in rs if not r.get("diverged_step") and not r.get("signal_lost")]
         for m in METRICS[kind]:
             stats = seed_statistics([r[m] for r in alive])
             row |= {f"{m}_{k}": v for k, v in stats.items()}
         if kind == "attenuation":
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):
                 row["log10_total_mean"] = float(np.mean(np.log10([r["total"] for r in rs])))
+            row["signal_lost"] = len(rs) - len(alive)
         else:
             row["diverged"] = len(rs) - len(alive)
         rows.append(row)
@@ -1129,7 +1296,9 @@ def train_runs(
     runs = list(runs)
     if not runs or not all(isinstance(r, Run) for r in runs):
         raise TypeError("train_runs: runs must be a non-empty sequence of jaxact.sweeps.Run.")
-    loss_fn(data.task)  # validates the task
+    check_dataset(data, "train_runs: data")
+    if test is not None:
+        check_dataset(test, "train_runs: test")
     steps = check_positive_int("train_runs: steps", steps)
     n_train = int(data.x.shape[0])
     if batch_size is not None:

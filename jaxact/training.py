@@ -29,7 +29,7 @@ import optax
 
 from jaxact.activations import ACTIVATIONS, Activation, get_activation
 from jaxact.checks import check_positive_int
-from jaxact.datasets import Dataset, digits, teacher_student, two_spirals
+from jaxact.datasets import TASKS, Dataset, check_dataset, digits, teacher_student, two_spirals
 from jaxact.diagnosis import Diagnosis, diagnose
 from jaxact.mlp import MLPParams, hidden_weight_norms, mlp_forward
 
@@ -55,9 +55,6 @@ __all__ = [
     "train",
     "two_spirals",
 ]
-
-#: The tasks a :class:`Dataset` can pose: they choose the loss, the accuracy and the head.
-TASKS = ("binary", "multiclass", "regression")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -462,6 +459,9 @@ def train(
 
     Raises:
       TrainingDiverged: a NaN or inf in the loss or a layer's gradient, with step and layer.
+      ValueError: labels that do not fit the task, an empty data set, a ``batch_size`` over
+        the data set's size (:func:`~jaxact.datasets.check_dataset`), before any step.
+      TypeError: ``optimizer`` is not an optax transformation (a name, say).
 
     >>> import jax, jaxact
     >>> from jaxact.training import two_spirals
@@ -472,10 +472,21 @@ def train(
     ([20, 40], True)
     """
     rec = get_activation(activation)
+    check_dataset(data, "train: data")  # labels that fit the task, no empty set
     task = data.task
-    loss_fn(task)  # validates the task
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps!r}.")
+    n = data.x.shape[0]
+    if batch_size is not None:
+        check_positive_int("train: batch_size", batch_size)
+        if batch_size > n:
+            raise ValueError(f"train: batch_size {batch_size} is larger than the {n} "
+                             "examples; use batch_size=None for the full batch.")  # fmt: skip
+    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
+        hint = (f"; for a named one, jaxact.training.named_optimizer({optimizer!r}, rate)"
+                if isinstance(optimizer, str) else "")  # fmt: skip
+        raise TypeError("train: optimizer must be an optax GradientTransformation (e.g. "
+                        f"optax.adam(1e-3)), got {optimizer!r:.60}{hint}.")  # fmt: skip
     check_positive_int("train: log_every", log_every)
     if diagnose_every is not None:
         check_positive_int("train: diagnose_every", diagnose_every)
@@ -487,8 +498,7 @@ def train(
     if optimizer is None:
         optimizer = named_optimizer(DEFAULT_OPTIMIZER_NAME, DEFAULT_LEARNING_RATE)
     key = jr.key(0) if key is None else key
-    n = data.x.shape[0]
-    bs = n if batch_size is None else min(batch_size, n)
+    bs = n if batch_size is None else batch_size
     # A registered record by its name (cached); a record of the user's own, not in the
     # registry (or under a registered name but different), as it is.
     registered = ACTIVATIONS.get(rec.name) is rec

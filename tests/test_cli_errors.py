@@ -91,11 +91,11 @@ def _assert_one_line_error(argv, message, capsys):
         (["attenuation", "--depth", "2", "--plot", "{d}/x.txt"], "not a supported figure"),
         (["attenuation", "--depth", "2", "--plot", "{d}/file.txt/x.png"], "not a directory"),
         (["theory", "--phase-diagram", "{d}/x.doc"], "not a supported figure"),
-        (["study", "--out", "{d}/file.txt"], "exists and is not a directory"),
+        (["study", "--out", "{d}/file.txt"], "is a file, not a folder"),
         (["sweep", "--depth", "2", "--out", "{d}/file.txt"], "not a jaxact sweep record file"),
         (["sweep", "--depth", "2", "--plot", "{d}/x.txt"], "not a supported figure"),
         (["activations", "--plot", "{d}/file.txt/sub/x.png"], "not a directory"),
-        (["bench", "--quick", "--out", "{d}/file.txt"], "exists and is not a directory"),
+        (["bench", "--quick", "--out", "{d}/file.txt"], "is a file, not a folder"),
         (["bench", "--parts", "nope"], "invalid choice: 'nope'"),
         (["study", "--out", "{d}/file.txt/study"], "not a directory"),
         # A figure into a folder that does not exist: a typo, not a folder to make.

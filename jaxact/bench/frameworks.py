@@ -52,6 +52,7 @@ import numpy as np
 from jaxact.activations import ACTIVATIONS
 from jaxact.bench.mlp import loss_fn, mse, random_batch, train_step_fn
 from jaxact.bench.timing import compile_timed, per_round_ratio
+from jaxact.files import save_figure_atomically
 from jaxact.mlp import MLPParams, init_mlp, init_sgd, make_sgd_step
 
 __all__ = [
@@ -800,5 +801,5 @@ def plot(res: dict[str, Any], path, *, title_device: dict[str, Any] | None = Non
     fig.suptitle(f"One training step{where}\nsame network in each framework; 1 = the same "
                  "matmuls alone", fontsize=10)  # fmt: skip
     fig.tight_layout(rect=(0, 0, 0.87, 1))
-    fig.savefig(path, dpi=110)
+    save_figure_atomically(fig, path, dpi=110)
     plt.close(fig)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,14 @@ from jaxact.bench import jax_nn as bench_jax_nn
 from jaxact.bench import mlp as bench_mlp
 from jaxact.bench import sweep as bench_sweep
 from jaxact.bench.timing import device_info, device_slug
+from jaxact.files import (
+    SCHEMA_VERSION,
+    atomic_write,
+    claim_output_dir,
+    hold_output,
+    mark_output_dir,
+    save_figure_atomically,
+)
 
 __all__ = [
     "PARTS",
@@ -313,7 +323,7 @@ def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
         fig.suptitle(f"Activation cost on {d['backend']} / {d['device_kind']}", fontsize=11)
         fig.tight_layout()
         path = Path(f"{prefix}-activations.png")
-        fig.savefig(path, dpi=110)
+        save_figure_atomically(fig, path, dpi=110)
         plt.close(fig)
         written.append(path)
     if "mlp" in parts:
@@ -329,7 +339,7 @@ def plots(results: dict[str, Any], prefix: Path) -> list[Path]:
         ax.legend()
         fig.tight_layout()
         path = Path(f"{prefix}-compile.png")
-        fig.savefig(path, dpi=110)
+        save_figure_atomically(fig, path, dpi=110)
         plt.close(fig)
         written.append(path)
     if "frameworks" in parts:
@@ -372,28 +382,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_bench_arguments(parser)
 
 
+def _previous_parts(path: Path, slug: str) -> tuple[dict, str | None]:
+    """The parts and command of an earlier results file of this device, or ``({}, None)`` -
+    with a warning, and the unreadable file kept beside it - when it is not one."""
+    if not path.exists():
+        return {}, None
+    try:
+        old = json.loads(path.read_text())
+        if not isinstance(old, dict) or not isinstance(old.get("parts", {}), dict):
+            raise ValueError("not a jaxact bench results object")
+        if old.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise ValueError(f"schema {old.get('schema')!r}, this jaxact writes {SCHEMA_VERSION}")
+        return old.get("parts", {}), old.get("command")
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        kept = path.with_name(path.name + ".unreadable")
+        os.replace(path, kept)
+        print(f"warning: {path} could not be merged ({str(err)[:80]}); it was moved to {kept} "
+              "and this run's parts are written alone", file=sys.stderr)  # fmt: skip
+        return {}, None
+
+
 def run_cli(args: argparse.Namespace) -> int:
-    results = run_all(quick=args.quick, parts=args.parts)
-    out = Path(args.out)
+    out = claim_output_dir(args.out, "bench", force=getattr(args, "force", False),
+                           label="--out")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    slug = device_slug(results["device"]) + ("-quick" if args.quick else "")
-    command = "jaxact bench" + (" --quick" if args.quick else "")
-    if list(args.parts) != list(PARTS):
-        command += " --parts " + " ".join(args.parts)
-    for part in results["parts"].values():
-        part["command"], part["date"] = command, results["device"]["date"]
-    previous = out / f"{slug}.json"
-    if list(args.parts) != list(PARTS) and previous.exists():
-        # Some parts rerun: keep the other parts of this device's file (each part records the
-        # command and date that produced it).
-        old = json.loads(previous.read_text())
-        results["parts"] = {**old.get("parts", {}), **results["parts"]}
-        results["parts"] = {p: results["parts"][p] for p in PARTS if p in results["parts"]}
-        command = old.get("command", command)
-    results["command"] = command
-    (out / f"{slug}.json").write_text(json.dumps(results, indent=1))
-    (out / f"{slug}.md").write_text(markdown(results, command))
-    written = [out / f"{slug}.json", out / f"{slug}.md", *plots(results, out / slug)]
+    with hold_output(out, "--out"):
+        mark_output_dir(out, "bench")
+        results = run_all(quick=args.quick, parts=args.parts)
+        slug = device_slug(results["device"]) + ("-quick" if args.quick else "")
+        command = "jaxact bench" + (" --quick" if args.quick else "")
+        if list(args.parts) != list(PARTS):
+            command += " --parts " + " ".join(args.parts)
+        for part in results["parts"].values():
+            part["command"], part["date"] = command, results["device"]["date"]
+        previous = out / f"{slug}.json"
+        if list(args.parts) != list(PARTS):
+            # Some parts rerun: keep the other parts of this device's file (each part records
+            # the command and date that produced it).
+            old_parts, old_command = _previous_parts(previous, slug)
+            results["parts"] = {**old_parts, **results["parts"]}
+            results["parts"] = {p: results["parts"][p] for p in PARTS if p in results["parts"]}
+            command = old_command or command
+        results["command"] = command
+        results["schema"] = SCHEMA_VERSION
+        atomic_write(out / f"{slug}.json", json.dumps(results, indent=1))
+        atomic_write(out / f"{slug}.md", markdown(results, command))
+        written = [out / f"{slug}.json", out / f"{slug}.md", *plots(results, out / slug)]
     print(markdown(results, command))
     for p in written:
         print(f"wrote {p}")
