@@ -360,7 +360,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     mode = "quick" if args.quick else ("full" if args.full else "default")
     t0 = time.perf_counter()
     done = run_study(args.out, mode=mode, resume=args.resume, only=args.only, seed=args.seed,
-                     show_progress=not args.no_progress)  # fmt: skip
+                     show_progress=not args.no_progress, force=args.force)  # fmt: skip
     if mode == "quick":
         from jaxact.report import SMOKE_TEST
 
