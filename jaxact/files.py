@@ -69,7 +69,10 @@ class OutputBusy(OutputRefused):
 
 class WriteFailed(OSError):
     """A write that did not complete (disk full, a file-size limit, an I/O error). What was
-    written before it is intact."""
+    written before it is intact. ``errno`` is the system's; the message names the file."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def file_mode() -> int:

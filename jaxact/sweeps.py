@@ -142,10 +142,11 @@ def _no_repeats(name: str, values: list) -> list:
             return repr(v)  # not a number: refused where the value is checked
 
     seen = [key(v) for v in values]
-    repeats = sorted({v for v in seen if seen.count(v) > 1})
+    repeats = [v for i, v in enumerate(values) if seen.count(seen[i]) > 1
+               and seen.index(seen[i]) == i]  # fmt: skip
     if repeats:
-        raise ValueError(f"sweep: {name} has repeats ({', '.join(repeats)}); give each value "
-                         "once.")  # fmt: skip
+        raise ValueError(f"sweep: {name} has repeats ({', '.join(map(str, repeats))}); give "
+                         "each value once.")  # fmt: skip
     return values
 
 
