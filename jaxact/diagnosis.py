@@ -45,9 +45,15 @@ Differentiating with respect to those scalars gives every site's ``||dLoss/dh||*
 ordinary backward pass; the forward statistics are reduced where they are computed. No
 activation tensor is kept: the extra memory is O(number of sites) scalars. A primitive that
 cannot be instrumented (``while_loop``, ``cond``, a ``custom_vjp``, a ``custom_jvp`` that is not
-an activation, ``shard_map``, ...) runs and is differentiated as it is: its sites are not
-measured, which a warning and ``Diagnosis.not_instrumented`` say (naming the primitive and its
-first site); the sites outside it, taps included, are measured as usual.
+an activation, a ``shard_map`` inside the loss, ...) runs and is differentiated as it is: its
+sites are not measured, which a warning and ``Diagnosis.not_instrumented`` say (naming the
+primitive and its first site); the sites outside it, taps included, are measured as usual.
+
+Inside ``shard_map`` - ``diagnose`` called in the per-shard function, as a data-parallel
+training step calls ``value_and_grad`` - every site is measured: ``grads`` and ``loss`` are the
+shard's own (as ``value_and_grad``'s), the forward statistics are the shard's, and
+``grad_norm`` is the norm of the whole activation's gradient, every shard's part summed
+(``sqrt(psum ||dL_shard/dh_shard||^2)``), the same on every shard.
 
 Losses are not activations: ``jax.nn.log_sigmoid``, ``log_softmax``, ``softmax`` and
 ``logsumexp`` calls are not looked into (``optax``'s cross-entropies use them), and inline
@@ -1018,6 +1024,19 @@ def _dedupe(sites: list[Site]) -> tuple[Site, ...]:
 # Evaluation with probes
 
 
+def _varying_like(p, h):
+    """Inside ``shard_map``, the probe varies over the same mesh axes as ``h``: the probe's
+    cotangent (the shard's ``||dL/dh||^2``) is then summed over those axes on the way out, so
+    a site's norm is that of the whole (global) activation's gradient, every shard's part
+    included. Outside ``shard_map`` (no varying axes) ``p`` is returned as it is."""
+    aval = jax.typeof(h)
+    manual = getattr(aval, "manual_axis_type", None)  # JAX 0.10; earlier releases: .vma
+    axes = tuple(sorted(getattr(manual, "varying", None) or getattr(aval, "vma", None) or ()))
+    if not axes:
+        return p
+    return jax.lax.pcast(p, axes, to="varying")
+
+
 @jax.custom_vjp
 def _probe(h, p):
     return h
@@ -1100,7 +1119,7 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
                         local[v] = o
                 return local
 
-            local = phi(_probe(h, probes[offset]))
+            local = phi(_probe(h, _varying_like(probes[offset], h)))
             for j in spec.eqns:
                 for v in jaxpr.eqns[j].outvars:
                     env[v] = local[v]

@@ -11,6 +11,7 @@ import pytest
 import jaxact
 from jaxact.bench.timing import device_info, device_slug, measure
 from jaxact.cli import main as cli_main
+from jaxact.files import MARKER
 
 # The module-scoped fixture runs once per pytest run: every test of the module on one worker.
 pytestmark = pytest.mark.xdist_group("quick_bench")
@@ -140,7 +141,8 @@ def test_device_info_and_slug():
 def quick_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     assert cli_main(["bench", "--quick", "--out", str(out)]) == 0
-    files = sorted(out.iterdir())
+    assert (out / MARKER).is_file()  # the folder is marked as a bench run's
+    files = sorted(p for p in out.iterdir() if p.name != MARKER)
     (json_file,) = [f for f in files if f.suffix == ".json"]
     return out, files, json.loads(json_file.read_text())
 

@@ -14,8 +14,14 @@ may round differently from numpy by 1-2 ulp of float32 (2.4e-7 relative).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import json
 import math
+import os
+import subprocess
+import sys
 
 import equinox as eqx
 import flax.linen as nn
@@ -750,3 +756,70 @@ def test_flax_linen_scan_gives_a_site_per_iteration():
         return jnp.mean((a @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]) ** 2), hs
 
     _check(d, ref, params, phis=[jnp.tanh] * 5, sups=[1.0] * 5)
+
+
+# ----------------------------------------------------------------------------- shard_map
+
+_SHARD_SCRIPT = """
+import jax, jax.numpy as jnp, numpy as np, json, sys
+from jax.sharding import Mesh, PartitionSpec as P
+import jaxact
+
+mesh = Mesh(np.array(jax.devices()), ("data",))
+w = [jax.random.normal(jax.random.key(i), (16, 16)) / 4 for i in range(3)]
+x = jax.random.normal(jax.random.key(9), (8, 16))
+
+
+def loss(w, x):
+    h = x
+    for wi in w:
+        h = jnp.tanh(h @ wi)
+    return jnp.mean(h**2)
+
+
+def step(w, x):
+    d = jaxact.diagnose(loss, w, x)
+    return d.grad_norm, d.grads, jax.value_and_grad(loss)(w, x)[1], d.saturated
+
+
+spec = (P(), P(), P(), P("data"))
+norms, grads, reference, saturated = jax.jit(jax.shard_map(
+    step, mesh=mesh, in_specs=(P(), P("data")), out_specs=spec))(w, x)
+# The sum of the shards' losses over the whole batch: shards x the mean loss.
+whole = jaxact.diagnose(lambda w, x: len(jax.devices()) * loss(w, x), w, x)
+print(json.dumps({
+    "devices": len(jax.devices()),
+    "norms": np.asarray(norms).tolist(), "whole": np.asarray(whole.grad_norm).tolist(),
+    "grads_vs_value_and_grad": max(float(jnp.max(jnp.abs(a - b)))
+                                   for a, b in zip(grads, reference)),
+    "saturated": np.asarray(saturated).tolist(),
+}))
+"""
+
+
+def _shard_run(devices: int) -> dict:
+    if devices == jax.device_count():  # this process has the mesh: no new process needed
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(_SHARD_SCRIPT, {})
+        return json.loads(out.getvalue().strip().splitlines()[-1])
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", _SHARD_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("devices", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_diagnose_inside_shard_map(devices):
+    """diagnose in the per-shard function of a data-parallel step: the shard's gradients equal
+    value_and_grad's bit for bit, and each site's norm is the whole batch's (the shards' squared
+    norms summed), equal to diagnosing the sum of the shards' losses unsharded - to float32
+    rounding of a differently ordered sum (a few ulp: 1e-6 relative)."""
+    r = _shard_run(devices)
+    assert r["devices"] == devices
+    assert r["grads_vs_value_and_grad"] == 0.0
+    np.testing.assert_allclose(r["norms"], r["whole"], rtol=1e-6)
+    # The forward statistics are the shard's own: one value per shard per site.
+    assert len(r["saturated"]) == 3 * devices

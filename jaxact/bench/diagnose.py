@@ -3,7 +3,8 @@
 * **Step overhead.** The same jitted training step (loss, gradient, one Adam update) written
   with ``jax.value_and_grad`` and with ``jaxact.diagnose``, on the same model and batch, timed
   in the same run, alternating; the figure is the median of the per-round ratios. Models:
-  jaxact's scan MLP (ReLU and tanh), an ``equinox.nn.MLP`` and a ``flax.linen`` GELU MLP.
+  jaxact's scan MLP (ReLU and tanh), an ``equinox.nn.MLP``, an equinox transformer block
+  (attention, LayerNorm, a GELU MLP, residuals) and a ``flax.linen`` GELU MLP.
 * **Compile time.** A deep scanned MLP (depth 1000), ``jax.jit`` of ``value_and_grad`` against
   ``jax.jit`` of ``diagnose``: tracing, lowering and XLA compilation, on fresh functions each
   time, alternating; the figure is the median of the per-pair ratios.
@@ -65,6 +66,7 @@ def _models(width: int, depth: int, batch: int):
             return xent(jax.vmap(eqx.combine(arrays, static))(x))
 
         out.append(("equinox MLP (relu)", eqx_loss, arrays, (x,)))
+        out.append(_equinox_transformer(width, batch, kp, y))
     except ImportError:  # pragma: no cover - the test extra has it
         pass
     try:
@@ -83,6 +85,47 @@ def _models(width: int, depth: int, batch: int):
     except ImportError:  # pragma: no cover
         pass
     return out
+
+
+def _equinox_transformer(width: int, batch: int, key, y):
+    """A pre-norm transformer block in equinox (LayerNorm, 4-head self-attention, LayerNorm,
+    a GELU MLP of 4x width, residuals) on ``batch`` sequences of 16 tokens, then a mean-pooled
+    linear head: the attention softmax, the normalisation and the GELU are all in one step."""
+    import equinox as eqx
+
+    seq, heads = 16, 4
+    k = jax.random.split(key, 5)
+
+    class Block(eqx.Module):
+        ln1: eqx.nn.LayerNorm
+        attn: eqx.nn.MultiheadAttention
+        ln2: eqx.nn.LayerNorm
+        up: eqx.nn.Linear
+        down: eqx.nn.Linear
+        head: eqx.nn.Linear
+
+        def __init__(self):
+            self.ln1, self.ln2 = eqx.nn.LayerNorm(width), eqx.nn.LayerNorm(width)
+            self.attn = eqx.nn.MultiheadAttention(heads, width, key=k[0])
+            self.up = eqx.nn.Linear(width, 4 * width, key=k[1])
+            self.down = eqx.nn.Linear(4 * width, width, key=k[2])
+            self.head = eqx.nn.Linear(width, 10, key=k[3])
+
+        def __call__(self, t):  # t: (seq, width)
+            h = jax.vmap(self.ln1)(t)
+            t = t + self.attn(h, h, h)
+            h = jax.vmap(self.ln2)(t)
+            t = t + jax.vmap(self.down)(jax.nn.gelu(jax.vmap(self.up)(h)))
+            return self.head(t.mean(axis=0))
+
+    arrays, static = eqx.partition(Block(), eqx.is_inexact_array)
+    tokens = jax.random.normal(k[4], (batch, seq, width), jnp.float32)
+
+    def loss(arrays, tokens):
+        logits = jax.vmap(eqx.combine(arrays, static))(tokens)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    return "equinox transformer block (gelu)", loss, arrays, (tokens,)
 
 
 def _compile_pairs(make_a, make_b, params, repeats: int) -> tuple[list[float], list[float]]:
