@@ -1338,9 +1338,12 @@ def diagnose(
     # Statistics in float32, or float64 if a site is (the probes carry the dtype).
     dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.avals))
     probes = jnp.zeros((plan.n_sites,), dtype)
-    (loss, (aux, stats)), (g_diff, g_probe) = jax.value_and_grad(
-        objective, argnums=(0, 1), has_aux=True
-    )(tuple(flat[i] for i in diff), probes)
+    step = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
+    if not any(isinstance(x, jax.core.Tracer) for x in (*dyn, *closed.consts)):
+        # Called eagerly (a notebook cell, not a jitted step): one compiled program instead
+        # of the jaxpr's operations dispatched one by one, about 4x faster for a deep model.
+        step = jax.jit(step)
+    (loss, (aux, stats)), (g_diff, g_probe) = step(tuple(flat[i] for i in diff), probes)
     by_leaf = dict(zip(diff, g_diff, strict=True))
     trees: dict[str, list] = {"grads": [], "grad_norms": [], "norms": []}
     for k in nums:

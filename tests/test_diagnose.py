@@ -823,3 +823,32 @@ def test_diagnose_inside_shard_map(devices):
     np.testing.assert_allclose(r["norms"], r["whole"], rtol=1e-6)
     # The forward statistics are the shard's own: one value per shard per site.
     assert len(r["saturated"]) == 3 * devices
+
+
+def test_an_eager_call_runs_one_compiled_program(monkeypatch):
+    """Outside any trace, diagnose compiles its step once instead of dispatching the model's
+    operations one by one; the numbers are those of the jitted call, bit for bit."""
+    from jaxact import diagnosis
+
+    p = jaxact.init_mlp(jax.random.key(0), depth=6, width=16, out_dim=3)
+    x = jax.random.normal(jax.random.key(1), (8, 16))
+
+    def loss(p, x):
+        return jnp.mean(jaxact.mlp_forward(p, x, "tanh") ** 2)
+
+    jitted = jax.jit(lambda p, x: jaxact.diagnose(loss, p, x))(p, x)
+    compiled = []
+    real_jit = jax.jit
+
+    def counting_jit(fn, *a, **kw):
+        compiled.append(fn)
+        return real_jit(fn, *a, **kw)
+
+    monkeypatch.setattr(diagnosis.jax, "jit", counting_jit)
+    eager = jaxact.diagnose(loss, p, x)
+    assert len(compiled) == 1
+    for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted), strict=True):
+        np.testing.assert_array_equal(a, b)
+    compiled.clear()
+    real_jit(lambda p, x: jaxact.diagnose(loss, p, x))(p, x)  # traced: no second jit inside
+    assert compiled == []
