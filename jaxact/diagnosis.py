@@ -116,10 +116,13 @@ class Site:
     """One activation site: where an activation was applied to a tensor ``h``.
 
     Attributes:
-      name: the module path from the name stack where the framework records one (flax), else
-        the activation with the source ``file:line`` of the call; ``[i]`` is the iteration of an
-        enclosing ``lax.scan`` (nested scans: ``[i][j]``); ``#k`` tells apart sites that would
-        otherwise share a name.
+      name: ``layer/activation (file:line)``. The layer that feeds the site is its module
+        path from the name stack where the framework records one (flax: ``MLP/Dense_3``),
+        else its field path in the model when its parameters are found behind the site's
+        input (equinox: ``layers[3]``, the parent of ``.layers[3].weight``); without either,
+        the activation and the source ``file:line`` of the call. ``[i]`` is the iteration of
+        an enclosing ``lax.scan`` (nested scans: ``[i][j]``); ``#k`` tells apart sites that
+        would otherwise share a name.
       activation: the registry name (``"relu"``, ``"gelu_tanh"``, ...), a ``jax.nn`` name that
         jaxact does not have, or ``"tap"``.
       shape: the shape of ``h`` (the site tensor; its last axis holds the units).
@@ -906,15 +909,22 @@ def _scopes(eqn) -> str:
     return "/".join(p.name for p in parts if type(p).__name__ == "Scope")
 
 
-def _site_name(eqn, act: str, prefix: str, feeder=None) -> str:
+def _site_name(eqn, act: str, prefix: str, feeder=None, module: tuple | None = None) -> str:
     """``path/act (file:line)``. ``path`` is the name stack of the site; where the equation
     that computes the site's input sits deeper in it (flax: ``MLP/Dense_3`` below ``MLP``),
-    that layer's path, so that each site names the layer that feeds it."""
+    that layer's path, so that each site names the layer that feeds it. Where the stack does
+    not name that layer (equinox, plain JAX: no name stack, or a class name for every layer)
+    and the layer's parameters are found (``module``: their path in the model, as
+    :func:`_param_module` gives it), the site is named by that path: ``layers[3]/relu``."""
     stack = _scopes(eqn)
     if feeder is not None and act != "tap":
         deeper = _scopes(feeder)
         if deeper.startswith(stack + "/" if stack else "") and deeper != stack:
             stack = deeper
+    if module is not None and act != "tap":
+        text, last = module
+        if last not in "/".join((prefix, stack)).split("/"):
+            stack, prefix = text, ""  # the model's own path is the more exact name
     path = "/".join(p for p in (prefix, stack) if p)
     if act == "tap":
         return path or "tap"
@@ -923,9 +933,70 @@ def _site_name(eqn, act: str, prefix: str, feeder=None) -> str:
     return f"{act} ({_frame_of(eqn)})"
 
 
-def _analyse(jaxpr, prefix: str = "") -> _Plan:
+#: Operations a layer's parameters pass through on their way to the site's input: a bias
+#: add, the matmul or convolution, and shape and dtype changes.
+_TOWARDS_PARAMS = frozenset({
+    "add", "add_any", "sub", "mul", "transpose", "reshape", "broadcast_in_dim", "squeeze",
+    "expand_dims", "convert_element_type", "dot_general", "conv_general_dilated",
+    "dynamic_slice", "slice", "copy", "copy_p",
+})  # fmt: skip
+
+
+def _param_module(root, producer: dict, eqns, paths: dict, hops: int = 8) -> tuple | None:
+    """The model path of the layer that computes ``root``: walk back from it through a bias
+    add, a matmul or convolution and shape changes (never past another layer: the walk stops
+    at the first matmul's operands) to a parameter leaf, and return ``(path, last name)`` of
+    the leaf's parent (``("layers[3]", "3")`` for ``.layers[3].weight``), or None."""
+    frontier, seen = [root], set()
+    for _ in range(hops):
+        nxt = []
+        for v in frontier:
+            if v in paths:
+                return paths[v]
+            i = producer.get(v)
+            if i is None or i in seen:
+                continue
+            seen.add(i)
+            e = eqns[i]
+            name = e.primitive.name
+            if name not in _TOWARDS_PARAMS:
+                continue
+            ins = [x for x in e.invars if _is_var(x)]
+            if name in ("dot_general", "conv_general_dilated"):
+                for x in ins:  # the weight: an operand that is a parameter, reshaped at most
+                    for _ in range(3):
+                        if x in paths:
+                            return paths[x]
+                        j = producer.get(x)
+                        if j is None or eqns[j].primitive.name not in _TOWARDS_PARAMS - {
+                            "dot_general",
+                            "conv_general_dilated",
+                            "add",
+                            "sub",
+                            "mul",
+                        }:
+                            break
+                        x = eqns[j].invars[0]
+                continue
+            nxt += ins
+        frontier = nxt
+    return None
+
+
+def _inner_paths(eqn, sub, paths: dict) -> dict:
+    """The parameter paths of ``sub``'s inputs, where its inputs are ``eqn``'s one to one
+    (jit, checkpoint, custom rules, a scan's consts, carry and stacked inputs)."""
+    if not paths or len(sub.invars) != len(eqn.invars):
+        return {}
+    return {i: paths[o] for i, o in zip(sub.invars, eqn.invars, strict=True)
+            if _is_var(o) and o in paths}  # fmt: skip
+
+
+def _analyse(jaxpr, prefix: str = "", paths: dict | None = None) -> _Plan:
     """Find the sites of ``jaxpr`` and of the jaxprs inside its equations (``prefix``: the name
-    stack of the equation that holds it)."""
+    stack of the equation that holds it; ``paths``: the model path of each input that is a
+    parameter, from :func:`_module_paths`)."""
+    paths = paths or {}
     eqns = jaxpr.eqns
     actions: dict[int, tuple] = {}
     specs: dict[int, _SiteSpec] = {}
@@ -951,7 +1022,8 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
     for s in specs.values():
         eqn = eqns[s.eqns[-1]] if s.activation != "tap" else eqns[s.eqns[0]]
         feeder = eqns[producer[s.root]] if s.root in producer else None
-        s.name = _site_name(eqn, s.activation, prefix, feeder)
+        module = _param_module(s.root, producer, eqns, paths) if paths else None
+        s.name = _site_name(eqn, s.activation, prefix, feeder, module)
         for j in s.eqns[1:]:
             actions[j] = ("skip",)
         actions[s.eqns[0]] = ("site", s)
@@ -969,7 +1041,8 @@ def _analyse(jaxpr, prefix: str = "") -> _Plan:
             continue
         prim = e.primitive.name
         stack = "/".join(p for p in (prefix, _scopes(e)) if p)
-        inner = [_analyse(j if isinstance(j, jcore.Jaxpr) else j.jaxpr, stack) for j in subs]
+        bare = [j if isinstance(j, jcore.Jaxpr) else j.jaxpr for j in subs]
+        inner = [_analyse(j, stack, _inner_paths(e, j, paths)) for j in bare]
         n_inner = sum(p.n_sites for p in inner)
         if n_inner == 0:
             continue
@@ -1310,7 +1383,7 @@ def diagnose(
     dyn = [flat[i] for i in dynamic]
     closed, out_shape = jax.make_jaxpr(call, return_shape=True)(dyn)
     _check_output(out_shape, has_aux)
-    plan = _analyse(closed.jaxpr)
+    plan = _analyse(closed.jaxpr, paths=_module_paths(args, nums, dynamic, closed.jaxpr))
     if plan.n_sites == 0:
         inside = f" Not measured: {'; '.join(plan.skipped)}." if plan.skipped else ""
         raise ValueError(
@@ -1367,6 +1440,32 @@ def diagnose(
         param_norms=norms,
         not_instrumented=tuple(plan.skipped),
     )
+
+
+def _key_name(key) -> str:
+    for attr in ("name", "key", "idx"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def _module_paths(args, nums, dynamic: list[int], jaxpr) -> dict:
+    """For each jaxpr input that is a differentiated leaf: ``(path of its parent in the model,
+    the parent's last name)`` - ``("layers[3]", "3")`` for an equinox MLP's
+    ``.layers[3].weight``; ``args[k]`` is named for a second differentiated argument."""
+    leaves = jax.tree_util.tree_flatten_with_path(args)[0]
+    out = {}
+    for var, i in zip(jaxpr.invars, dynamic, strict=True):
+        keys = leaves[i][0]
+        k = getattr(keys[0], "idx", None)
+        if k not in nums or len(keys) < 3:  # data, or a leaf at the model's top: no layer
+            continue
+        parent = keys[1:-1]
+        text = jax.tree_util.keystr(parent).lstrip(".")
+        if len(nums) > 1 or k != 0:
+            text = f"args[{k}]" + ("." if text and text[0] != "[" else "") + text
+        out[var] = (text, _key_name(parent[-1]))
+    return out
 
 
 def _check_output(out_shape, has_aux: bool) -> None:

@@ -852,3 +852,32 @@ def test_an_eager_call_runs_one_compiled_program(monkeypatch):
     compiled.clear()
     real_jit(lambda p, x: jaxact.diagnose(loss, p, x))(p, x)  # traced: no second jit inside
     assert compiled == []
+
+
+def test_equinox_sites_are_named_by_their_field_path():
+    """equinox records no name stack: a site takes the path of the layer whose parameters
+    feed it (``layers[1]`` for ``.layers[1].weight``); flax keeps its module path."""
+    x = jnp.ones((5, 4))
+    m = eqx.nn.MLP(4, 2, 8, 3, key=jax.random.key(0))
+    arrays, static = eqx.partition(m, eqx.is_inexact_array)
+
+    def loss(a, x):
+        return jnp.mean(jax.vmap(eqx.combine(a, static))(x) ** 2)
+
+    names = [s.name.split(" (")[0] for s in jaxact.diagnose(loss, arrays, x).sites]
+    assert names == ["layers[0]/relu", "layers[1]/relu", "layers[2]/relu"]
+    # A second differentiated argument is named as such.
+    two = jaxact.diagnose(lambda a, b, x: loss(a, x) + loss(b, x), arrays, arrays, x,
+                          argnums=(0, 1))  # fmt: skip
+    assert [s.name.split(" (")[0] for s in two.sites][3:] == [
+        "args[1].layers[0]/relu", "args[1].layers[1]/relu", "args[1].layers[2]/relu"]  # fmt: skip
+
+    class Flax(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(2)(nn.relu(nn.Dense(8)(x)))
+
+    fp = Flax().init(jax.random.key(0), x)
+    d = jaxact.diagnose(lambda p, x: jnp.mean(Flax().apply(p, x) ** 2), fp, x)
+    # Dense(2) is made first (the callee before its argument): the 8-unit layer is Dense_1.
+    assert d.sites[0].name.startswith("Flax/Dense_1/relu (")
