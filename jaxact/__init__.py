@@ -36,7 +36,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "AttenuationResult", "GradientNorms", "JacobianNorms", "gradient_attenuation",
         "jacobian_norms", "layer_gradient_norms", "layer_jacobians",
     ),
-    "jaxact.diagnosis": ("Diagnosis", "Site", "diagnose", "tap"),
+    "jaxact.diagnosis": ("Diagnosis", "Site", "UnitActivity", "diagnose", "tap"),
     "jaxact.initializers": ("INITIALIZERS", "Initializer", "get_initializer", "init_weights"),
     "jaxact.mlp": (
         "MLPParams", "MLPTrace", "SGDState", "TraceStatistics", "init_mlp", "init_sgd",

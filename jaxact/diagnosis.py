@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import os
 import warnings
@@ -88,7 +89,15 @@ from jax.extend import source_info_util
 
 from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX
 
-__all__ = ["STATISTICS", "Diagnosis", "Site", "diagnose", "relative_gradients", "tap"]
+__all__ = [
+    "STATISTICS",
+    "Diagnosis",
+    "Site",
+    "UnitActivity",
+    "diagnose",
+    "relative_gradients",
+    "tap",
+]
 
 #: The per-site statistics of a :class:`Diagnosis`, each an array ``(len(sites),)``.
 STATISTICS = (
@@ -135,7 +144,15 @@ class Site:
 
 @functools.partial(
     jax.tree_util.register_dataclass,
-    data_fields=["loss", "grads", "aux", *STATISTICS, "param_grad_norms", "param_norms"],
+    data_fields=[
+        "loss",
+        "grads",
+        "aux",
+        *STATISTICS,
+        "param_grad_norms",
+        "param_norms",
+        "unit_active",
+    ],
     meta_fields=["sites", "not_instrumented"],
 )
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +177,10 @@ class Diagnosis:
         ``saturated``, ``zero_grad``, ``dead_units`` and ``saturated_units`` are NaN at taps.
       param_grad_norms, param_norms: pytrees like ``args[0]``: the Frobenius norm of each
         leaf's gradient and of the leaf.
+      unit_active: ``(total_units,)`` float32, every site's units one after the other (a
+        site's units are the last axis of its ``h``): 1 where the unit's ``phi'(h)`` is
+        nonzero on some example of the batch, 0 where it is zero on all (dead on this batch),
+        NaN at taps. :class:`UnitActivity` accumulates it over batches.
       not_instrumented: static; one line per region the sites of which are not measured (an
         activation inside a ``while_loop``, ``cond`` or custom rule): the model runs and
         differentiates through it unchanged, but its sites are not in ``sites``.
@@ -178,6 +199,7 @@ class Diagnosis:
     saturated_units: jax.Array
     param_grad_norms: Any
     param_norms: Any
+    unit_active: Any = None
     not_instrumented: tuple[str, ...] = ()
 
     # -- reading the result (after ``jax.device_get``; a history stacked over steps, e.g.
@@ -293,7 +315,8 @@ class Diagnosis:
             (
                 "dead_units",
                 dead,
-                "of their units dead on this batch (phi'(h) = 0 on every example)",
+                "of their units dead on this batch (phi'(h) = 0 on every example; "
+                "UnitActivity tells dead on every batch)",
             ),
             ("saturated", saturated, "of their entries saturated"),
         )
@@ -362,6 +385,139 @@ def relative_gradients(grad_norm) -> np.ndarray:
     g = np.asarray(grad_norm, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return g / g[-1] if g.size and g[-1] > 0 else np.full(g.shape, np.nan)
+
+
+def _unit_counts(sites: tuple[Site, ...]) -> list[int]:
+    return [s.shape[-1] if s.shape else 1 for s in sites]
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["ever_active", "batches"],
+    meta_fields=["sites"],
+)
+@dataclasses.dataclass(frozen=True)
+class UnitActivity:
+    r"""Which units were active on at least one of the batches seen: "dead on every batch seen".
+
+    A :class:`Diagnosis` says which units are dead *on its batch* (``dead_units``: ``phi'(h)``
+    is 0 on every example of it). A unit dead on one batch may fire on the next; a unit that
+    never fires on any batch of the data is dead for good (a dead ReLU gets no gradient and
+    never recovers). ``UnitActivity`` keeps, per unit, whether it was ever active - an OR of
+    :attr:`Diagnosis.unit_active` over steps - so that the two are told apart:
+
+    .. math::
+       \mathrm{dead\_units} = \mathrm{mean}_u\,\big[\forall\,\text{batches seen},
+       \forall\,\text{examples}: \phi'(h_{\dots u}) = 0\big]
+
+    A pytree: ``update`` runs inside ``jit`` (one elementwise maximum).
+
+    Attributes:
+      sites: static; the sites, as in the :class:`Diagnosis`.
+      ever_active: ``(total_units,)`` float32: 1 if the unit was active on some batch seen,
+        else 0; NaN at taps.
+      batches: int32 scalar: how many batches (diagnoses) it has seen.
+
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.diagnosis import UnitActivity
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=8, out_dim=1)
+    >>> def loss(p, x):
+    ...     return jnp.mean(jaxact.mlp_forward(p, x, "relu") ** 2)
+    >>> seen = None
+    >>> for k in range(4):  # four batches of 2 examples
+    ...     d = jaxact.diagnose(loss, p, jax.random.normal(jax.random.key(k), (2, 8)))
+    ...     seen = UnitActivity.start(d) if seen is None else seen.update(d)
+    >>> int(seen.batches), bool((seen.dead_units <= d.dead_units).all())
+    (4, True)
+    """
+
+    sites: tuple[Site, ...]
+    ever_active: jax.Array
+    batches: jax.Array
+
+    @classmethod
+    def start(cls, d: Diagnosis) -> UnitActivity:
+        """The activity of one diagnosis, or of a stacked history (every step of it seen).
+
+        Args:
+          d: a :class:`Diagnosis` (or a history stacked over steps).
+
+        Returns:
+          A :class:`UnitActivity` that has seen ``d``'s batch (or batches).
+
+        Raises:
+          ValueError: ``d`` has no per-unit activity (built by hand without ``unit_active``).
+        """
+        if d.unit_active is None:
+            raise ValueError("UnitActivity.start: the Diagnosis has no unit_active; "
+                             "diagnose() fills it.")  # fmt: skip
+        a = jnp.asarray(d.unit_active, jnp.float32)
+        if a.ndim == 2:  # a history: (steps, total_units)
+            return cls(d.sites, jnp.max(a, axis=0), jnp.int32(a.shape[0]))
+        return cls(d.sites, a, jnp.int32(1))
+
+    def update(self, d: Diagnosis) -> UnitActivity:
+        """This activity and one more diagnosis of the same model (a later step or batch).
+
+        Args:
+          d: a :class:`Diagnosis` of the same model (the same sites), or a stacked history.
+
+        Returns:
+          A new :class:`UnitActivity`: a unit is active if it was before or is in ``d``.
+
+        Raises:
+          ValueError: ``d`` has other sites (another model or another batch shape).
+        """
+        if tuple(d.sites) != tuple(self.sites):
+            raise ValueError("UnitActivity.update: the diagnosis has other sites than the "
+                             f"ones seen ({len(d.sites)} vs {len(self.sites)}): another "
+                             "model or another input shape.")  # fmt: skip
+        new = UnitActivity.start(d)
+        return UnitActivity(self.sites, jnp.maximum(self.ever_active, new.ever_active),
+                            self.batches + new.batches)  # fmt: skip
+
+    def per_site(self) -> list[np.ndarray]:
+        """``ever_active`` split by site: one float64 array ``(units,)`` per site.
+
+        Returns:
+          A list, in :attr:`sites` order.
+        """
+        a = np.asarray(self.ever_active, np.float64)
+        return np.split(a, np.cumsum(_unit_counts(self.sites))[:-1])
+
+    @property
+    def dead_units(self) -> np.ndarray:
+        """``(n_sites,)`` float64: the fraction of each site's units that were active on none
+        of the batches seen (NaN at taps)."""
+        return np.array([1.0 - u.mean() if u.size else np.nan for u in self.per_site()])
+
+    def findings(self, *, dead: float = DEAD) -> list[str]:
+        """One line per site with more than ``dead`` of its units dead on every batch seen.
+
+        Args:
+          dead: the fraction above which a site is flagged.
+
+        Returns:
+          Lines like ``"relu #3: 62% of 128 units dead on all 20 batches seen"``.
+        """
+        n = int(self.batches)
+        out = []
+        for s, f, units in zip(self.sites, self.dead_units, _unit_counts(self.sites),
+                               strict=True):  # fmt: skip
+            if np.isfinite(f) and f > dead:
+                out.append(f"{s.name}: {f:.0%} of {units} units dead on all {n} batch(es) "
+                           "seen")  # fmt: skip
+        return out
+
+    def __str__(self) -> str:
+        n = int(self.batches)
+        head = f"UnitActivity over {n} batch(es): units dead on every batch seen"
+        width = max([len(s.name) for s in self.sites] + [4])
+        lines = [head, f"{'site':<{width}}  units   dead"]
+        for s, f, units in zip(self.sites, self.dead_units, _unit_counts(self.sites),
+                               strict=True):  # fmt: skip
+            lines.append(f"{s.name:<{width}}  {units:>5}  {f:>5.2f}")
+        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1131,9 +1287,14 @@ def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
     h = jax.lax.stop_gradient(h)
     wide = h.astype(jnp.promote_types(h.dtype, jnp.float32))
     stats = {"pre_mean": jnp.mean(wide), "pre_std": jnp.std(wide)}
+    units = h.shape[-1] if h.ndim else 1
     if spec.sup is None:
         nan = jnp.float32(jnp.nan)
-        return stats | {k: nan for k in _FORWARD if k not in stats}
+        return (
+            stats
+            | {k: nan for k in _FORWARD if k not in stats}
+            | {"active": jnp.full((units,), jnp.nan, jnp.float32)}
+        )
     # phi'(h) as the model's own backward pass computes it: the JVP of its own code.
     _, d = jax.jvp(phi, (h,), (jnp.ones_like(h),))
     d = jnp.abs(d)
@@ -1146,6 +1307,7 @@ def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
         "zero_grad": jnp.mean(zero, dtype=jnp.float32),
         "dead_units": jnp.mean(jnp.all(zero, axis=axes), dtype=jnp.float32),
         "saturated_units": jnp.mean(jnp.all(sat & ~zero, axis=axes), dtype=jnp.float32),
+        "active": jnp.reshape(~jnp.all(zero, axis=axes), (units,)).astype(jnp.float32),
     }
 
 
@@ -1166,7 +1328,7 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
     for v, i in plan.consts.items():
         e = jaxpr.eqns[i]
         env[v] = _eval_eqn(e, [read(u) for u in e.invars])[0]
-    parts: dict[str, list] = {k: [] for k in _FORWARD}
+    parts: dict[str, list] = {k: [] for k in (*_FORWARD, "active")}
     offset = 0
     for i, e in enumerate(jaxpr.eqns):
         action = plan.actions.get(i)
@@ -1200,6 +1362,7 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
                                   saturation)  # fmt: skip
             for k in _FORWARD:
                 parts[k].append(jnp.reshape(st[k], (1,)).astype(probes.dtype))
+            parts["active"].append(st["active"])
             offset += 1
             continue
         sub: _Plan = action[1]
@@ -1217,10 +1380,11 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
                 outs, st = _run_remat(e, sub, inner, invals, p, saturation)
         for v, x in zip(e.outvars, outs, strict=True):
             env[v] = x
-        for k in _FORWARD:
+        for k in parts:
             parts[k].append(st[k])
         offset += n
-    stats = {k: (jnp.concatenate(v) if v else jnp.zeros((0,), probes.dtype))
+    stats = {k: (jnp.concatenate(v) if v else
+                 jnp.zeros((0,), jnp.float32 if k == "active" else probes.dtype))
              for k, v in parts.items()}  # fmt: skip
     return [read(v) for v in jaxpr.outvars], stats
 
@@ -1383,7 +1547,8 @@ def diagnose(
     dyn = [flat[i] for i in dynamic]
     closed, out_shape = jax.make_jaxpr(call, return_shape=True)(dyn)
     _check_output(out_shape, has_aux)
-    plan = _analyse(closed.jaxpr, paths=_module_paths(args, nums, dynamic, closed.jaxpr))
+    paths = _module_paths(loss_fn, args, nums, dynamic, closed.jaxpr)
+    plan = _analyse(closed.jaxpr, paths=paths)
     if plan.n_sites == 0:
         inside = f" Not measured: {'; '.join(plan.skipped)}." if plan.skipped else ""
         raise ValueError(
@@ -1435,7 +1600,8 @@ def diagnose(
         aux=aux,
         sites=sites,
         grad_norm=jnp.sqrt(g_probe),
-        **stats,
+        **{k: stats[k] for k in _FORWARD},
+        unit_active=stats["active"],
         param_grad_norms=grad_norms,
         param_norms=norms,
         not_instrumented=tuple(plan.skipped),
@@ -1449,11 +1615,29 @@ def _key_name(key) -> str:
     return str(key)
 
 
-def _module_paths(args, nums, dynamic: list[int], jaxpr) -> dict:
+def _arg_names(loss_fn, n: int) -> list[str]:
+    """The names of ``loss_fn``'s first ``n`` parameters (``args[k]`` where there is none)."""
+    names = [f"args[{k}]" for k in range(n)]
+    try:
+        params = list(inspect.signature(loss_fn).parameters.values())
+    except (TypeError, ValueError):
+        return names
+    for k, p in enumerate(params[:n]):
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names[k] = p.name
+        else:
+            break
+    return names
+
+
+def _module_paths(loss_fn, args, nums, dynamic: list[int], jaxpr) -> dict:
     """For each jaxpr input that is a differentiated leaf: ``(path of its parent in the model,
     the parent's last name)`` - ``("layers[3]", "3")`` for an equinox MLP's
-    ``.layers[3].weight``; ``args[k]`` is named for a second differentiated argument."""
+    ``.layers[3].weight``, ``("params[3]", "3")`` for ``params[3][0]`` of a list of layers.
+    The argument's name leads where the path would start with an index, or when several
+    arguments are differentiated."""
     leaves = jax.tree_util.tree_flatten_with_path(args)[0]
+    names = _arg_names(loss_fn, len(args))
     out = {}
     for var, i in zip(jaxpr.invars, dynamic, strict=True):
         keys = leaves[i][0]
@@ -1462,8 +1646,8 @@ def _module_paths(args, nums, dynamic: list[int], jaxpr) -> dict:
             continue
         parent = keys[1:-1]
         text = jax.tree_util.keystr(parent).lstrip(".")
-        if len(nums) > 1 or k != 0:
-            text = f"args[{k}]" + ("." if text and text[0] != "[" else "") + text
+        if len(nums) > 1 or text.startswith("["):
+            text = names[k] + ("." if not text.startswith("[") else "") + text
         out[var] = (text, _key_name(parent[-1]))
     return out
 

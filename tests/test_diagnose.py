@@ -869,8 +869,27 @@ def test_equinox_sites_are_named_by_their_field_path():
     # A second differentiated argument is named as such.
     two = jaxact.diagnose(lambda a, b, x: loss(a, x) + loss(b, x), arrays, arrays, x,
                           argnums=(0, 1))  # fmt: skip
-    assert [s.name.split(" (")[0] for s in two.sites][3:] == [
-        "args[1].layers[0]/relu", "args[1].layers[1]/relu", "args[1].layers[2]/relu"]  # fmt: skip
+    assert [s.name.split(" (")[0] for s in two.sites] == [
+        f"{arg}.layers[{i}]/relu" for arg in "ab" for i in range(3)]  # fmt: skip
+    # A list of layers is named by the loss function's argument: params[1] for params[1][0].
+    ws = [jnp.eye(4)] * 3
+
+    def plain(params, x):
+        for w in params:
+            x = jax.nn.relu(x @ w)
+        return jnp.sum(x)
+
+    nested = [(w, jnp.zeros(4)) for w in ws]
+
+    def plain_with_bias(params, x):
+        for w, b in params:
+            x = jax.nn.relu(x @ w + b)
+        return jnp.sum(x)
+
+    assert [s.name.split(" (")[0] for s in jaxact.diagnose(plain_with_bias, nested, x).sites] == [
+        "params[0]/relu", "params[1]/relu", "params[2]/relu"]  # fmt: skip
+    # A bare list of matrices: each leaf is a layer of its own, nothing above it to name.
+    assert [s.name.split(" (")[0] for s in jaxact.diagnose(plain, ws, x).sites] == ["relu"] * 3
 
     class Flax(nn.Module):
         @nn.compact

@@ -101,3 +101,75 @@ def test_the_history_plot_takes_a_stacked_history(sigmoid_net, tmp_path):
 
 def test_table_says_its_columns_are_fractions(sigmoid_net):
     assert "fraction of entries" in sigmoid_net.table().splitlines()[-1]
+
+
+# ----------------------------------------------------------------------------- dead for good
+
+
+def _relu_net():
+    w1 = jnp.array([[1.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # unit 2 fires only if x1 < 0
+
+    def loss(w, x):
+        h = x @ w  # (batch, 3)
+        return jnp.sum(jax.nn.relu(h)) + jnp.sum(jaxact.tap(h, "pre"))
+
+    return w1, loss
+
+
+def test_unit_activity_is_the_or_of_the_batches_by_hand():
+    from jaxact.diagnosis import UnitActivity
+
+    w, loss = _relu_net()
+    a = jnp.array([[1.0, 1.0]])  # h = (1, -1, -1): units 1 and 2 dead on this batch
+    b = jnp.array([[-1.0, -1.0]])  # h = (-1, 1, 1): unit 0 dead
+    da, db = jaxact.diagnose(loss, w, a), jaxact.diagnose(loss, w, b)
+    relu = next(i for i, s in enumerate(da.sites) if s.activation == "relu")
+    # 2 of 3 units, in float32: 2/3 rounded (half an ulp, 3e-8 relative).
+    assert da.dead_units[relu] == np.float32(2 / 3)
+    seen = UnitActivity.start(da).update(db)
+    relu_units, tap_units = seen.per_site()[relu], seen.per_site()[1 - relu]
+    np.testing.assert_array_equal(relu_units, [1.0, 1.0, 1.0])  # each unit fired once
+    assert np.isnan(tap_units).all()  # a tap has no phi'
+    assert seen.dead_units[relu] == 0.0 and int(seen.batches) == 2
+    assert seen.findings() == []
+    # The same batch twice: dead on every batch seen = dead on the batch.
+    again = UnitActivity.start(da).update(da)
+    assert again.dead_units[relu] == pytest.approx(2 / 3)
+    assert "67% of 3 units dead on all 2 batch(es) seen" in again.findings(dead=0.5)[0]
+    assert "units dead on every batch seen" in str(again)
+
+
+def test_unit_activity_updates_inside_jit_and_reads_histories():
+    from jaxact.diagnosis import UnitActivity
+
+    p = jaxact.init_mlp(jax.random.key(0), depth=4, width=16, out_dim=1)
+
+    def loss(p, x):
+        return jnp.mean(jaxact.mlp_forward(p, x, "relu") ** 2)
+
+    xs = [jax.random.normal(jax.random.key(k), (2, 16)) for k in range(5)]
+    ds = [jaxact.diagnose(loss, p, x) for x in xs]
+    step = jax.jit(lambda seen, x: seen.update(jaxact.diagnose(loss, p, x)))
+    seen = UnitActivity.start(ds[0])
+    for x in xs[1:]:
+        seen = step(seen, x)
+    history = jax.tree.map(lambda *a: jnp.stack(a), *ds)
+    whole = UnitActivity.start(history)
+    np.testing.assert_array_equal(seen.ever_active, whole.ever_active)
+    assert int(whole.batches) == 5
+    # Dead on every batch can only be rarer than dead on any one of them.
+    for d in ds:
+        assert np.all(whole.dead_units <= np.asarray(d.dead_units) + 1e-7)
+    # By hand: a unit is ever active if phi'(h) != 0 somewhere in the five batches.
+    manual = np.max([np.asarray(d.unit_active) for d in ds], axis=0)
+    np.testing.assert_array_equal(whole.ever_active, manual)
+
+
+def test_unit_activity_refuses_another_model():
+    from jaxact.diagnosis import UnitActivity
+
+    w, loss = _relu_net()
+    d = jaxact.diagnose(loss, w, jnp.ones((1, 2)))
+    other = jaxact.diagnose(lambda w, x: jnp.sum(jax.nn.relu(x @ w)), w, jnp.ones((1, 2)))
+    with pytest.raises(ValueError, match="other sites"):
+        UnitActivity.start(d).update(other)
