@@ -424,11 +424,11 @@ class UnitActivity:
     >>> def loss(p, x):
     ...     return jnp.mean(jaxact.mlp_forward(p, x, "relu") ** 2)
     >>> seen = None
-    >>> for k in range(4):  # four batches of 2 examples
+    >>> for k in range(2):  # two batches of 2 examples
     ...     d = jaxact.diagnose(loss, p, jax.random.normal(jax.random.key(k), (2, 8)))
     ...     seen = UnitActivity.start(d) if seen is None else seen.update(d)
     >>> int(seen.batches), bool((seen.dead_units <= d.dead_units).all())
-    (4, True)
+    (2, True)
     """
 
     sites: tuple[Site, ...]
@@ -1564,11 +1564,11 @@ def diagnose(
     out_tree = jax.tree_util.tree_structure(out_shape)
     diff_positions = [dynamic.index(i) for i in diff]  # where in ``dyn`` they sit
 
-    def objective(diff_values, probes):
-        values = list(dyn)
+    def objective(diff_values, probes, values, consts):
+        values = list(values)
         for pos, x in zip(diff_positions, diff_values, strict=True):
             values[pos] = x
-        outs, stats = _run(plan, closed.jaxpr, closed.consts, values, probes, saturation)
+        outs, stats = _run(plan, closed.jaxpr, consts, values, probes, saturation)
         out = jax.tree_util.tree_unflatten(out_tree, outs)
         loss, aux = out if has_aux else (out, None)
         return loss, (aux, stats)
@@ -1576,12 +1576,17 @@ def diagnose(
     # Statistics in float32, or float64 if a site is (the probes carry the dtype).
     dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.avals))
     probes = jnp.zeros((plan.n_sites,), dtype)
+
     step = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
     if not any(isinstance(x, jax.core.Tracer) for x in (*dyn, *closed.consts)):
-        # Called eagerly (a notebook cell, not a jitted step): one compiled program instead
-        # of the jaxpr's operations dispatched one by one, about 4x faster for a deep model.
+        # Called eagerly (a notebook cell, not a jitted step): one compiled program instead of
+        # the jaxpr's operations dispatched one by one. It is not kept for the next call: a
+        # custom rule redefined with the same code and place (a factory's closure) would look
+        # the same and be reused stale; jit the step to keep it.
         step = jax.jit(step)
-    (loss, (aux, stats)), (g_diff, g_probe) = step(tuple(flat[i] for i in diff), probes)
+    (loss, (aux, stats)), (g_diff, g_probe) = step(
+        tuple(flat[i] for i in diff), probes, list(dyn), list(closed.consts)
+    )
     by_leaf = dict(zip(diff, g_diff, strict=True))
     trees: dict[str, list] = {"grads": [], "grad_norms": [], "norms": []}
     for k in nums:

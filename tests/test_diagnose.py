@@ -852,6 +852,12 @@ def test_an_eager_call_runs_one_compiled_program(monkeypatch):
     compiled.clear()
     real_jit(lambda p, x: jaxact.diagnose(loss, p, x))(p, x)  # traced: no second jit inside
     assert compiled == []
+    # The data is an argument of the compiled step, not a constant baked into it.
+    x2 = 2 * x
+    again = jaxact.diagnose(loss, p, x2)
+    ref = real_jit(lambda p, x: jaxact.diagnose(loss, p, x))(p, x2)
+    np.testing.assert_array_equal(again.grad_norm, ref.grad_norm)
+    assert not np.array_equal(again.grad_norm, eager.grad_norm)
 
 
 def test_equinox_sites_are_named_by_their_field_path():
@@ -866,7 +872,18 @@ def test_equinox_sites_are_named_by_their_field_path():
 
     names = [s.name.split(" (")[0] for s in jaxact.diagnose(loss, arrays, x).sites]
     assert names == ["layers[0]/relu", "layers[1]/relu", "layers[2]/relu"]
-    # A second differentiated argument is named as such.
+
+
+@pytest.mark.slow
+def test_site_paths_for_several_arguments_lists_and_flax():
+    x = jnp.ones((5, 4))
+    m = eqx.nn.MLP(4, 2, 8, 3, key=jax.random.key(0))
+    arrays, static = eqx.partition(m, eqx.is_inexact_array)
+
+    def loss(a, x):
+        return jnp.mean(jax.vmap(eqx.combine(a, static))(x) ** 2)
+
+    # Several differentiated arguments are named by the loss's parameter names.
     two = jaxact.diagnose(lambda a, b, x: loss(a, x) + loss(b, x), arrays, arrays, x,
                           argnums=(0, 1))  # fmt: skip
     assert [s.name.split(" (")[0] for s in two.sites] == [

@@ -152,16 +152,16 @@ def test_sweep_on_a_full_disk_keeps_whole_records_and_resumes(tmp_path, monkeypa
 
 def test_sweep_refuses_records_without_resume_and_force_replaces_them(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
-    assert main([*SWEEP_ARGS, "--out", str(out)]) == 0
+    one_cell = [*SWEEP_ARGS[:3], "--depth", "2", *SWEEP_ARGS[7:]]  # tanh, depth 2: 2 records
+    assert main([*one_cell, "--out", str(out)]) == 0
     capsys.readouterr()
     before = out.read_bytes()
-    code = main([*SWEEP_ARGS, "--out", str(out)])
-    _one_line(capsys, 2, code, "already holds 8 record(s)", "--resume", "--force")
+    code = main([*one_cell, "--out", str(out)])
+    _one_line(capsys, 2, code, "already holds 2 record(s)", "--resume", "--force")
     assert out.read_bytes() == before
-    out.write_text("".join(out.read_text().splitlines(keepends=True)[:3]))  # 3 of 8 records
-    assert main([*SWEEP_ARGS, "--out", str(out), "--force"]) == 0
-    text = out.read_bytes()
-    assert text == before and len(read_records(out)) == 8  # replaced, not appended to
+    out.write_text(out.read_text().splitlines(keepends=True)[0])  # 1 of 2 records
+    assert main([*one_cell, "--out", str(out), "--force"]) == 0
+    assert out.read_bytes() == before  # replaced, not appended to
 
 
 @pytest.mark.parametrize("kind", ["user file", "fifo", "device", "folder", "empty"])
