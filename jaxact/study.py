@@ -952,9 +952,9 @@ def run_study(
     figures.mkdir(parents=True, exist_ok=True)
     saved_config = json.loads(json.dumps(_jsonable(dataclasses.asdict(config))))
 
-    def saved(exp_id: str) -> Experiment | None:
+    def saved(exp_id: str, unreadable: str = "recomputed") -> Experiment | None:
         """The result of an earlier run of the same mode and seed, if there is a readable one
-        of this layout (another shape or version: a warning, and None)."""
+        of this layout (another shape or version: a warning saying what happens instead)."""
         path = results_dir / f"{exp_id}.json"
         if not path.exists():
             return None
@@ -973,7 +973,7 @@ def run_study(
             return experiment_from_dict(data.get("experiment"))
         except (OSError, ValueError, TypeError, UnicodeDecodeError) as err:
             warnings.warn(f"{path}: not a result this jaxact can read ({err}); "
-                          f"{exp_id} is recomputed", stacklevel=3)  # fmt: skip
+                          f"{exp_id} is {unreadable}", stacklevel=3)  # fmt: skip
             return None
 
     chosen = [(i, f) for i, f in EXPERIMENTS if not only or i in only]
@@ -1062,7 +1062,7 @@ def _write_outputs(out, config, mode, ids, done, saved, progress, chosen) -> lis
     # directory with a full report re-runs some and keeps the others.
     for exp_id in ids:
         if exp_id not in done:
-            previous = saved(exp_id)
+            previous = saved(exp_id, "left out of the report")
             if previous is not None:
                 done[exp_id] = previous
     report = [done[i] for i in ids if i in done]

@@ -795,6 +795,7 @@ def sweep(
             held.enter_context(hold_output(path))  # one writer per file, before reading it
             if force and not resume:
                 atomic_write(path, b"")  # start afresh: what was there is replaced
+                held.enter_context(hold_output(path))  # the new file is a new inode
         done = {}
         if path is not None and resume:
             done = _read_done(path, config_keys)
