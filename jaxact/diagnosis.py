@@ -40,7 +40,9 @@ Sites are found inside ``jit``, ``vmap`` (a vmapped activation is one site with 
 axes), ``lax.scan`` (each iteration is its own site: ``equinox.nn.MLP(scan=True)``,
 ``flax.linen.scan``, jaxact's scan MLP), ``checkpoint``/``remat``. The loss is then evaluated
 again from the jaxpr with each site's input passed through a *probe*: an identity whose
-``custom_vjp`` backward rule returns ``sum(ct**2)`` as the gradient of a zero scalar.
+``custom_vjp`` backward rule returns ``sum(ct**2)`` as the gradient of a zero probe (twice: as
+it is, and with ``ct`` scaled by ``2**64``, so that a gradient of entries near 1e-20, whose
+squares flush to 0 in float32, still gets its norm).
 Differentiating with respect to those scalars gives every site's ``||dLoss/dh||**2`` from the
 ordinary backward pass; the forward statistics are reduced where they are computed. No
 activation tensor is kept: the extra memory is O(number of sites) scalars. A primitive that
@@ -152,6 +154,8 @@ class Site:
         "param_grad_norms",
         "param_norms",
         "unit_active",
+        "grad_zero",
+        "grad_nonfinite",
     ],
     meta_fields=["sites", "not_instrumented"],
 )
@@ -181,6 +185,10 @@ class Diagnosis:
         site's units are the last axis of its ``h``): 1 where the unit's ``phi'(h)`` is
         nonzero on some example of the batch, 0 where it is zero on all (dead on this batch),
         NaN at taps. :class:`UnitActivity` accumulates it over batches.
+      grad_zero: with ``gradient_counts=True``, ``(n_sites,)``: the fraction of ``dL/dh``
+        entries that are exactly 0 in the gradient's dtype (else ``None``).
+      grad_nonfinite: with ``gradient_counts=True``, ``(n_sites,)``: the fraction of ``dL/dh``
+        entries that are inf or NaN (else ``None``).
       not_instrumented: static; one line per region the sites of which are not measured (an
         activation inside a ``while_loop``, ``cond`` or custom rule): the model runs and
         differentiates through it unchanged, but its sites are not in ``sites``.
@@ -200,6 +208,8 @@ class Diagnosis:
     param_grad_norms: Any
     param_norms: Any
     unit_active: Any = None
+    grad_zero: Any = None
+    grad_nonfinite: Any = None
     not_instrumented: tuple[str, ...] = ()
 
     # -- reading the result (after ``jax.device_get``; a history stacked over steps, e.g.
@@ -1266,8 +1276,28 @@ def _varying_like(p, h):
     return jax.lax.pcast(p, axes, to="varying")
 
 
+#: A site's ``||dL/dh||^2`` is summed twice: as it is, and with ``dL/dh`` scaled by
+#: ``2**_LIFT``. A gradient of entries near 1e-20 is representable in float32 but its squares
+#: (1e-40) are not: the plain sum flushes to 0, the lifted one does not. Both sums add over
+#: shards (``shard_map``); :func:`_norm_from` picks the one in range.
+_LIFT = 64
+
+
+def _squares(ct, dtype):
+    wide = ct.astype(dtype)
+    return [jnp.sum(jnp.square(wide)), jnp.sum(jnp.square(wide * 2.0**_LIFT))]
+
+
+def _norm_from(plain, lifted):
+    """``||dL/dh||`` from the two sums: the lifted one where the plain one is too small to
+    have kept its digits (below ``2**-60``, where the lifted one is below ``2**68``)."""
+    return jnp.where(plain < 2.0**-60, jnp.sqrt(lifted) * 2.0**-_LIFT, jnp.sqrt(plain))
+
+
 @jax.custom_vjp
 def _probe(h, p):
+    """An identity whose ``(2,)`` probe ``p`` receives, as its cotangent, the two sums of
+    squares of ``dL/dh`` (:data:`_LIFT`)."""
     return h
 
 
@@ -1276,10 +1306,27 @@ def _probe_fwd(h, p):
 
 
 def _probe_bwd(p, ct):
-    return ct, jnp.sum(jnp.square(ct.astype(p.dtype)))
+    return ct, jnp.stack(_squares(ct, p.dtype))
 
 
 _probe.defvjp(_probe_fwd, _probe_bwd)
+
+
+@jax.custom_vjp
+def _probe_counts(h, p):
+    """The probe of ``diagnose(..., gradient_counts=True)``: its ``(4,)`` cotangent is the two
+    sums of squares, the number of entries of ``ct`` that are exactly 0, and of those that are
+    inf or NaN - counted in the cotangent's own dtype (a float16 gradient that underflowed is
+    0 here), summed in the probe's."""
+    return h
+
+
+def _probe_counts_bwd(p, ct):
+    counts = [jnp.sum(ct == 0, dtype=p.dtype), jnp.sum(~jnp.isfinite(ct), dtype=p.dtype)]
+    return ct, jnp.stack([*_squares(ct, p.dtype), *counts])
+
+
+_probe_counts.defvjp(_probe_fwd, _probe_counts_bwd)
 
 
 def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
@@ -1354,7 +1401,8 @@ def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
                         local[v] = o
                 return local
 
-            local = phi(_probe(h, _varying_like(probes[offset], h)))
+            probe = _probe_counts if probes.shape[-1] == 4 else _probe
+            local = phi(probe(h, _varying_like(probes[offset], h)))
             for j in spec.eqns:
                 for v in jaxpr.eqns[j].outvars:
                     env[v] = local[v]
@@ -1419,7 +1467,7 @@ def _run_scan(eqn, sub: _Plan, invals, probes, saturation):
         invals[n_consts + n_carry :],
     )
     # Probes and statistics are in execution order; a reverse scan runs its xs backwards.
-    per_iter = probes.reshape(length, sub.n_sites)
+    per_iter = probes.reshape(length, sub.n_sites, *probes.shape[1:])
     if p["reverse"]:
         per_iter = per_iter[::-1]
 
@@ -1463,6 +1511,7 @@ def diagnose(
     has_aux: bool = False,
     saturation: float = 0.05,
     argnums: int | tuple[int, ...] = 0,
+    gradient_counts: bool = False,
 ) -> Diagnosis:
     r"""Loss, gradients and per-site statistics of any JAX model, from one backward pass.
 
@@ -1491,6 +1540,10 @@ def diagnose(
       saturation: the threshold ``s`` in ``(0, 1]``.
       argnums: which argument(s) to differentiate, as in :func:`jax.grad`: an int (``grads``
         is a tree like that argument) or a tuple of ints (``grads`` is a tuple of trees).
+      gradient_counts: also count, per site, the entries of ``dL/dh`` that are exactly 0
+        (``grad_zero``) and that are inf or NaN (``grad_nonfinite``), in the gradient's own
+        dtype: where a low-precision backward pass loses its gradient
+        (:func:`jaxact.precision.precision_census` is built on it).
 
     Returns:
       :class:`Diagnosis` (a pytree; ``sites`` is static).
@@ -1575,7 +1628,7 @@ def diagnose(
 
     # Statistics in float32, or float64 if a site is (the probes carry the dtype).
     dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.avals))
-    probes = jnp.zeros((plan.n_sites,), dtype)
+    probes = jnp.zeros((plan.n_sites, 4 if gradient_counts else 2), dtype)
 
     step = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
     if not any(isinstance(x, jax.core.Tracer) for x in (*dyn, *closed.consts)):
@@ -1604,13 +1657,20 @@ def diagnose(
         grads=grads,
         aux=aux,
         sites=sites,
-        grad_norm=jnp.sqrt(g_probe),
+        grad_norm=_norm_from(g_probe[:, 0], g_probe[:, 1]),
         **{k: stats[k] for k in _FORWARD},
         unit_active=stats["active"],
+        **(_gradient_fractions(g_probe, sites) if gradient_counts else {}),
         param_grad_norms=grad_norms,
         param_norms=norms,
         not_instrumented=tuple(plan.skipped),
     )
+
+
+def _gradient_fractions(g_probe, sites) -> dict[str, jax.Array]:
+    """``grad_zero`` and ``grad_nonfinite`` from the counting probes' cotangents."""
+    size = jnp.asarray([math.prod(s.shape) for s in sites], g_probe.dtype)
+    return {"grad_zero": g_probe[:, 2] / size, "grad_nonfinite": g_probe[:, 3] / size}
 
 
 def _key_name(key) -> str:
