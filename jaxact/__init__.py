@@ -42,11 +42,12 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "MLPParams", "MLPTrace", "SGDState", "TraceStatistics", "init_mlp", "init_sgd",
         "make_sgd_step", "mlp_forward", "mlp_trace", "trace_statistics",
     ),
+    "jaxact.precision": ("PrecisionCensus", "precision_census"),
     "jaxact.sweeps": ("sweep",),
     "jaxact.training": ("Dataset", "TrainResult", "TrainingDiverged", "train", "two_spirals"),
 }  # fmt: skip
 #: Public submodules offered as attributes (``jaxact.theory.q_star``).
-_SUBMODULES = ("shaping", "theory")
+_SUBMODULES = ("precision", "shaping", "theory")
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = ["__version__", *_WHERE, *_SUBMODULES]

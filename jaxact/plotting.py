@@ -18,6 +18,7 @@ __all__ = [
     "plot_diagnosis",
     "plot_diagnosis_history",
     "plot_phase_diagram",
+    "plot_precision_census",
     "plot_sweep",
     "plot_theory_comparison",
 ]
@@ -512,6 +513,74 @@ def plot_diagnosis_history(
         axes[0].set_yticks(np.arange(n), [s.name[-38:] for s in sites], fontsize=6)
     axes[0].set_ylabel("activation site (input at the top)")
     fig.suptitle(title or f"Diagnosis during training: {n} sites, {len(steps)} logged steps")
+    if path is None:
+        fig.tight_layout()
+        return fig
+    return save_figure(fig, path, dpi)
+
+
+def plot_precision_census(census, path: str | Path | None = None, *, title: str | None = None,
+                          dpi: int = 110):  # fmt: skip
+    """Site x loss-scale map of the gradient a low-precision dtype loses, the safe band marked.
+
+    Each cell is the fraction of the site's ``dL/dh`` lost to underflow at that loss scale
+    (:class:`~jaxact.precision.PrecisionCensus`), from white (nothing lost) to black (all of
+    it); cells where the gradient overflowed (inf or NaN) are red. The loss scales that are
+    safe for every site are framed in green along the bottom; where none is, the title says so.
+
+    Args:
+      census: a :class:`~jaxact.precision.PrecisionCensus`.
+      path: where to save it; ``None`` returns the figure.
+      title: the figure's title (default: the dtype and the safe range).
+      dpi: resolution of the saved figure.
+
+    Returns:
+      The path written, or the figure.
+
+    ---
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> import jax, jax.numpy as jnp, jaxact
+    >>> from jaxact.precision import precision_census
+    >>> from jaxact.plotting import plot_precision_census
+    >>> p = jaxact.init_mlp(jax.random.key(0), depth=12, width=16, init="glorot", out_dim=1)
+    >>> x = jax.random.normal(jax.random.key(1), (8, 16))
+    >>> c = precision_census(lambda p, x: jnp.mean(jaxact.mlp_forward(p, x, "sigmoid")), p, x)
+    >>> plot_precision_census(c, out / "census.png").exists()
+    True
+    """
+    plt = pyplot()
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Rectangle
+
+    from jaxact.precision import scale_label
+
+    under = np.asarray(census.underflow, np.float64).T  # (sites, scales)
+    over = np.asarray(census.overflow, np.float64).T > 0
+    scales = np.asarray(census.loss_scales, np.float64)
+    n, m = under.shape
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * m + 3.0), max(3.5, min(10.0, 0.2 * n + 2.0))))
+    im = ax.imshow(np.where(over, np.nan, under), aspect="auto", interpolation="nearest",
+                   cmap="Greys", vmin=0.0, vmax=1.0)  # fmt: skip
+    red = np.where(over, 1.0, np.nan)
+    ax.imshow(red, aspect="auto", interpolation="nearest", cmap=ListedColormap(["#d62728"]),
+              vmin=0.0, vmax=1.0)  # fmt: skip
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02,
+                 label="fraction of dL/dh lost to underflow")  # fmt: skip
+    safe = census.safe()
+    for j in np.nonzero(safe)[0]:
+        ax.add_patch(Rectangle((j - 0.5, -0.5), 1.0, n, fill=False, edgecolor="#2ca02c",
+                               linewidth=1.5))  # fmt: skip
+    ticks = np.arange(m)[:: max(1, math.ceil(m / 13))]
+    ax.set_xticks(ticks, [scale_label(scales[j]) for j in ticks], fontsize=8, rotation=45)
+    ax.set_xlabel("loss scale (green: safe for every site; red: overflow)")
+    if n <= 40:
+        ax.set_yticks(np.arange(n), [s.name[-38:] for s in census.sites], fontsize=6)
+    ax.set_ylabel("activation site (input at the top)")
+    rng = census.safe_loss_scales()
+    where = (f"safe loss scales {scale_label(rng[0])} to {scale_label(rng[1])}" if rng
+             else "no single loss scale is safe")  # fmt: skip
+    ax.set_title(title or f"Gradient lost in {census.dtype}: {where}", fontsize=11)
     if path is None:
         fig.tight_layout()
         return fig
