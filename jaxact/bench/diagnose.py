@@ -5,6 +5,8 @@
   in the same run, alternating; the figure is the median of the per-round ratios. Models:
   jaxact's scan MLP (ReLU and tanh), an ``equinox.nn.MLP``, an equinox transformer block
   (attention, LayerNorm, a GELU MLP, residuals) and a ``flax.linen`` GELU MLP.
+* **Precision census.** :func:`jaxact.precision_census` in float16 against one
+  ``value_and_grad`` step of the same model, with one loss scale and with the default 25.
 * **Compile time.** A deep scanned MLP (depth 1000), ``jax.jit`` of ``value_and_grad`` against
   ``jax.jit`` of ``diagnose``: tracing, lowering and XLA compilation, on fresh functions each
   time, alternating; the figure is the median of the per-pair ratios.
@@ -128,6 +130,31 @@ def _equinox_transformer(width: int, batch: int, key, y):
     return "equinox transformer block (gelu)", loss, arrays, (tokens,)
 
 
+def _census_cost(width: int, depth: int, batch: int, repeats: int) -> list[dict[str, Any]]:
+    """:func:`jaxact.precision_census` (float16) against one ``value_and_grad`` step of the same
+    jaxact scan MLP (tanh), both jitted: with one loss scale (the reference pass and one
+    low-precision pass) and with the default 25 (one low-precision pass per scale)."""
+    from jaxact.precision import precision_census
+
+    p = init_mlp(jax.random.key(0), depth=depth, width=width, out_dim=10)
+    x = jax.random.normal(jax.random.key(1), (batch, width), jnp.float32)
+
+    def loss(p, x):
+        return jnp.mean(mlp_forward(p, x, "tanh") ** 2)
+
+    out = []
+    for scales in ([1.0], None):
+        c = compare(jax.value_and_grad(loss),
+                    lambda p, x, s=scales: precision_census(loss, p, x, loss_scales=s), p, x,
+                    repeats=repeats)  # fmt: skip
+        out.append({"model": "jaxact scan MLP (tanh)", "width": width, "depth": depth,
+                    "batch": batch, "loss_scales": 1 if scales else 25,
+                    "value_and_grad": c.a.as_dict(), "census": c.b.as_dict(),
+                    "ratio": c.ratio, "ratio_min": c.ratio_min,
+                    "ratio_max": c.ratio_max})  # fmt: skip
+    return out
+
+
 def _compile_pairs(make_a, make_b, params, repeats: int) -> tuple[list[float], list[float]]:
     """Compile times (trace, lower, XLA) of fresh functions from ``make_a`` and ``make_b``,
     alternating, so that a slow spell of the machine hits both."""
@@ -156,6 +183,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
                           "value_and_grad": c.a.as_dict(), "diagnose": c.b.as_dict(),
                           "ratio": c.ratio, "ratio_min": c.ratio_min,
                           "ratio_max": c.ratio_max})  # fmt: skip
+    census = _census_cost(widths[0], depth, batch, repeats)
     c_depth, c_width = (100, 32) if quick else (1000, 64)
     p = init_mlp(jax.random.key(1), depth=c_depth, width=c_width, out_dim=10)
     x = jax.random.normal(jax.random.key(2), (32, c_width), jnp.float32)
@@ -172,6 +200,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     vg, dg = statistics.median(vg_t), statistics.median(dg_t)
     return {
         "steps": steps,
+        "census": census,
         "max_ratio": max(s["ratio"] for s in steps),
         "compile": {
             "depth": c_depth,

@@ -275,6 +275,23 @@ def diagnose_markdown(g: dict[str, Any]) -> list[str]:
         f"{c['value_and_grad_s']:.2f} s, `diagnose` {c['diagnose_s']:.2f} s (medians); ratio "
         f"**{c['ratio']:.2f}x** (median of pairs, {c['ratio_min']:.2f}-{c['ratio_max']:.2f}).",
     ]
+    if g.get("census"):  # results from before the census have none
+        lines += [
+            "",
+            "`jaxact.precision_census` in float16 (a float32 reference pass and one float16 pass "
+            "per loss scale, jitted) against one `value_and_grad` step of the same model:",
+            "",
+            "| model | width | depth | batch | loss scales | value_and_grad ms | census ms | "
+            "ratio | ratio min-max |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in g["census"]:
+            lines.append(
+                f"| {r['model']} | {r['width']} | {r['depth']} | {r['batch']} | "
+                f"{r['loss_scales']} | {r['value_and_grad']['median'] * 1e3:.2f} | "
+                f"{r['census']['median'] * 1e3:.2f} | {r['ratio']:.2f} | "
+                f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f} |"
+            )
     return lines
 
 
