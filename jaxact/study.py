@@ -366,12 +366,14 @@ def exp_vanishing(ctx: Context) -> Experiment:
         rows[name] = {"init": init, "sigma_w2": s2, "sigma_b2": 0.05, "measured_rate": r.rate,
                       "predicted_rate": predicted, "total": r.total,
                       "layers_to_1e-6": r.measured_depth_to(6)}  # fmt: skip
+    low = _low_precision(ctx, settings, {r.activation: r for r in results}, x)
     arithmetic = 0.1**10
     title = (
         f"Gradient norm through {cfg.att_depth} layers "
         f"(width {cfg.att_width}; sigmoid/tanh Glorot, ReLU He)"
     )
     fig = plot_attenuation(results, ctx.figure("vanishing.png"), title=title)
+    low_fig = figs.low_precision(low, cfg.att_depth, ctx.figure("vanishing_low_precision.png"))
     sig, tanh_, relu = rows["sigmoid"], rows["tanh"], rows["relu"]
     vanish = sig["measured_rate"] < 0.5 and tanh_["measured_rate"] < 0.95
     relu_ok = 0.9 < relu["measured_rate"] < 1.1
@@ -387,14 +389,81 @@ def exp_vanishing(ctx: Context) -> Experiment:
         f"{tanh_['measured_rate']:.3f} (tanh; theory {tanh_['predicted_rate']:.3f}) and "
         f"{relu['measured_rate']:.3f} (ReLU with He init; theory {relu['predicted_rate']:.3f}). "
         f"Caveat: how fast tanh vanishes depends on the initialisation - at sigma_w2 = {crit:.2f} "
-        "(the edge of chaos for sigma_b2 = 0.05) it does not vanish at all.",
+        "(the edge of chaos for sigma_b2 = 0.05) it does not vanish at all. "
+        + _low_precision_sentence(low),
         {"arithmetic_0.1^10": arithmetic, "per_activation": rows,
-         "theory_within_10_percent": theory_ok, "tanh_critical_sigma_w2": crit},
-        [fig.name],
+         "theory_within_10_percent": theory_ok, "tanh_critical_sigma_w2": crit,
+         "low_precision": low},
+        [fig.name, low_fig.name],
         decided_by="supported (with the initialisation caveat, which always applies) if the "
                    "fitted per-layer factor is < 0.5 for sigmoid, < 0.95 for tanh and in "
                    "(0.9, 1.1) for He-initialised ReLU; otherwise not supported.",
     )  # fmt: skip
+
+
+#: The smallest positive number each low-precision format keeps in a backward pass here:
+#: float16's smallest subnormal; bfloat16's smallest normal (XLA on CPU flushes subnormals).
+LOW_PRECISION_FLOOR = {"float16": 2.0**-24, "bfloat16": 2.0**-126}
+
+
+def _low_precision(ctx: Context, settings: dict, measured: dict, x) -> dict[str, Any]:
+    """Claim 4 in float16 and bfloat16: per activation, the fraction of each layer's dL/dh
+    that is exactly 0 (:func:`jaxact.precision_census` at loss scale 1), the deepest layer
+    where at least half of it is lost, and the layer the per-layer rate predicts: where the
+    reference's RMS entry, ``e_L rate**(L - l)`` from the last layer's, falls below the
+    format's floor (:data:`LOW_PRECISION_FLOOR`)."""
+    from jaxact.precision import precision_census
+
+    cfg = ctx.config
+    u = jr.normal(jr.key(cfg.seed + 11), (cfg.att_width,), jnp.float32)
+    u = u / jnp.linalg.norm(u)
+    out: dict[str, Any] = {}
+    for name, (init, _) in settings.items():
+        ctx.stage(f"{name} in float16 and bfloat16")
+        p = init_mlp(jr.key(cfg.seed), depth=cfg.att_depth, width=cfg.att_width, init=init,
+                     sigma_b2=0.05)  # fmt: skip
+
+        def loss(p, x, name=name):
+            return jnp.mean(mlp_forward(p, x, name) @ u.astype(x.dtype))
+
+        rate = measured[name].rate
+        per = {}
+        for dtype, floor in LOW_PRECISION_FLOOR.items():
+            c = precision_census(loss, p, x, dtype=dtype, loss_scales=[1.0])
+            lost = np.asarray(c.underflow, np.float64)[0]
+            half = np.nonzero(lost >= 0.5)[0]
+            entries = np.asarray([math.prod(s.shape) for s in c.sites], np.float64)
+            rms = np.asarray(c.reference_norm, np.float64) / np.sqrt(entries)
+            depth = len(lost)
+            predicted = None
+            if 0 < rate < 1 and rms[-1] > floor:
+                back = math.log(floor / rms[-1]) / math.log(rate)  # layers back from the last
+                layer = math.floor(depth - back)
+                predicted = layer if layer >= 1 else None
+            per[dtype] = {"lost_per_layer": lost.tolist(),
+                          "layer_lost": int(half[-1]) + 1 if half.size else None,
+                          "predicted_layer": predicted, "floor": floor,
+                          "rms_last": float(rms[-1]), "rate": rate}  # fmt: skip
+        out[name] = per
+    return out
+
+
+def _low_precision_sentence(low: dict[str, Any]) -> str:
+    def where(r):
+        if r["layer_lost"] is None:
+            return "keeps it"
+        pred = "not predicted" if r["predicted_layer"] is None else (
+            f"predicted {r['predicted_layer']}")  # fmt: skip
+        return f"loses it from layer {r['layer_lost']} down ({pred})"
+
+    parts = []
+    for dtype, floor in LOW_PRECISION_FLOOR.items():
+        acts = ", ".join(f"{name} {where(per[dtype])}" for name, per in low.items())
+        parts.append(f"in {dtype} (smallest number {floor:.1e}) {acts}")
+    return (
+        "At loss scale 1, " + "; ".join(parts) + " - layer numbers count from the input; "
+        "'lost' is half or more of the layer's dL/dh exactly 0 while float32's is not."
+    )
 
 
 def exp_relu_passes(ctx: Context) -> Experiment:

@@ -346,3 +346,28 @@ def decisions(runs, data_xy, path: Path, title: str) -> Path:
         ax.set_yticks([])
     fig.suptitle(title, fontsize=12)
     return _save(fig, path)
+
+
+def low_precision(low: dict[str, Any], depth: int, path: Path) -> Path:
+    """Claim 4 in low precision: per format, the fraction of each layer's ``dL/dh`` that is
+    exactly 0 at loss scale 1, per activation, with the layer the per-layer rate predicts
+    (dotted)."""
+    plt = pyplot()
+    dtypes = list(next(iter(low.values())))
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(5.2 * len(dtypes), 3.8), sharey=True)
+    layers = np.arange(1, depth + 1)
+    for ax, dtype in zip(np.atleast_1d(axes), dtypes, strict=True):
+        for name, per in low.items():
+            r = per[dtype]
+            color, marker = _STYLE.get(name, ("C7", "."))
+            ax.plot(layers, r["lost_per_layer"], marker=marker, ms=3, color=color, label=name)
+            if r["predicted_layer"] is not None:
+                ax.axvline(r["predicted_layer"], color=color, ls=":", lw=1.2)
+        floor = next(iter(low.values()))[dtype]["floor"]
+        ax.set_title(f"{dtype} (smallest number {floor:.1e})", fontsize=11)
+        ax.set_xlabel("layer (input = 1)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("fraction of dL/dh exactly 0")
+    np.atleast_1d(axes)[-1].legend(title="dotted: predicted", fontsize=9, loc="upper right")
+    return _save(fig, path)
