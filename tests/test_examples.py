@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("[0-9][0-9]_*.py"))
@@ -18,7 +19,7 @@ def _load(path: Path):
 
 
 def test_examples_exist():
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.slow
@@ -54,5 +55,14 @@ def test_example_runs_small(path, tmp_path, capsys):
         assert shaped["input_similarity_at_init"] < plain["input_similarity_at_init"]
         for suffix in ("-before", "-after"):
             assert (tmp_path / f"fig{suffix}.png").read_bytes()[:4] == b"\x89PNG"
+    if path.stem.startswith("07"):
+        mlp, block = result.values()
+        # float16 loses the first sigmoid layer's gradient at loss scale 1; a scale lifts it.
+        under = np.asarray(mlp.underflow)
+        assert under[0, 0] == 1.0 and under[:, 0].min() < 0.5
+        assert mlp.sites[0].name.startswith("layers[0]/sigmoid")
+        # bfloat16 keeps float32's range: some loss scale is safe for the transformer block.
+        assert block.safe_loss_scales() is not None
+        assert (tmp_path / "fig-flax.png").read_bytes()[:4] == b"\x89PNG"
     if path.stem.startswith("04"):
         assert all(c.relative_error < 0.1 for c in result)  # width 128: ~1/sqrt(width) noise
