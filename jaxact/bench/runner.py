@@ -382,8 +382,8 @@ def main(argv=None) -> int:
     >>> main(["--quick", "--parts", "attenuation", "--out", str(out)])  # doctest: +ELLIPSIS
     [bench] attenuation ...
     0
-    >>> sorted(p.suffix for p in out.iterdir())
-    ['.json', '.md']
+    >>> sorted(p.suffix or p.name for p in out.iterdir())  # .jaxact-run: a bench folder
+    ['.jaxact-run', '.json', '.md']
     """
     parser = argparse.ArgumentParser(
         prog="jaxact bench", description="Benchmarks of activations, MLP steps and attenuation."
