@@ -1329,10 +1329,17 @@ def _probe_counts_bwd(p, ct):
 _probe_counts.defvjp(_probe_fwd, _probe_counts_bwd)
 
 
+def _wide(dtype) -> np.dtype:
+    """The dtype a site's statistics are summed in: float64 for float64 (and complex128)
+    tensors, float32 for every narrower one - float16, bfloat16 and the float8 formats, which
+    JAX does not promote implicitly."""
+    return np.dtype(jnp.float64) if jnp.dtype(dtype).itemsize >= 8 else np.dtype(jnp.float32)
+
+
 def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
     """The forward statistics of one site, on ``h`` (no gradient flows through them)."""
     h = jax.lax.stop_gradient(h)
-    wide = h.astype(jnp.promote_types(h.dtype, jnp.float32))
+    wide = h.astype(_wide(h.dtype))
     stats = {"pre_mean": jnp.mean(wide), "pre_std": jnp.std(wide)}
     units = h.shape[-1] if h.ndim else 1
     if spec.sup is None:
@@ -1627,7 +1634,8 @@ def diagnose(
         return loss, (aux, stats)
 
     # Statistics in float32, or float64 if a site is (the probes carry the dtype).
-    dtype = jnp.result_type(jnp.float32, *(a.dtype for a in plan.avals))
+    dtype = jnp.float64 if any(_wide(a.dtype) == jnp.float64 for a in plan.avals) else (
+        jnp.float32)  # fmt: skip
     probes = jnp.zeros((plan.n_sites, 4 if gradient_counts else 2), dtype)
 
     step = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)

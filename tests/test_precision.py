@@ -209,3 +209,15 @@ def test_jmp_dynamic_loss_scale_settles_inside_the_safe_range():
     # jmp finds the top of the safe range by trial: it sits at the census's largest safe
     # scale and tries the next power of two, which overflows, every `period` steps.
     assert settled == {high, 2 * high}, (low, high, sorted(settled))
+
+
+@pytest.mark.skipif(not hasattr(jnp, "float8_e4m3fn"), reason="this JAX has no float8")
+def test_float8_formats_and_their_floors():
+    """float8_e4m3fn's smallest subnormal is 2**-9, float8_e5m2's 2**-16: a gradient of 2**-12
+    is lost in the first at scale 1 and kept from 2**3 on, and kept in the second."""
+    loss, w, x = _constant_cotangent(2.0**-12)
+    e4 = precision_census(loss, w, x, dtype="float8_e4m3fn", loss_scales=[1.0, 8.0])
+    e5 = precision_census(loss, w, x, dtype="float8_e5m2", loss_scales=[1.0, 8.0])
+    np.testing.assert_array_equal(np.asarray(e4.underflow)[:, 0], [1.0, 0.0])
+    np.testing.assert_array_equal(np.asarray(e5.underflow)[:, 0], [0.0, 0.0])
+    assert e4.safe_loss_scales() == (8.0, 8.0) and e5.safe_loss_scales() == (1.0, 8.0)
