@@ -139,6 +139,7 @@ def test_unit_activity_is_the_or_of_the_batches_by_hand():
     assert "units dead on every batch seen" in str(again)
 
 
+@pytest.mark.slow
 def test_unit_activity_updates_inside_jit_and_reads_histories():
     from jaxact.diagnosis import UnitActivity
 

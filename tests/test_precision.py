@@ -115,6 +115,7 @@ def test_deep_sigmoid_loses_early_layers_where_the_rate_predicts():
     assert np.sum(np.asarray(c.underflow)[1] == 1.0) < lost.size
 
 
+@pytest.mark.slow
 def test_bfloat16_keeps_float32s_range():
     p = jaxact.init_mlp(jax.random.key(0), depth=20, width=16, init="glorot", out_dim=1)
     x = jax.random.normal(jax.random.key(1), (8, 16))

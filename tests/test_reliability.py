@@ -133,6 +133,7 @@ def test_a_figure_is_whole_or_absent(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- the sweep's file
 
 
+@pytest.mark.slow
 def test_sweep_on_a_full_disk_keeps_whole_records_and_resumes(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r.jsonl"
     one_record = len(json.dumps(sweep(**{**SWEEP_KW, "depths": 2, "activations": "tanh"})[0]))
@@ -195,6 +196,7 @@ def test_a_second_writer_is_refused_not_duplicated(tmp_path, capsys):
     assert len(sweep(**one_cell, out=out)) == 2  # the lock went with its holder
 
 
+@pytest.mark.slow
 def test_resume_removes_repeated_and_outdated_records(tmp_path):
     out = tmp_path / "r.jsonl"
     records = sweep(**SWEEP_KW, out=out)
@@ -432,6 +434,7 @@ def test_bench_refuses_a_folder_of_user_files(tmp_path, capsys):
 # ----------------------------------------------------------------------------- numbers
 
 
+@pytest.mark.slow
 def test_an_overflowing_sweep_is_flagged_not_averaged(capsys):
     recs = sweep(activations=["relu", "tanh"], depths=40, widths=16, seeds=2, batch=4,
                  inits="gaussian", sigma_w2=1e4)  # fmt: skip
