@@ -300,11 +300,11 @@ def precision_census(
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
             0 <= threshold < 1):  # fmt: skip
         raise ValueError(f"precision_census: threshold must be in [0, 1), got {threshold!r}.")
-    several = isinstance(argnums, (tuple, list))
-    nums = tuple(argnums) if several else (argnums,)
+    # The reference pass validates argnums (with the user's numbering) before the shift.
     ref = diagnose(loss_fn, *_cast(args, jnp.float32), argnums=argnums, has_aux=has_aux,
                    gradient_counts=True)  # fmt: skip
-    shifted = tuple(k + 1 for k in nums) if several else argnums + 1
+    # The scale is scaled()'s first argument, so the user's argument k is argument k + 1.
+    shifted = argnums + 1 if isinstance(argnums, int) else tuple(k + 1 for k in argnums)
 
     def scaled(s, *a):
         out = loss_fn(*a)
@@ -314,15 +314,11 @@ def precision_census(
 
     lp_args = _cast(args, low)
 
-    def one(s):
-        d = diagnose(scaled, s, *lp_args, argnums=shifted, has_aux=has_aux,
-                     gradient_counts=True)  # fmt: skip
-        return d
-
     @jax.jit
     def run(scales):
-        def body(s):
-            d = one(s)
+        def body(s):  # one low-precision pass at loss scale s
+            d = diagnose(scaled, s, *lp_args, argnums=shifted, has_aux=has_aux,
+                         gradient_counts=True)  # fmt: skip
             lost = jax.tree.map(
                 lambda g, r: jnp.mean((g == 0) & (r != 0), dtype=jnp.float32), d.grads, ref.grads
             )

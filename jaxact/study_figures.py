@@ -357,12 +357,17 @@ def low_precision(low: dict[str, Any], depth: int, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(dtypes), figsize=(5.2 * len(dtypes), 3.8), sharey=True)
     layers = np.arange(1, depth + 1)
     for ax, dtype in zip(np.atleast_1d(axes), dtypes, strict=True):
+        worst = []  # each line's largest value: lines near 0 lie on top of each other
         for name, per in low.items():
             r = per[dtype]
             color, marker = _STYLE.get(name, ("C7", "."))
             ax.plot(layers, r["lost_per_layer"], marker=marker, ms=3, color=color, label=name)
             if r["predicted_layer"] is not None:
                 ax.axvline(r["predicted_layer"], color=color, ls=":", lw=1.2)
+            worst.append(f"{name} {np.max(np.asarray(r['lost_per_layer'], np.float64)):.2g}")
+        ax.text(0.5, 0.55, "largest fraction lost at any layer:\n" + ", ".join(worst),
+                transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                bbox={"facecolor": "white", "alpha": 0.9, "lw": 0})  # fmt: skip
         floor = next(iter(low.values()))[dtype]["floor"]
         ax.set_title(f"{dtype} (smallest number {floor:.1e})", fontsize=11)
         ax.set_xlabel("layer (input = 1)")
