@@ -47,7 +47,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "jaxact.training": ("Dataset", "TrainResult", "TrainingDiverged", "train", "two_spirals"),
 }  # fmt: skip
 #: Public submodules offered as attributes (``jaxact.theory.q_star``).
-_SUBMODULES = ("precision", "shaping", "theory")
+_SUBMODULES = ("precision", "shaping", "theory", "vocabulary")
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = ["__version__", *_WHERE, *_SUBMODULES]

@@ -429,7 +429,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     records = sweep(**grid, out=args.out, resume=args.resume, force=args.force, progress=show)
     rows = summarize(records)
-    metrics = ["rate"] if args.kind == "attenuation" else ["final_accuracy", "final_loss"]
+    metrics = ["rate"] if args.kind == "attenuation" else ["train_accuracy", "final_loss"]
     theory = args.theory
     if theory:
         from jaxact.sweeps import theory_rate

@@ -8,10 +8,13 @@ activation function is applied to a tensor ``h``):
 * ``grad_norm``: ``||dLoss/dh||_F``, the gradient that flows back through the activation into
   its input, over the whole site tensor;
 * ``pre_mean``, ``pre_std``: the mean and (population) standard deviation of ``h``;
-* ``saturated``: the fraction of entries with ``|phi'(h)| < saturation * sup|phi'|``;
+* ``saturated``: the fraction of entries with ``0 < |phi'(h)| < saturation * sup|phi'|``;
 * ``zero_grad``: the fraction with ``phi'(h) == 0`` (exactly, in the working dtype);
 * ``dead_units``: the fraction of units (the last axis) with ``phi'(h) == 0`` for every example
-  (over all the other axes): units that passed no gradient at all on this batch.
+  (over all the other axes): units that passed no gradient at all on this batch;
+* ``saturated_units``: the fraction of units saturated on every example.
+
+These words are defined once, in :mod:`jaxact.vocabulary`, for every producer.
 
 How it works
 ------------
@@ -90,6 +93,7 @@ from jax.extend import core as jcore
 from jax.extend import source_info_util
 
 from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX
+from jaxact.vocabulary import SATURATION, slope_statistics, wide_dtype
 
 __all__ = [
     "STATISTICS",
@@ -172,7 +176,9 @@ class Diagnosis:
       grad_norm: ``(n_sites,)`` Frobenius norm of ``dLoss/dh`` at each site. The statistics
         are float32, or float64 where a site is float64.
       pre_mean, pre_std: ``(n_sites,)`` mean and standard deviation of ``h``.
-      saturated: ``(n_sites,)`` fraction of entries with ``|phi'(h)| < saturation sup|phi'|``.
+      saturated: ``(n_sites,)`` fraction of entries with
+        ``0 < |phi'(h)| < saturation sup|phi'|`` (entries with ``phi'(h) == 0`` are
+        ``zero_grad``, not saturated; :mod:`jaxact.vocabulary`).
       zero_grad: ``(n_sites,)`` fraction of entries with ``phi'(h) == 0``.
       dead_units: ``(n_sites,)`` fraction of units (last axis) with ``phi'(h) == 0`` on every
         example.
@@ -285,9 +291,9 @@ class Diagnosis:
             g, m, sd, sat, z, dead = (v[k][i] for k in STATISTICS[:6])
             rows.append(f"{s.name[-44:]:<44} {s.activation:<11} {g:>10.3e} {m:>8.3f} {sd:>8.3f} "
                         f"{sat:>5.2f} {z:>5.2f} {dead:>5.2f}")  # fmt: skip
-        note = ("sat: fraction of entries with |phi'(h)| below the saturation threshold; zero: "
+        note = ("sat: fraction of entries with 0 < |phi'(h)| < the saturation threshold; zero: "
                 "with phi'(h) = 0; dead: fraction of units with phi'(h) = 0 on every example "
-                "of this batch")  # fmt: skip
+                "of this batch (jaxact.vocabulary)")  # fmt: skip
         if self.steps is not None:
             note = f"step {self.steps - 1} of a history of {self.steps}; " + note
         return "\n".join([*rows, note])
@@ -1329,17 +1335,10 @@ def _probe_counts_bwd(p, ct):
 _probe_counts.defvjp(_probe_fwd, _probe_counts_bwd)
 
 
-def _wide(dtype) -> np.dtype:
-    """The dtype a site's statistics are summed in: float64 for float64 (and complex128)
-    tensors, float32 for every narrower one - float16, bfloat16 and the float8 formats, which
-    JAX does not promote implicitly."""
-    return np.dtype(jnp.float64) if jnp.dtype(dtype).itemsize >= 8 else np.dtype(jnp.float32)
-
-
 def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
     """The forward statistics of one site, on ``h`` (no gradient flows through them)."""
     h = jax.lax.stop_gradient(h)
-    wide = h.astype(_wide(h.dtype))
+    wide = h.astype(wide_dtype(h.dtype))
     stats = {"pre_mean": jnp.mean(wide), "pre_std": jnp.std(wide)}
     units = h.shape[-1] if h.ndim else 1
     if spec.sup is None:
@@ -1351,18 +1350,7 @@ def _site_statistics(spec: _SiteSpec, h, phi, param_values, saturation):
         )
     # phi'(h) as the model's own backward pass computes it: the JVP of its own code.
     _, d = jax.jvp(phi, (h,), (jnp.ones_like(h),))
-    d = jnp.abs(d)
-    zero = d == 0
-    sup = jnp.asarray(spec.sup(param_values), wide.dtype)
-    sat = d.astype(wide.dtype) < saturation * sup
-    axes = tuple(range(h.ndim - 1))
-    return stats | {
-        "saturated": jnp.mean(sat, dtype=jnp.float32),
-        "zero_grad": jnp.mean(zero, dtype=jnp.float32),
-        "dead_units": jnp.mean(jnp.all(zero, axis=axes), dtype=jnp.float32),
-        "saturated_units": jnp.mean(jnp.all(sat & ~zero, axis=axes), dtype=jnp.float32),
-        "active": jnp.reshape(~jnp.all(zero, axis=axes), (units,)).astype(jnp.float32),
-    }
+    return stats | slope_statistics(d, spec.sup(param_values), saturation=saturation)
 
 
 def _run(plan: _Plan, jaxpr, consts, args, probes, saturation):
@@ -1516,7 +1504,7 @@ def diagnose(
     loss_fn: Callable[..., Any],
     *args: Any,
     has_aux: bool = False,
-    saturation: float = 0.05,
+    saturation: float = SATURATION,
     argnums: int | tuple[int, ...] = 0,
     gradient_counts: bool = False,
 ) -> Diagnosis:
@@ -1634,7 +1622,7 @@ def diagnose(
         return loss, (aux, stats)
 
     # Statistics in float32, or float64 if a site is (the probes carry the dtype).
-    dtype = jnp.float64 if any(_wide(a.dtype) == jnp.float64 for a in plan.avals) else (
+    dtype = jnp.float64 if any(wide_dtype(a.dtype) == jnp.float64 for a in plan.avals) else (
         jnp.float32)  # fmt: skip
     probes = jnp.zeros((plan.n_sites, 4 if gradient_counts else 2), dtype)
 

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -35,6 +36,7 @@ from jaxact.initializers import (
     init_weights,
     resolve_sigma_w2,
 )
+from jaxact.vocabulary import SATURATION, slope_statistics
 
 __all__ = [
     "MLPParams",
@@ -109,19 +111,21 @@ class MLPTrace:
     output: jax.Array
 
 
-_TRACE_STATS = ("pre_mean", "pre_var", "post_mean", "post_var", "saturated", "dead")
-
-
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class TraceStatistics:
     """Per-layer statistics of a trace (:func:`trace_statistics`), each ``(depth,)``.
 
+    The slope statistics are those of :func:`jaxact.diagnose`, defined once in
+    :mod:`jaxact.vocabulary`.
+
     Attributes:
       pre_mean, pre_var: mean and variance of ``h_l`` over examples and units.
       post_mean, post_var: the same for ``a_l``.
-      saturated: fraction of entries with ``0 < |phi'(h)| < saturation * max|phi'|``.
-      dead: fraction of entries with ``phi'(h) == 0``.
+      saturated: fraction of entries with ``0 < |phi'(h)| < saturation * sup|phi'|``.
+      zero_grad: fraction of entries with ``phi'(h) == 0`` (``dead`` before this release).
+      dead_units: fraction of units with ``phi'(h) == 0`` on every example.
+      saturated_units: fraction of units saturated on every example.
     """
 
     pre_mean: jax.Array
@@ -129,7 +133,18 @@ class TraceStatistics:
     post_mean: jax.Array
     post_var: jax.Array
     saturated: jax.Array
-    dead: jax.Array
+    zero_grad: jax.Array
+    dead_units: jax.Array
+    saturated_units: jax.Array
+
+    @property
+    def dead(self) -> jax.Array:
+        """Deprecated: the fraction of *entries* with ``phi'(h) == 0``, now ``zero_grad`` ("dead"
+        is a property of units: ``dead_units``)."""
+        warnings.warn("TraceStatistics.dead is renamed zero_grad (a fraction of entries; "
+                      "dead_units counts units); the old name goes in the next release.",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return self.zero_grad
 
 
 def init_mlp(
@@ -758,49 +773,49 @@ def mlp_trace(
 
 
 def trace_statistics(
-    trace: MLPTrace, activation: str | Activation, *, saturation: float = 0.05
+    trace: MLPTrace, activation: str | Activation, *, saturation: float = SATURATION
 ) -> TraceStatistics:
     """Per-layer statistics of a trace, each of shape ``(depth,)``.
 
-    For any model, :func:`jaxact.diagnose` measures the same per site (``dead`` is its
-    ``zero_grad``) from the training step itself, without keeping the trace.
+    For any model, :func:`jaxact.diagnose` measures the same slope statistics per site from the
+    training step itself, without keeping the trace; both use :mod:`jaxact.vocabulary`.
 
     Args:
       trace: from :func:`mlp_trace`.
       activation: the activation the trace was taken with (a name or a record: its closed-form
         derivative is needed).
-      saturation: the threshold, as a fraction of ``max|phi'|``, below which a unit counts as
-        saturated.
+      saturation: the threshold, as a fraction of ``sup|phi'|``, below which a nonzero slope
+        counts as saturated.
 
     Returns:
       :class:`TraceStatistics`, every field of shape ``(depth,)``: ``pre_mean``, ``pre_var``
-      (over examples and units), ``post_mean``, ``post_var``, ``saturated`` (fraction of units
-      with ``|phi'(h)| < saturation * max|phi'|``, i.e. on a flat part of a saturating curve;
-      0 for non-saturating sides where ``phi'`` is exactly 0 — those count as ``dead``) and
-      ``dead`` (fraction with ``phi'(h) == 0`` exactly in the working dtype: ReLU's negative
-      side, and also sigmoid where ``sigma'`` underflows, ``|h| > ~88`` in float32 — such a
-      unit passes no gradient either way).
+      (over examples and units), ``post_mean``, ``post_var``; ``saturated`` (fraction of
+      entries with ``0 < |phi'(h)| < saturation * sup|phi'|``, on a flat part of a saturating
+      curve), ``zero_grad`` (fraction with ``phi'(h) == 0`` exactly in the working dtype:
+      ReLU's negative side, and also sigmoid where ``sigma'`` underflows, ``|h| > ~88`` in
+      float32 - such an entry passes no gradient), ``dead_units`` and ``saturated_units``
+      (fractions of units with ``phi'(h) == 0``, or saturated, on every example).
 
     >>> import jax, jaxact
     >>> p = jaxact.init_mlp(jax.random.key(0), depth=3, width=256, init="he")
     >>> x = jax.random.normal(jax.random.key(1), (64, 256), jax.numpy.float32)
     >>> s = jaxact.trace_statistics(jaxact.mlp_trace(p, x, "relu"), "relu")
-    >>> s.dead.shape, bool(0.4 < s.dead[0] < 0.6)  # half of ReLU's units are off
+    >>> s.zero_grad.shape, bool(0.4 < s.zero_grad[0] < 0.6)  # half of ReLU's entries are off
     ((3,), True)
+    >>> float(s.saturated[0])  # a ReLU's slope is 0 or 1: never saturated
+    0.0
     """
     rec = get_activation(activation)
     if not isinstance(trace, MLPTrace):
         raise TypeError(f"trace_statistics: trace must be an MLPTrace (from jaxact.mlp_trace), "
                         f"got {type(trace).__name__}.")  # fmt: skip
     axes = tuple(range(1, trace.pre.ndim))
-    d = jnp.abs(rec.derivative(trace.pre))
-    dead = d == 0
-    saturated = (d < saturation * rec.max_slope) & ~dead
+    per_layer = jax.vmap(lambda h: slope_statistics(rec.derivative(h), rec.max_slope,
+                                                    saturation=saturation))(trace.pre)  # fmt: skip
     return TraceStatistics(
         pre_mean=trace.pre.mean(axes),
         pre_var=trace.pre.var(axes),
         post_mean=trace.post.mean(axes),
         post_var=trace.post.var(axes),
-        saturated=saturated.mean(axes),
-        dead=dead.mean(axes),
+        **{k: per_layer[k] for k in ("saturated", "zero_grad", "dead_units", "saturated_units")},
     )

@@ -277,7 +277,7 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
 
     ``rows`` come from :func:`jaxact.sweeps.summarize`. ``x`` is ``depth``, ``width``,
     ``sigma_w2`` or ``sigma_b2``; ``y`` the metric (default ``rate`` for attenuation sweeps,
-    ``final_accuracy`` for training). Lines are told apart by the activation and by whichever
+    ``train_accuracy`` for training). Lines are told apart by the activation and by whichever
     other grid axes vary; the band runs from the smallest to the largest seed's value.
     ``theory=True`` (attenuation rates only) adds the mean-field prediction at each cell's
     depth (:func:`jaxact.sweeps.theory_rate`) as a dashed line of the same colour.
@@ -311,7 +311,7 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     if x not in axes_ or x == "init":
         raise ValueError(f"plot_sweep: x must be depth, width, sigma_w2 or sigma_b2; got {x!r}.")
     kind = rows[0].get("kind", "attenuation")
-    y = y or ("rate" if kind == "attenuation" else "final_accuracy")
+    y = y or ("rate" if kind == "attenuation" else "train_accuracy")
     if f"{y}_mean" not in rows[0]:
         raise ValueError(f"plot_sweep: no metric {y!r} in these rows.")
     if theory and y != "rate":
@@ -348,7 +348,7 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
     ax.set_xlabel(x)
-    names = {"rate": "gradient factor per layer", "final_accuracy": "final accuracy",
+    names = {"rate": "gradient factor per layer", "train_accuracy": "training accuracy",
              "final_loss": "final loss"}  # fmt: skip
     ax.set_ylabel(f"{names.get(y, y)} (band: seed min-max)")
     ax.set_title("Attenuation sweep" if kind == "attenuation" else "Training sweep")
@@ -423,7 +423,7 @@ def plot_diagnosis(diag, path: str | Path | None = None, *, title: str | None = 
     top.set_title(title or f"Gradient flow through {n} activation sites (loss "
                            f"{float(np.asarray(diag.loss)):.4g})")  # fmt: skip
     for key, style, label in (
-        ("saturated", "-", "saturated entries (|phi'| < s sup|phi'|)"),
+        ("saturated", "-", "saturated entries (0 < |phi'| < s sup|phi'|)"),
         ("zero_grad", "--", "entries with phi' = 0"),
         ("dead_units", ":", "dead units (phi' = 0 on every example)"),
     ):

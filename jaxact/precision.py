@@ -279,8 +279,8 @@ def precision_census(
     >>> def loss(p, x):
     ...     return jnp.mean(jaxact.mlp_forward(p, x, "sigmoid") ** 2)
     >>> c = precision_census(loss, p, x, dtype=jnp.float16, loss_scales=[1.0, 2.0**10])
-    >>> c.sites[0].name, float(c.underflow[0, 0])  # at scale 1 the first site's gradient is gone
-    ('sigmoid (mlp.py:420) [0]', 1.0)
+    >>> c.sites[0].activation, float(c.underflow[0, 0])  # at scale 1 the first site's is gone
+    ('sigmoid', 1.0)
     >>> print(c.summary().splitlines()[1])  # doctest: +ELLIPSIS
     ! at loss scale 2^0, ... of 16 sites lose more than 1% of dL/dh to underflow (worst: ...)
     """

@@ -70,7 +70,6 @@ from jaxact.attenuation import fit_rate, layer_gradient_norms, signal_lost
 from jaxact.checks import check_finite_number, check_positive_int, free_memory
 from jaxact.datasets import check_dataset
 from jaxact.files import (
-    SCHEMA_VERSION,
     OutputRefused,
     append_lines,
     atomic_write,
@@ -95,14 +94,18 @@ from jaxact.training import (
     per_network_optimizer,
     two_spirals,
 )
+from jaxact.vocabulary import Record, divergence
 
 __all__ = [
     "HYPERPARAMETERS",
     "KINDS",
     "Cell",
+    "RECORD_SCHEMA",
     "Run",
+    "TRAINING_RECORD",
     "attenuation_cell",
     "device_mesh",
+    "loss_curve",
     "network_bytes",
     "plan",
     "program",
@@ -417,11 +420,10 @@ def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimize
             else:
                 xb, yb = x[batches[i - 1]], y[batches[i - 1]]
             out = step_fn(p, state, xb, yb)
-            ok = out.finite.all() & jnp.isfinite(out.loss)
-            new_bad = (bad_step == 0) & ~ok
+            diverged, where = divergence(out.loss, out.finite)  # where -1: the loss
+            new_bad = (bad_step == 0) & diverged
             bad_step = jnp.where(new_bad, i, bad_step)
-            where = jnp.where(out.finite.all(), -1, jnp.argmin(out.finite))  # -1: the loss
-            bad_layer = jnp.where(new_bad, where.astype(jnp.int32), bad_layer)
+            bad_layer = jnp.where(new_bad, where, bad_layer)
             alive = bad_step == 0  # once diverged, the network stays where it was
             keep = lambda new, old: jnp.where(alive, new, old)  # noqa: E731
             p = jax.tree.map(keep, out.params, p)
@@ -721,10 +723,12 @@ def sweep(
       ``signal_lost_layer`` (``None``, or ``"overflow"`` - rate, total and fit are NaN - or
       ``"underflow"`` - the rate fits the layers above it only -, and the layer:
       :func:`~jaxact.attenuation.signal_lost`);
-    * training: ``final_loss``, ``final_accuracy``, ``loss_curve`` (loss after each of
-      ``steps_logged`` updates), ``grad_norms_init`` and ``grad_norms_final`` (per hidden
-      layer ``||dL/dW_l||``), ``diverged_step`` and ``diverged_layer`` (``None``, or where the
-      first NaN/inf appeared; the run then stops updating and its final figures are NaN).
+    * training: ``final_loss``, ``train_accuracy`` (``final_accuracy`` before this release),
+      ``loss_curve`` (the mean loss of each window of ``log_every`` updates, ending at
+      ``steps_logged``: :func:`loss_curve`, as :func:`train_runs`'s), ``grad_norms_init``
+      and ``grad_norms_final`` (per hidden layer ``||dL/dW_l||``), ``diverged_step`` and
+      ``diverged_layer`` (``None``, or where the first NaN/inf appeared; the run then stops
+      updating and its final figures are NaN): :data:`TRAINING_RECORD`.
 
     Only plain ``int``/``float``/``str``/``None`` and lists: ``json`` and
     ``pandas.DataFrame(records)`` take them as they are.
@@ -767,7 +771,7 @@ def sweep(
       settings (``activation``, ``depth``, ``width``, ``init``, ``sigma_w2``, ``sigma_b2``,
       ``kind``, ...), ``seed`` and the measurement. Attenuation: ``grad_norms`` (``depth``
       floats, layer 1 first), ``rate``, ``total``, ``fit_rms``; training: ``losses``
-      (every ``log_every``-th step and the last), ``final_loss``, ``final_accuracy``, the
+      (every ``log_every``-th step and the last), ``final_loss``, ``train_accuracy``, the
       gradient norms at the start and the end and, if it diverged, where.
 
     Raises:
@@ -984,7 +988,7 @@ def read_records(path: str | Path, *, repair: bool = False,
         except (json.JSONDecodeError, UnicodeDecodeError):
             rec, ok = None, False
         if ok:
-            if current_only and rec.get("schema", 1) != SCHEMA_VERSION:
+            if current_only and rec.get("schema", 1) != RECORD_SCHEMA:
                 other += 1
             else:
                 records.append(rec)
@@ -1000,7 +1004,7 @@ def read_records(path: str | Path, *, repair: bool = False,
                          f"not a record ({line[:60]!r}).")  # fmt: skip
     if other:
         warnings.warn(f"{path}: {other} record(s) of another layout version skipped (this "
-                      f"jaxact writes version {SCHEMA_VERSION}); resuming recomputes them.",
+                      f"jaxact writes version {RECORD_SCHEMA}); resuming recomputes them.",
                       stacklevel=2)  # fmt: skip
     return records
 
@@ -1067,7 +1071,7 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
 
 
 def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
-    rec = {**cell, "seed": int(seed), "schema": SCHEMA_VERSION}
+    rec = {**cell, "seed": int(seed), "schema": RECORD_SCHEMA}
     if settings["kind"] == "attenuation":
         gn = np.asarray(item, np.float64)
         lost = signal_lost(gn)
@@ -1081,19 +1085,45 @@ def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
                       "signal_lost": None if lost is None else lost[0],
                       "signal_lost_layer": None if lost is None else lost[1]}  # fmt: skip
     steps, every = settings["steps"], settings["log_every"]
-    logged = sorted({*range(every, steps + 1, every), steps})
-    # loss[i] is the loss before update i+1, i.e. after i updates: shift to "after".
-    after = np.append(np.asarray(item["loss"], np.float64)[1:], float(item["final_loss"]))
     bad = int(item["bad_step"])
-    curve = [float(after[s - 1]) if not bad or s < bad else float("nan") for s in logged]
+    logged, curve = loss_curve(item["loss"], steps, every, bad)
     nan = float("nan")
-    return rec | {
-        "final_loss": nan if bad else float(after[-1]),
-        "final_accuracy": nan if bad else float(item["final_accuracy"]),
+    return Record(rec | {
+        "final_loss": nan if bad else float(item["final_loss"]),
+        "train_accuracy": nan if bad else float(item["final_accuracy"]),
         "steps_logged": logged,
         "loss_curve": curve,
         **_gradients_and_divergence(item, depth),
-    }
+    }, renamed=RECORD_RENAMED)  # fmt: skip
+
+
+def loss_curve(losses, steps: int, log_every: int, bad_step: int = 0) -> tuple[list, list]:
+    """A training record's ``steps_logged`` and ``loss_curve``: the mean loss of the updates in
+    each window of ``log_every`` steps (the last window ends at ``steps``), NaN from the window
+    in which the run diverged on. The one definition :func:`sweep` and :func:`train_runs` use.
+
+    Args:
+      losses: ``(steps,)`` the loss each update was computed on (update ``i`` at index
+        ``i - 1``).
+      steps: how many updates.
+      log_every: the window.
+      bad_step: the update at which the run diverged (1-based), 0 for none.
+
+    Returns:
+      ``(steps_logged, loss_curve)``: the last update of each window, and the windows' means.
+
+    >>> from jaxact.sweeps import loss_curve
+    >>> loss_curve([4.0, 2.0, 1.0, 1.0, 0.5], 5, 2)
+    ([2, 4, 5], [3.0, 1.0, 0.5])
+    >>> loss_curve([4.0, 2.0, 1.0, float("nan"), 0.5], 5, 2, bad_step=4)[1]
+    [3.0, nan, nan]
+    """
+    losses = np.asarray(losses, np.float64)
+    ends = sorted({*range(log_every, steps + 1, log_every), steps})
+    starts = [0, *ends[:-1]]
+    curve = [float(losses[a:b].mean()) if not bad_step or b < bad_step else float("nan")
+             for a, b in zip(starts, ends, strict=True)]  # fmt: skip
+    return ends, curve
 
 
 def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
@@ -1134,14 +1164,36 @@ def seed_statistics(values) -> dict[str, float]:
     return dict(zip(("mean", "std", "min", "max"), map(float, stats), strict=True))
 
 
-METRICS = {"attenuation": ("rate",), "training": ("final_loss", "final_accuracy")}
+METRICS = {"attenuation": ("rate",), "training": ("final_loss", "train_accuracy")}
+
+#: The fields every training record ends with, from :func:`sweep` and :func:`train_runs`
+#: alike (the run's settings come before them).
+TRAINING_RECORD = (
+    "final_loss",
+    "train_accuracy",
+    "steps_logged",
+    "loss_curve",
+    "grad_norms_init",
+    "grad_norms_final",
+    "diverged_step",
+    "diverged_layer",
+)
+#: The layout version of a sweep's records (``"schema"``): 2 since training records say
+#: ``train_accuracy`` (was ``final_accuracy``) and their ``loss_curve`` is the windowed mean,
+#: as :func:`train_runs`'s.
+RECORD_SCHEMA = 2
+#: Training record and summary keys renamed in this release: ``{old: new}`` (the old names
+#: still read, with a ``DeprecationWarning``, for one release).
+RECORD_RENAMED = {"final_accuracy": "train_accuracy"} | {
+    f"final_accuracy_{k}": f"train_accuracy_{k}" for k in ("mean", "std", "min", "max")
+}
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and spread over seeds, one row per grid cell (in the order cells first appear).
 
     Each row: the cell's coordinates and ``kind``, ``seeds`` (how many), and for each metric
-    (attenuation: ``rate``; training: ``final_loss`` and ``final_accuracy``) ``<m>_mean``,
+    (attenuation: ``rate``; training: ``final_loss`` and ``train_accuracy``) ``<m>_mean``,
     ``<m>_std``, ``<m>_min``, ``<m>_max``. Attenuation rows add ``log10_total_mean`` (``-inf``
     where a gradient underflowed to 0) and ``signal_lost`` (how many seeds' signal over- or
     underflowed, :func:`~jaxact.attenuation.signal_lost`; the rate statistics are over the
@@ -1181,7 +1233,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             row["signal_lost"] = len(rs) - len(alive)
         else:
             row["diverged"] = len(rs) - len(alive)
-        rows.append(row)
+        rows.append(Record(row, renamed=RECORD_RENAMED))
     return rows
 
 
@@ -1392,14 +1444,9 @@ def train_runs(
 
 def _run_record(run, item, data, test, steps, batch_size, log_every, observe_every, width,
                 out_dim) -> dict[str, Any]:  # fmt: skip
-    nan = float("nan")
     bad = int(item["bad_step"])
-    losses = np.asarray(item["loss"], np.float64)
-    ends = sorted({*range(log_every, steps + 1, log_every), steps})
-    starts = [0, *ends[:-1]]
-    curve = [float(losses[a:b].mean()) if not bad or b < bad else nan
-             for a, b in zip(starts, ends, strict=True)]  # fmt: skip
-    value = lambda k: nan if bad else float(item[k])  # noqa: E731
+    ends, curve = loss_curve(item["loss"], steps, log_every, bad)
+    value = lambda k: float("nan") if bad else float(item[k])  # noqa: E731
     rec = dataclasses.asdict(run) | {
         "sigma_w2": resolve_sigma_w2(run.init, width, width, run.sigma_w2),
         "dataset": data.name,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from jaxact.checks import check_positive_int
 from jaxact.datasets import TASKS, Dataset, check_dataset, digits, teacher_student, two_spirals
 from jaxact.diagnosis import Diagnosis, diagnose
 from jaxact.mlp import MLPParams, hidden_weight_norms, mlp_forward
+from jaxact.vocabulary import SATURATION, Record, divergence
 
 __all__ = [
     "DIRECTIONS",
@@ -70,9 +70,10 @@ class TrainResult:
     """Final parameters and the logged history (lists, one entry per logged step).
 
     ``history`` keys: ``step``, ``loss``, ``accuracy`` (NaN for regression), ``grad_norms``
-    (``(depth,)`` per entry: ``||dL/dW_l||`` of that step's gradient), ``dead`` and
-    ``saturated`` (``(depth,)`` fractions of units on the whole data set: the
-    :class:`~jaxact.Diagnosis` fields ``dead_units`` and ``saturated_units``).
+    (``(depth,)`` per entry: ``||dL/dW_l||`` of that step's gradient), ``dead_units`` and
+    ``saturated_units`` (``(depth,)`` fractions of units on the whole data set, as the
+    :class:`~jaxact.Diagnosis` fields of those names: :mod:`jaxact.vocabulary`). The keys
+    ``dead`` and ``saturated`` of earlier releases still read, with a ``DeprecationWarning``.
     ``diagnoses``: with ``train(..., diagnose_every=k)``, the :class:`~jaxact.Diagnosis` of the
     whole data set after every ``k``-th step (host copies), at ``diagnosis_steps``.
     """
@@ -209,6 +210,9 @@ def layer_finite(g: MLPParams) -> jax.Array:
     last = jnp.isfinite(g.w_out).all() if g.w_out is not None else jnp.asarray(True)
     return jnp.concatenate([first[None], hidden, last[None]])
 
+
+#: :attr:`TrainResult.history` keys renamed in this release: ``{old: new}``.
+HISTORY_RENAMED = {"dead": "dead_units", "saturated": "saturated_units"}
 
 #: Optimizers by name (``jaxact sweep --optimizer``): ``name -> f(learning_rate)``.
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "momentum": lambda lr: optax.sgd(lr, 0.9)}
@@ -368,7 +372,7 @@ def make_step(
 
 
 def observe(params: MLPParams, data: Dataset, activation: str | Activation,
-            saturation: float = 0.05, *, residual: bool | jax.Array = False,
+            saturation: float = SATURATION, *, residual: bool | jax.Array = False,
             branch_scale: float | jax.Array = 1.0) -> Diagnosis:  # fmt: skip
     """:func:`jaxact.diagnose` of the training loss on the whole data set, logits as ``aux``.
 
@@ -506,8 +510,9 @@ def train(
                          else _programs(rec, task, optimizer))  # fmt: skip
 
     state = optimizer.init(params)
-    history: dict[str, list] = {k: [] for k in ("step", "loss", "accuracy", "grad_norms",
-                                                 "dead", "saturated")}  # fmt: skip
+    history = Record({k: [] for k in ("step", "loss", "accuracy", "grad_norms", "dead_units",
+                                      "saturated_units")},
+                     renamed=HISTORY_RENAMED)  # fmt: skip
     names = layer_names(params.depth)
     depth = params.depth
     diagnoses, diagnosis_steps = [], []
@@ -520,11 +525,10 @@ def train(
             xb, yb = data.x, data.y
         out = step(params, state, xb, yb)
         params, state, loss, g = out.params, out.opt_state, out.loss, out.grads
-        finite = np.asarray(out.finite)
-        if not finite.all() or not math.isfinite(float(loss)):
-            bad = int(np.argmin(finite)) if not finite.all() else None
-            where = names[bad] if bad is not None else "the loss"
-            raise TrainingDiverged(i, where, "the gradient" if bad is not None else "the value")
+        diverged, where = (int(v) for v in divergence(loss, out.finite))
+        if diverged:
+            raise TrainingDiverged(i, names[where] if where >= 0 else "the loss",
+                                   "the gradient" if where >= 0 else "the value")  # fmt: skip
         log = i % log_every == 0 or i == steps
         keep = diagnose_every is not None and (i % diagnose_every == 0 or i == steps)
         if log or keep:
@@ -534,8 +538,8 @@ def train(
             history["loss"].append(float(diag.loss))
             history["accuracy"].append(float(accuracy(diag.aux, data.y, task)))
             history["grad_norms"].append(np.asarray(hidden_weight_norms(g)).tolist())
-            history["dead"].append(np.asarray(diag.dead_units[:depth]).tolist())
-            history["saturated"].append(np.asarray(diag.saturated_units[:depth]).tolist())
+            history["dead_units"].append(np.asarray(diag.dead_units[:depth]).tolist())
+            history["saturated_units"].append(np.asarray(diag.saturated_units[:depth]).tolist())
         if keep:
             diagnoses.append(dataclasses.replace(diag, aux=None, grads=None))
             diagnosis_steps.append(i)

@@ -51,7 +51,7 @@ def _reference_stats(hs, derivs, sups, saturation=0.05):
         d = np.abs(np.asarray(d, np.float64))
         out["pre_mean"].append(h.mean())
         out["pre_std"].append(h.std())
-        out["saturated"].append(np.mean(d < saturation * sup))
+        out["saturated"].append(np.mean((d < saturation * sup) & (d > 0)))  # zeros: zero_grad
         out["zero_grad"].append(np.mean(d == 0))
         axes = tuple(range(h.ndim - 1))
         out["dead_units"].append(np.mean(np.all(d == 0, axis=axes)))
@@ -453,7 +453,7 @@ def test_dead_units_and_zero_grad_on_a_constructed_input():
     # columns 0 and 3 never have h > 0 (relu'(0) = 0): 2 of 4 units dead; 8 of 12 entries <= 0.
     assert float(d.dead_units[0]) == 0.5
     assert float(d.zero_grad[0]) == pytest.approx(8 / 12, rel=FRACTION_RTOL)
-    assert float(d.saturated[0]) == pytest.approx(8 / 12, rel=FRACTION_RTOL)  # the zeros
+    assert float(d.saturated[0]) == 0.0  # the zeros are zero_grad; a ReLU is never saturated
     # dLoss/dh = 2 relu(h) relu'(h): norm over the positive entries
     assert float(d.grad_norm[0]) == pytest.approx(2 * math.sqrt(4 + 1 + 9 + 16), rel=1e-6)
 
@@ -650,8 +650,10 @@ def test_train_keeps_diagnoses_every_k_steps():
     assert all(len(d.sites) == 4 and d.grads is None for d in r.diagnoses)
     # The history is the diagnosis: dead and saturated units, the loss on the whole data set.
     last = r.diagnoses[-1]
-    assert r.history["dead"][-1] == np.asarray(last.dead_units).tolist()
-    assert r.history["saturated"][-1] == np.asarray(last.saturated_units).tolist()
+    assert r.history["dead_units"][-1] == np.asarray(last.dead_units).tolist()
+    assert r.history["saturated_units"][-1] == np.asarray(last.saturated_units).tolist()
+    with pytest.warns(DeprecationWarning, match="renamed 'dead_units'"):
+        assert r.history["dead"] is r.history["dead_units"]  # the old name, one release
     assert r.history["loss"][-1] == pytest.approx(float(last.loss))
     with pytest.raises(ValueError, match="diagnose_every"):
         jaxact.train(p, data, "tanh", steps=5, diagnose_every=0)

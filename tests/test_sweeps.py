@@ -19,7 +19,7 @@ import pytest
 
 from jaxact import init_mlp, layer_gradient_norms
 from jaxact.mlp import mlp_scales, sample_mlp
-from jaxact.sweeps import network_bytes, plan, summarize, sweep, theory_rate
+from jaxact.sweeps import loss_curve, network_bytes, plan, summarize, sweep, theory_rate
 from jaxact.training import TrainingDiverged, train, two_spirals
 
 GRID = {"activations": ["sigmoid", "relu"], "depths": [6], "widths": [16], "seeds": [0, 1, 2]}
@@ -274,14 +274,20 @@ def test_training_sweep_equals_train_loop():
     sgd = optax.sgd(0.3)  # one object: train() caches its compiled step per optimizer
     for r in recs:
         p, _ = _network(r, in_dim=2, out_dim=1)
-        t = train(p, data, r["activation"], optimizer=sgd, steps=25, log_every=10)
-        assert r["steps_logged"] == t.history["step"] == [10, 20, 25]
+        t = train(p, data, r["activation"], optimizer=sgd, steps=25, log_every=1)
+        assert r["steps_logged"] == [10, 20, 25]
+        # The record's curve is the mean loss of each window's updates (loss_curve): update i
+        # is computed on the loss after i - 1 updates, which train() logs (full batch).
+        before = [train(p, data, r["activation"], optimizer=optax.sgd(0.0), steps=1,
+                        log_every=1).history["loss"][0], *t.history["loss"][:-1]]  # fmt: skip
         # A scan of 25 SGD steps against a Python loop of 25 jitted steps: the same float32
         # arithmetic up to fusion and reduction order, amplified a little by training: 1e-4.
-        np.testing.assert_allclose(r["loss_curve"], t.history["loss"], rtol=1e-4)
+        np.testing.assert_allclose(r["loss_curve"], loss_curve(before, 25, 10)[1], rtol=1e-4)
         assert r["final_loss"] == pytest.approx(t.final_loss, rel=1e-4)
         # A point within rounding of the decision boundary may flip: at most 2 of 128.
-        assert abs(r["final_accuracy"] - t.final_accuracy) <= 2 / 128
+        assert abs(r["train_accuracy"] - t.final_accuracy) <= 2 / 128
+        with pytest.warns(DeprecationWarning, match="renamed 'train_accuracy'"):
+            assert r["final_accuracy"] == r["train_accuracy"]  # the old name, one release
         assert len(r["grad_norms_init"]) == len(r["grad_norms_final"]) == r["depth"]
         assert r["diverged_step"] is None and r["diverged_layer"] is None
         assert all(_plain(v) for v in r.values())
@@ -406,7 +412,7 @@ def test_summary_cli_and_plot(tmp_path, capsys):
     assert plot_sweep(rows, theory_png, theory=True) == theory_png
     assert theory_png.read_bytes()[:4] == b"\x89PNG"
     text = capsys.readouterr().out
-    assert "final_accuracy mean" in text and "diverged" in text
+    assert "train_accuracy mean" in text and "diverged" in text
     assert main(["sweep", "--kind", "training", "--theory", "--activation", "tanh"]) == 2
     assert "--theory predicts attenuation rates" in capsys.readouterr().err  # before any run
     assert main(["sweep", "--activation", "relu", "--depth", "50", "--width", "64", "--plan",
@@ -417,7 +423,7 @@ def test_summary_cli_and_plot(tmp_path, capsys):
         plot_sweep(rows, png, x="init")
     with pytest.raises(ValueError, match="no metric 'final_loss'"):
         plot_sweep(rows, png, y="final_loss")
-    training_row = {**rows[0], "kind": "training", "final_accuracy_mean": 0.5}
+    training_row = {**rows[0], "kind": "training", "train_accuracy_mean": 0.5}
     with pytest.raises(ValueError, match="theory=True predicts attenuation rates"):
         plot_sweep([training_row], png, theory=True)
 
