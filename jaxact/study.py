@@ -36,7 +36,7 @@ from jaxact.files import (
     mark_output_dir,
 )
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import init_mlp, mlp_forward, mlp_trace
+from jaxact.mlp import init_mlp, mlp_forward, mlp_trace, trace_statistics
 from jaxact.progress import Interrupted, Progress
 from jaxact.shaping import normalize_inputs
 from jaxact.sweeps import Run, train_runs
@@ -471,10 +471,12 @@ def exp_relu_passes(ctx: Context) -> Experiment:
     cfg = ctx.config
     p = init_mlp(jr.key(cfg.seed), depth=10, width=cfg.att_width, init="he")
     x = jr.normal(jr.key(cfg.seed + 3), (64, cfg.att_width), jnp.float32)
-    d = ACTIVATIONS["relu"].derivative(mlp_trace(p, x, "relu").pre)
+    trace = mlp_trace(p, x, "relu")
+    d = ACTIVATIONS["relu"].derivative(trace.pre)
     values = sorted({float(v) for v in np.unique(np.asarray(d))})
-    active = float(d.mean())
-    per_layer = np.asarray(d.mean(axis=(1, 2))).tolist()
+    # Entries that pass the gradient: all but zero_grad's (jaxact.vocabulary).
+    per_layer = (1.0 - np.asarray(trace_statistics(trace, "relu").zero_grad, np.float64)).tolist()
+    active = float(np.mean(per_layer))  # every layer has the same number of entries
     ok = values == [0.0, 1.0]
     fig = figs.active_fraction(per_layer, ctx.figure("relu_passes.png"))
     return Experiment(

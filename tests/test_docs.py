@@ -40,23 +40,37 @@ def test_every_included_readme_section_exists(page):
 
 
 def test_a_section_is_included_with_shifted_headings_and_relative_links():
-    out = hooks.include_readme("<!-- readme: The activation catalogue | 1 -->", depth=1)
-    assert out.startswith("# The activation catalogue\n")
-    assert "\n## Numerics\n" in out  # one level up, as the section's own heading
+    out = hooks.include_readme("<!-- readme: What you can do with it | 1 -->", depth=1)
+    assert out.startswith("# What you can do with it\n")
+    assert "\n## Diagnose your own model\n" in out  # one level up, as the section's own heading
+    assert "](../diagnose.md)" in out  # docs/diagnose.md, from a page one folder down
     study = hooks.include_readme("<!-- readme: The study: the lesson's claims, measured -->")
     assert "## The study: the lesson's claims, measured" in study
-    assert "](study/figures/depth.png)" in study
+    assert "](study/figures/vanishing.png)" in study
     nested = hooks.include_readme("<!-- readme: The study: the lesson's claims, measured -->", 1)
-    assert "](../study/figures/depth.png)" in nested
-    # A heading-like line inside a code block does not end the section.
-    assert "# sweep_job.py" in hooks.include_readme("<!-- readme: On several hosts -->")
+    assert "](../study/figures/vanishing.png)" in nested
+    # A heading-like line inside a code block ("# Records are ...") does not end the section.
+    assert "\n# Records are flat dicts" in out and "summarize(records)  #" in out
 
 
 def test_links_to_files_outside_the_site_become_names():
-    out = hooks.include_readme("<!-- readme: Benchmarks -->")
-    assert "full tables: `benchmarks/results/cpu-AMD_EPYC.md`" in out
-    assert "](benchmarks/" not in out
-    assert "](bench-results/cpu-AMD_EPYC-compile.png)" in out
+    links = ("[the changelog](CHANGELOG.md) [bench](benchmarks/results/cpu.md) "
+             "![f](benchmarks/results/cpu-compile.png) [page](docs/mlp.md)")  # fmt: skip
+    out = hooks.relink(links, 0)
+    assert out == ("the changelog (`CHANGELOG.md`) bench (`benchmarks/results/cpu.md`) "
+                   "![f](bench-results/cpu-compile.png) [page](mlp.md)")  # fmt: skip
+
+
+def test_the_readme_is_a_front_page():
+    # What jaxact is, the two commands, the verdicts and one figure, a snippet per capability
+    # with its page: at most ~200 lines; the detail lives on the pages.
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    pages = ("activations", "mlp", "diagnose", "precision", "theory", "shaping", "sweeps",
+             "benchmarks", "study", "getting-started", "examples", "contributing")  # fmt: skip
+    for page in pages:
+        assert f"](docs/{page}.md)" in text, page
+    assert text.count("![") == 1  # one figure
 
 
 def test_an_unknown_section_is_an_error():
@@ -70,7 +84,7 @@ def test_docs_blocks_are_generated_from_the_committed_results():
         text = path.read_text()
         assert tool.render(text, blocks, path.name) == text, f"{path.name} is stale"
         for fn in blocks.values():
-            body = fn()
+            body = tool.relink(fn(), 0)  # as the page links it
             assert body and body in text
             stale = text.replace(body, body[: len(body) // 2])
             assert tool.render(stale, blocks, path.name) == text
@@ -177,9 +191,10 @@ SNIPPETS = _snippets()
 
 
 def test_the_snippets_are_found():
-    # README: the catalogue, your own activation, diagnose, shaping, sweeps (the multi-host
-    # sweep is marked not run); the diagnose page: flax and equinox.
-    assert len(SNIPPETS) >= 7, [w for w, _ in SNIPPETS]
+    # README: one per capability (7); the pages: those and more (the diagnose page: flax and
+    # equinox; the multi-host sweep is marked not run).
+    assert sum(w.startswith("README.md") for w, _ in SNIPPETS) == 7, [w for w, _ in SNIPPETS]
+    assert len(SNIPPETS) >= 14, [w for w, _ in SNIPPETS]
 
 
 @pytest.mark.slow

@@ -42,7 +42,10 @@ def readme_section(title: str) -> tuple[int, list[str]]:
     return level, lines[start:]
 
 
-def _relink(text: str, depth: int) -> str:
+def relink(text: str, depth: int) -> str:
+    """``text``'s links as seen from a page ``depth`` folders below ``docs/``: ``docs/x`` becomes
+    relative, benchmark figures point where the site serves them, and files of the repository
+    outside the site become their names."""
     up = "../" * depth
 
     def sub(m: re.Match) -> str:
@@ -72,7 +75,7 @@ def include_readme(markdown: str, depth: int = 0) -> str:
             if h is not None:
                 line = "#" * max(1, len(h.group(1)) - level + want) + " " + h.group(2)
             out.append(line)
-        return _relink("\n".join(out), depth)
+        return relink("\n".join(out), depth)
 
     return _MARK.sub(sub, markdown)
 

@@ -1,24 +1,27 @@
-"""Write the README's generated blocks from committed results; ``--check`` fails on drift.
+"""Write the generated blocks of README.md and of the documentation pages from committed
+results; ``--check`` fails on drift.
 
 Each block sits between ``<!-- generated:NAME:begin -->`` and ``<!-- generated:NAME:end -->``
-in README.md and is rendered here from a results file in the repository, which names the command
-and the device that produced it:
+and is rendered here from a results file in the repository, which names the command and the
+device that produced it:
 
-* ``diagnose-bench``: ``benchmarks/results/cpu-AMD_EPYC.json`` (``jaxact bench``), part
-  ``diagnose``;
-* ``diagnose-example``: ``docs/diagnose_example.json`` (``examples/05_diagnose_your_model.py``);
-* ``shaping-example``: ``docs/shaping_example.json`` (``examples/06_shape_your_network.py``);
-* ``study``: ``docs/study/results.json`` (``jaxact study --out docs/study``), its figures in
-  ``docs/study/figures``;
-* ``jax-nn-speed``: part ``jax_nn`` of ``benchmarks/results/cpu-AMD_EPYC.json`` and
-  ``benchmarks/results/gpu-NVIDIA_H200.json`` (``jaxact bench --parts jax_nn``).
-
-The documentation site's pages (``docs/``) have blocks of their own (:data:`DOCS_BLOCKS`): the
-study's verdict rules from ``docs/study/results.json``, and every results file of
-``benchmarks/results/`` rendered by ``jaxact.bench.runner.markdown``.
+* README.md: ``study-summary``: each claim's verdict and one figure, from
+  ``docs/study/results.json`` (``jaxact study --out docs/study``);
+* ``docs/study.md``: ``study`` (the numbers behind each verdict, the figures) and
+  ``study-verdicts`` (the rules), from the same file;
+* ``docs/diagnose.md``: ``diagnose-example`` from ``docs/diagnose_example.json``
+  (``examples/05_diagnose_your_model.py``) and ``diagnose-bench`` from part ``diagnose`` of
+  ``benchmarks/results/cpu-AMD_EPYC.json`` (``jaxact bench``);
+* ``docs/shaping.md``: ``shaping-example`` from ``docs/shaping_example.json``
+  (``examples/06_shape_your_network.py``);
+* ``docs/activations.md``: ``jax-nn-speed``, part ``jax_nn`` of
+  ``benchmarks/results/cpu-AMD_EPYC.json`` and ``benchmarks/results/gpu-NVIDIA_H200.json``
+  (``jaxact bench --parts jax_nn``);
+* ``docs/benchmarks.md``: ``bench-summary`` and ``bench-results`` (every results file of
+  ``benchmarks/results/``, rendered by ``jaxact.bench.runner.markdown``).
 
 Run: python tools/readme_numbers.py [--check]
-(tests/test_readme.py runs the check in the test suite.)
+(tests/test_readme.py and tests/test_docs.py run the check in the test suite.)
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from pathlib import Path
 
 from jaxact.bench.timing import per_round_ratio, ratio_text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the site's hooks, beside this file
+from mkdocs_hooks import relink
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BENCH = ROOT / "benchmarks" / "results" / "cpu-AMD_EPYC.json"
@@ -38,7 +44,9 @@ GPU_BENCH = ROOT / "benchmarks" / "results" / "gpu-NVIDIA_H200.json"
 EXAMPLE = ROOT / "docs" / "diagnose_example.json"
 SHAPING = ROOT / "docs" / "shaping_example.json"
 STUDY = ROOT / "docs" / "study" / "results.json"
-#: The study's figures shown in the README (the rest are in the report).
+#: The study's figure on the README's front page.
+README_FIGURE = "vanishing.png"
+#: The study's figures shown on the study page (the rest are in the report).
 STUDY_FIGURES = ("depth.png", "why_deep_fails.png", "fluctuations.png", "he_xavier.png",
                  "trainability_map.png", "vanishing.png")  # fmt: skip
 
@@ -165,6 +173,24 @@ def study() -> str:
     lines.append("")
     lines += [f"![{f[:-4].replace('_', ' ')}](docs/study/figures/{f})" for f in STUDY_FIGURES
               if f in figures]  # fmt: skip
+    return "\n".join(lines)
+
+
+def study_summary() -> str:
+    """The README's short form of the study: each claim's verdict and one figure (the numbers,
+    the rules and every figure are on the study page)."""
+    res = json.loads(STUDY.read_text())
+    d = res["device"]
+    lines = [
+        f"From `{res['command']} --out docs/study` on the {_device(d)} ({d['date'][:10]}), "
+        f"{res['seconds']:.0f} s of experiments ([the full report](docs/study/report.md)):",
+        "",
+        "| # | claim | verdict |",
+        "|---|---|---|",
+    ]
+    for i, e in enumerate(res["experiments"], 1):
+        lines.append(f"| {i} | {_cell(e['title'])} | {_cell(e['verdict'])} |")
+    lines += ["", f"![{README_FIGURE[:-4]}](docs/study/figures/{README_FIGURE})"]
     return "\n".join(lines)
 
 
@@ -417,19 +443,22 @@ def bench_results() -> str:
 
 
 #: The README's generated blocks.
-BLOCKS = {
-    "bench-summary": bench_summary,
-    "diagnose-bench": diagnose_bench,
-    "diagnose-example": diagnose_example,
-    "shaping-example": shaping_example,
-    "study": study,
-    "jax-nn-speed": jax_nn_speed,
-}
+BLOCKS = {"study-summary": study_summary}
 
-#: The documentation site's own generated blocks (its other text comes from this README).
+#: The documentation pages' generated blocks. Their links are written as from the repository's
+#: root (``docs/x.png``) and made relative to the page as the site's hook does.
 DOCS_BLOCKS = {
-    ROOT / "docs" / "study.md": {"study-verdicts": study_verdicts},
-    ROOT / "docs" / "benchmarks.md": {"bench-results": bench_results},
+    ROOT / "docs" / "study.md": {"study": study, "study-verdicts": study_verdicts},
+    ROOT / "docs" / "benchmarks.md": {
+        "bench-summary": bench_summary,
+        "bench-results": bench_results,
+    },
+    ROOT / "docs" / "diagnose.md": {
+        "diagnose-example": diagnose_example,
+        "diagnose-bench": diagnose_bench,
+    },
+    ROOT / "docs" / "shaping.md": {"shaping-example": shaping_example},
+    ROOT / "docs" / "activations.md": {"jax-nn-speed": jax_nn_speed},
 }
 
 
@@ -442,12 +471,14 @@ def _pattern(name: str) -> re.Pattern:
 
 
 def render(text: str, blocks=None, where: str = "README.md") -> str:
-    """``text`` (README.md, or a page with ``blocks``) with every generated block rewritten."""
+    """``text`` (README.md, or a page of ``docs/`` with its ``blocks``, whose links are made
+    relative to the page) with every generated block rewritten."""
+    page = where != README.name
     for name, fn in (BLOCKS if blocks is None else blocks).items():
         pat = _pattern(name)
         if not pat.search(text):
             raise SystemExit(f"{where} has no block {name!r}")
-        body = fn()
+        body = relink(fn(), 0) if page else fn()
         text = pat.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
     return text
 
