@@ -12,6 +12,7 @@ SLOW_DOCTESTS = {
     "jaxact.attenuation.layer_gradient_norms",
     "jaxact.plotting.plot_attenuation",
     "jaxact.plotting.plot_precision_census",
+    "jaxact.bench.frameworks.faulted_mb_per_step",
     "jaxact.bench.frameworks.markdown_rows",
     "jaxact.bench.frameworks.plot",
     "jaxact.bench.frameworks.run",

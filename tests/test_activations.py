@@ -31,13 +31,25 @@ pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 
 ELEMENTWISE = sorted(n for n, r in ACTIVATIONS.items() if r.elementwise)
 DTYPE_IDS = [np.dtype(d).name for d in FLOAT_DTYPES]
-# Tests that exercise the same code path in every dtype (routes, shapes, jit/vmap) run float32
-# (JAX's default) and bfloat16 (mixed precision) in the default run, float16 and float64 in the
-# slow step; the accuracy tests run every dtype by default.
+# Tests that exercise the same code path in every dtype (routes, special values, shapes,
+# jit/vmap) run float32 (JAX's default) in the default run and the other dtypes in the slow
+# step; the accuracy tests run every dtype by default (the 16-bit ones exhaustively).
 DEFAULT_RUN_DTYPES = [
-    d if np.dtype(d).name in ("float32", "bfloat16") else pytest.param(d, marks=pytest.mark.slow)
+    d if np.dtype(d).name == "float32" else pytest.param(d, marks=pytest.mark.slow)
     for d in FLOAT_DTYPES
 ]
+
+#: Activations that stand for their family's code paths (a custom_jvp with a kink, a
+#: saturating curve, an erf/tanh GELU, a softplus tail, an exponential left side, a
+#: parametrised one, an axis function) in the default run of the wiring tests; every other
+#: registered activation runs them in the slow step.
+FAMILY_REPRESENTATIVES = ("relu", "sigmoid", "gelu", "softplus", "elu", "leaky_relu", "softmax")
+
+
+def _one_per_family(names):
+    return [n if n in FAMILY_REPRESENTATIVES else pytest.param(n, marks=pytest.mark.slow)
+            for n in names]  # fmt: skip
+
 
 # Value accuracy required by the catalogue's contract, in ulps of the result's dtype.
 VALUE_ULPS = {"float16": 4, "bfloat16": 4, "float32": 8, "float64": 8}
@@ -262,6 +274,9 @@ NAIVE = {
 }
 
 
+# A second witness (the closed forms are checked against mpmath and every autodiff route by
+# default): the slow step.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_closed_forms_against_native_autodiff_of_textbook_formula(name):
     rec = ACTIVATIONS[name]
@@ -286,7 +301,7 @@ def test_closed_forms_against_native_autodiff_of_textbook_formula(name):
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_infinities_give_limits_and_nan_gives_nan(name, dtype):
     rec = ACTIVATIONS[name]
     x = jnp.asarray([-np.inf, np.inf, np.nan], dtype)
@@ -385,7 +400,7 @@ def test_agrees_with_jax_nn_where_jax_nn_is_accurate(name):
     np.testing.assert_allclose(ours_g, theirs_g, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("name", _one_per_family(sorted(ACTIVATIONS)))
 @pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_shape_dtype_jit_vmap(name, dtype):
     rec = ACTIVATIONS[name]
@@ -544,10 +559,19 @@ _JAX_NN_INPUTS = {
 }
 
 
+# One input of each promotion rule in the default run (an integer array, a Python scalar, a
+# float array of each width); the other integer and scalar kinds take the same rules, in the
+# slow step.
+PROMOTION_KINDS = [
+    k if k in ("int32 array", "python float", "bfloat16 array")
+    else pytest.param(k, marks=pytest.mark.slow) for k in sorted(_JAX_NN_INPUTS)
+]  # fmt: skip
+
+
 # jax.nn's softmax of an integer casts -inf to int internally (a numpy warning, not ours).
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-@pytest.mark.parametrize("kind", sorted(_JAX_NN_INPUTS))
+@pytest.mark.parametrize("name", _one_per_family(sorted(ACTIVATIONS)))
+@pytest.mark.parametrize("kind", PROMOTION_KINDS)
 def test_dtype_promotion_and_weak_type_follow_jax_nn(name, kind):
     x = _JAX_NN_INPUTS[kind]()
     fn = getattr(jaxact, name)

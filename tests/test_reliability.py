@@ -28,7 +28,7 @@ from jaxact.cli import main
 from jaxact.datasets import Dataset
 from jaxact.files import OutputBusy, OutputRefused, WriteFailed, hold_output
 from jaxact.progress import Interrupted
-from jaxact.sweeps import read_records, summarize, sweep
+from jaxact.sweeps import RECORD_SCHEMA, read_records, summarize, sweep
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
 
@@ -224,7 +224,7 @@ def test_records_of_another_layout_are_recomputed(tmp_path):
     assert "1 record(s) of another layout version skipped" in text, text
     assert "1 repeated or outdated record(s) removed; 7 kept" in text, text  # then recomputed
     assert again[0]["rate"] == records[0]["rate"] != 123.0
-    assert all(r["schema"] == files.SCHEMA_VERSION for r in read_records(out))
+    assert all(r["schema"] == RECORD_SCHEMA for r in read_records(out))
 
 
 # ----------------------------------------------------------------------------- the study's folder

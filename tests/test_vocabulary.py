@@ -51,48 +51,60 @@ def by_hand(h, activation, saturation=SATURATION):
     }
 
 
-def _net(activation):
+def _net(activation, shift=None):
     """A 3-layer net whose units saturate (weight variance 6: pre-activations of std ~2.5)
-    and whose ReLU units are partly dead (a negative bias), on 64 examples."""
+    and whose ReLU units are partly dead (biases shifted by -1.5; by ``shift`` if given: +4
+    puts some tanh units on the flat side for every example), on 64 examples."""
     p = jaxact.init_mlp(jax.random.key(0), depth=3, width=32, in_dim=4, out_dim=2,
                         init="gaussian", sigma_w2=6.0)  # fmt: skip
-    p = p._replace(biases=p.biases - (1.5 if activation == "relu" else 0.0))
+    if shift is None:
+        shift = -1.5 if activation == "relu" else 0.0
+    p = p._replace(biases=p.biases + shift)
     x = jax.random.normal(jax.random.key(1), (64, 4), jnp.float32)
     return p, x
 
 
-@pytest.mark.parametrize("activation", sorted(SLOPES))
-def test_every_producer_agrees_with_the_hand_count(activation):
-    p, x = _net(activation)
+def _hand_counts(activation, shift=None):
+    p, x = _net(activation, shift)
     hs = np.asarray(jaxact.mlp_trace(p, x, activation).pre, np.float64)  # (depth, 64, 32)
     # The hand count takes the float32 pre-activations the producers see (its slopes are
     # float64): an entry within float32 rounding of the threshold could flip; none does here.
     hand = [by_hand(h.astype(np.float32), activation) for h in hs]
     want = {k: np.array([row[k] for row in hand]) for k in (*ENTRY_STATISTICS, *UNIT_STATISTICS)}
-    # A case that tests something: every statistic is nonzero on some layer for some activation.
-    assert want["zero_grad"].any() or activation != "relu"
-    assert want["saturated"].any() or activation == "relu"
+    return p, x, want
+
+
+@pytest.mark.parametrize("activation", sorted(SLOPES))
+def test_diagnose_and_trace_statistics_agree_with_the_hand_count(activation):
+    p, x, want = _hand_counts(activation)
+    # A case that tests something: ReLU has entries with phi' = 0, the others saturated ones.
+    assert want["zero_grad"].any() if activation == "relu" else want["saturated"].any()
 
     def loss(p, x):
         return jnp.mean(jaxact.mlp_forward(p, x, activation) ** 2)
 
     d = jaxact.diagnose(loss, p, x)
     s = jaxact.trace_statistics(jaxact.mlp_trace(p, x, activation), activation)
-    y = jnp.arange(64, dtype=jnp.int32) % 2
-    data = Dataset(x, y, "multiclass", "hand")
-    # Zero learning rate: the history after step 1 is the statistics at p, on the whole set.
-    r = jaxact.train(p, data, activation, optimizer=optax.sgd(0.0), steps=1, log_every=1)
     for k in (*ENTRY_STATISTICS, *UNIT_STATISTICS):
         np.testing.assert_allclose(np.asarray(getattr(d, k))[:3], want[k], rtol=FRACTION_RTOL,
                                    atol=0, err_msg=f"diagnose {k}")  # fmt: skip
         np.testing.assert_allclose(np.asarray(getattr(s, k)), want[k], rtol=FRACTION_RTOL,
                                    atol=0, err_msg=f"trace_statistics {k}")  # fmt: skip
-    for k in UNIT_STATISTICS:
-        np.testing.assert_allclose(r.history[k][0], want[k], rtol=FRACTION_RTOL, atol=0,
-                                   err_msg=f"train history {k}")  # fmt: skip
     seen = jaxact.UnitActivity.start(d)
     np.testing.assert_allclose(np.asarray(seen.dead_units)[:3], want["dead_units"],
                                rtol=FRACTION_RTOL, atol=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("activation", ["relu", pytest.param("tanh", marks=pytest.mark.slow)])
+def test_train_history_agrees_with_the_hand_count(activation):
+    p, x, want = _hand_counts(activation, shift=None if activation == "relu" else 4.0)
+    assert want["dead_units"].any() if activation == "relu" else want["saturated_units"].any()
+    data = Dataset(x, jnp.arange(64, dtype=jnp.int32) % 2, "multiclass", "hand")
+    # Zero learning rate: the history after step 1 is the statistics at p, on the whole set.
+    r = jaxact.train(p, data, activation, optimizer=optax.sgd(0.0), steps=1, log_every=1)
+    for k in UNIT_STATISTICS:
+        np.testing.assert_allclose(r.history[k][0], want[k], rtol=FRACTION_RTOL, atol=0,
+                                   err_msg=f"train history {k}")  # fmt: skip
 
 
 def test_saturated_and_zero_grad_are_disjoint():
@@ -124,6 +136,7 @@ def test_divergence_by_hand():
         assert int(where) == want_where
 
 
+@pytest.mark.slow
 def test_train_and_sweeps_name_the_same_divergence_in_one_record_schema():
     # A learning rate of 1e12 on a ReLU net: the first NaN/inf appears at the same step and
     # layer in train(), train_runs and a training sweep of the same network (seed, data).
