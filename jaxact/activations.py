@@ -57,7 +57,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-from jaxact import special, testing
+from jaxact import accuracy, special
 from jaxact.checks import check_finite_number
 
 __all__ = [
@@ -1975,9 +1975,9 @@ _CHECK_RTOL = 1e-3
 
 def _check_against_autodiff(name, label, fn, closed, order, kinks) -> None:
     """Raise ValueError where ``closed`` and autodiff of ``fn`` disagree on the probe grid (away
-    from ``kinks``), by :func:`jaxact.testing.check_derivative` in float32."""
+    from ``kinks``), by :func:`jaxact.accuracy.check_derivative` in float32."""
     eps = float(np.finfo(np.float32).eps)
-    (r,) = testing.check_derivative(fn, closed, order=order, dtypes=(jnp.float32,),
+    (r,) = accuracy.check_derivative(fn, closed, order=order, dtypes=(jnp.float32,),
                                     ulps=_CHECK_RTOL / eps, kinks=kinks, points=_PROBE,
                                     raise_on_failure=False)  # fmt: skip
     if not r.passed:
@@ -2093,7 +2093,7 @@ def register_activation(
             raise TypeError(f"register_activation: default of {k!r} must be a number, got {v!r}.")
     kinks = dict(kinks or {})
     curvature_kinks = dict(curvature_kinks or {})
-    second = second_derivative or testing.autodiff_derivative(derivative)
+    second = second_derivative or accuracy.autodiff_derivative(derivative)
 
     checked, _ = _elementwise(name, fn, derivative, second, defaults=defaults)
     value_fn, d1_fn, d2_fn = checked(name, "value"), checked(name, "d1"), checked(name, "d2")

@@ -31,12 +31,14 @@ from jax.typing import ArrayLike
 from jaxact.activations import Activation, activation_fn, activation_name
 from jaxact.diagnosis import diagnose, tap
 from jaxact.mlp import MLPParams, check_input, hidden_weight_norms, mlp_forward, mlp_trace
+from jaxact.vocabulary import SIGNAL_LOST, fit_rate, signal_lost
 
 __all__ = [
     "AttenuationResult",
     "GradientNorms",
     "SIGNAL_LOST",
     "JacobianNorms",
+    "fit_rate",
     "gradient_attenuation",
     "jacobian_norms",
     "layer_gradient_norms",
@@ -261,65 +263,6 @@ class AttenuationResult:
             f"per layer (fit rms {self.fit_rms:.2g} in log), x{self.total:.3g} over the stack, "
             f"1e-6 after {d6s})"
         )
-
-
-def fit_rate(norms: np.ndarray) -> tuple[float, float]:
-    """Least-squares geometric rate of ``norms`` (layer 1 first) going backwards, and the rms.
-
-    >>> round(fit_rate(np.array([1e-9, 1e-8, 1e-7, 1e-6]))[0], 12)
-    0.1
-    """
-    norms = np.asarray(norms, np.float64)
-    depth = norms.size
-    if depth < 2:
-        return math.nan, math.nan
-    with np.errstate(divide="ignore"):
-        y = np.log(norms)
-    ok = np.isfinite(y)
-    if ok.sum() < 2:
-        return 0.0 if np.all(norms[:-1] == 0) else math.nan, math.nan
-    steps_back = (depth - 1) - np.arange(depth)  # 0 at the last layer
-    slope, intercept = np.polyfit(steps_back[ok], y[ok], 1)
-    resid = y[ok] - (slope * steps_back[ok] + intercept)
-    return float(np.exp(slope)), float(np.sqrt(np.mean(resid**2)))
-
-
-#: The ways a per-layer gradient profile stops being a measurement (:func:`signal_lost`).
-SIGNAL_LOST = ("overflow", "underflow")
-
-
-def signal_lost(norms) -> tuple[str, int] | None:
-    """Where a per-layer gradient-norm profile (layer 1 first) stops being a measurement.
-
-    * ``("overflow", l)``: a norm is inf or NaN; ``l`` is the deepest such layer (the first met
-      on the way back from the output). No rate can be fitted.
-    * ``("underflow", l)``: a norm is exactly 0 (the float format's range ran out, not a
-      measured attenuation); ``l`` is the deepest such layer, and every layer from ``l`` down
-      to 1 is unmeasured. A rate fits only layers ``l + 1`` and up.
-
-    This is the one definition of both words: :func:`gradient_attenuation` raises on an
-    overflow, and the sweeps' records and ``jaxact attenuation`` flag both.
-
-    Args:
-      norms: per-layer gradient norms, layer 1 first.
-
-    Returns:
-      ``None`` when every norm is finite and positive, else ``(kind, layer)`` (1-based).
-
-    >>> from jaxact.attenuation import signal_lost
-    >>> signal_lost([1e-3, 1e-2, 1e-1]) is None
-    True
-    >>> signal_lost([0.0, 0.0, 1e-40, 1e-20]), signal_lost([float("inf"), 2.0, 1.0])
-    (('underflow', 2), ('overflow', 1))
-    """
-    norms = np.asarray(norms, np.float64)
-    bad = np.nonzero(~np.isfinite(norms))[0]
-    if bad.size:
-        return "overflow", int(bad[-1]) + 1
-    zero = np.nonzero(norms == 0)[0]
-    if zero.size:
-        return "underflow", int(zero[-1]) + 1
-    return None
 
 
 def gradient_attenuation(

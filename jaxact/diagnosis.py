@@ -93,7 +93,7 @@ from jax.extend import core as jcore
 from jax.extend import source_info_util
 
 from jaxact.activations import ACTIVATIONS, JAXPR_NAME_PREFIX
-from jaxact.vocabulary import SATURATION, slope_statistics, wide_dtype
+from jaxact.vocabulary import SATURATION, fit_rate, slope_statistics, wide_dtype
 
 __all__ = [
     "STATISTICS",
@@ -348,7 +348,6 @@ class Diagnosis:
         """What :func:`diagnose` found, led by what is wrong: the findings (see
         :meth:`findings`, whose thresholds it takes), the fitted per-site rate of the gradient,
         then per site the gradient relative to the last site and the flags."""
-        from jaxact.attenuation import fit_rate
 
         v, n = self._last(), len(self.sites)
         findings = self.findings(**thresholds)

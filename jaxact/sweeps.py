@@ -66,7 +66,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
-from jaxact.attenuation import fit_rate, layer_gradient_norms, signal_lost
+from jaxact.attenuation import layer_gradient_norms
 from jaxact.checks import check_finite_number, check_positive_int, free_memory
 from jaxact.datasets import check_dataset
 from jaxact.files import (
@@ -94,7 +94,7 @@ from jaxact.training import (
     per_network_optimizer,
     two_spirals,
 )
-from jaxact.vocabulary import Record, divergence
+from jaxact.vocabulary import Record, divergence, fit_rate, signal_lost
 
 __all__ = [
     "HYPERPARAMETERS",

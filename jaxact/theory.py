@@ -995,7 +995,7 @@ def attenuation_rate(activation, sigma_w2: float, sigma_b2: float,
     >>> round(r("tanh", 1.0, 0.0), 4), round(r("tanh", 1.0, 0.0, depth=30), 4)
     (1.0, 0.9533)
     """
-    from jaxact.attenuation import fit_rate
+    from jaxact.vocabulary import fit_rate
 
     if depth is None:
         return math.sqrt(chi1(activation, sigma_w2, sigma_b2))

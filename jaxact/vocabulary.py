@@ -29,6 +29,13 @@ word                definition
 Entry fractions are over all entries of the site; unit fractions over its units. Every count is
 taken in the slope's own dtype, the comparison with ``s sup|phi'|`` in at least float32.
 
+Through depth, from per-layer (or per-site) gradient norms ``g_1 .. g_L``, layer 1 first:
+
+* **rate**: the geometric factor per layer on the way back, fitted by least squares
+  (:func:`fit_rate`); below 1 the gradient vanishes.
+* **signal lost**: ``"overflow"`` (a norm is inf or NaN) or ``"underflow"`` (a norm is exactly
+  0: the float format's range ran out), and the deepest such layer (:func:`signal_lost`).
+
 Training:
 
 * **diverged**: a step whose loss, or any layer's gradient, is not finite (NaN or inf). Where:
@@ -40,6 +47,7 @@ Training:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -50,9 +58,12 @@ import numpy as np
 __all__ = [
     "ENTRY_STATISTICS",
     "SATURATION",
+    "SIGNAL_LOST",
     "UNIT_STATISTICS",
     "Record",
     "divergence",
+    "fit_rate",
+    "signal_lost",
     "slope_statistics",
     "wide_dtype",
 ]
@@ -146,6 +157,79 @@ def divergence(loss: jax.Array, layer_finite: jax.Array) -> tuple[jax.Array, jax
     ok = jnp.all(layer_finite)
     where = jnp.where(ok, -1, jnp.argmin(layer_finite)).astype(jnp.int32)
     return ~(ok & jnp.isfinite(loss)), where
+
+
+def fit_rate(norms) -> tuple[float, float]:
+    r"""The per-layer *rate* of a gradient profile: the least-squares geometric factor by which
+    ``norms`` (layer 1 first) shrink going backwards, and the fit's rms: the one fit
+    :func:`jaxact.gradient_attenuation`, :meth:`jaxact.Diagnosis.summary`, the sweeps and the
+    theory use. Fits :math:`\log g_l = c + (L - l) \log(\mathrm{rate})` over the finite,
+    nonzero norms.
+
+    Args:
+      norms: per-layer (per-site) gradient norms, layer 1 first.
+
+    Returns:
+      ``(rate, rms)``: below 1 the gradient vanishes on the way back; the rms of the log fit
+      in natural-log units. ``(nan, nan)`` for fewer than two usable norms (``0.0`` as the
+      rate when every norm but the last is 0).
+
+    >>> import numpy as np
+    >>> from jaxact.vocabulary import fit_rate
+    >>> round(fit_rate(np.array([1e-9, 1e-8, 1e-7, 1e-6]))[0], 12)
+    0.1
+    """
+    norms = np.asarray(norms, np.float64)
+    depth = norms.size
+    if depth < 2:
+        return math.nan, math.nan
+    with np.errstate(divide="ignore"):
+        y = np.log(norms)
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return 0.0 if np.all(norms[:-1] == 0) else math.nan, math.nan
+    steps_back = (depth - 1) - np.arange(depth)  # 0 at the last layer
+    slope, intercept = np.polyfit(steps_back[ok], y[ok], 1)
+    resid = y[ok] - (slope * steps_back[ok] + intercept)
+    return float(np.exp(slope)), float(np.sqrt(np.mean(resid**2)))
+
+
+#: The ways a per-layer gradient profile stops being a measurement (:func:`signal_lost`).
+SIGNAL_LOST = ("overflow", "underflow")
+
+
+def signal_lost(norms) -> tuple[str, int] | None:
+    """Where a per-layer gradient-norm profile (layer 1 first) stops being a measurement.
+
+    * ``("overflow", l)``: a norm is inf or NaN; ``l`` is the deepest such layer (the first met
+      on the way back from the output). No rate can be fitted.
+    * ``("underflow", l)``: a norm is exactly 0 (the float format's range ran out, not a
+      measured attenuation); ``l`` is the deepest such layer, and every layer from ``l`` down
+      to 1 is unmeasured. A rate fits only layers ``l + 1`` and up.
+
+    This is the one definition of both words: :func:`jaxact.gradient_attenuation` raises on an
+    overflow, and the sweeps' records and ``jaxact attenuation`` flag both.
+
+    Args:
+      norms: per-layer gradient norms, layer 1 first.
+
+    Returns:
+      ``None`` when every norm is finite and positive, else ``(kind, layer)`` (1-based).
+
+    >>> from jaxact.vocabulary import signal_lost
+    >>> signal_lost([1e-3, 1e-2, 1e-1]) is None
+    True
+    >>> signal_lost([0.0, 0.0, 1e-40, 1e-20]), signal_lost([float("inf"), 2.0, 1.0])
+    (('underflow', 2), ('overflow', 1))
+    """
+    norms = np.asarray(norms, np.float64)
+    bad = np.nonzero(~np.isfinite(norms))[0]
+    if bad.size:
+        return "overflow", int(bad[-1]) + 1
+    zero = np.nonzero(norms == 0)[0]
+    if zero.size:
+        return "underflow", int(zero[-1]) + 1
+    return None
 
 
 class Record(dict):
