@@ -583,6 +583,144 @@ def _deep_verdict(cells, depth: int) -> tuple[str, list[str]]:
     return (supported_only(", or ".join(fixes)) if fixes else NOT_SUPPORTED), ok
 
 
+def _he_xavier(records) -> dict[str, Any]:
+    """He et al. (2015)'s test from its runs: accuracy cells per (init, optimizer), the final
+    losses under SGD + momentum, whether the target is met, and the He - Xavier gaps."""
+    hx = cell_summary(records, ("init", "optimizer"))
+    hx_loss = cell_summary(records, ("init", "optimizer"), "final_loss")
+    he_l, xa_l = hx_loss[("he", "momentum")]["mean"], hx_loss[("glorot", "momentum")]["mean"]
+    he, xa = hx[("he", "momentum")], hx[("glorot", "momentum")]
+    return {
+        "he": he, "xavier": xa, "he_loss": he_l, "xavier_loss": xa_l,
+        "target_met": he["mean"] >= 0.9 and xa_l - he_l >= 0.5,
+        "gap_sgd": he["mean"] - xa["mean"],
+        "gap_adam": hx[("he", "adam")]["mean"] - hx[("glorot", "adam")]["mean"],
+        "cells": {f"{i}_{o}": hx[(i, o)] | {"final_loss_mean": hx_loss[(i, o)]["mean"]}
+                  for i, o in hx},
+    }  # fmt: skip
+
+
+def _depth_figures(ctx: Context, res: dict, why: dict, grads: dict, every: list,
+                   chance: float) -> list[str]:  # fmt: skip
+    """Claim 6's figures: the depth grid, why deep nets fail at initialisation, depth x width,
+    He against Xavier, the trainability maps and the fluctuations."""
+    s, grid = ctx.config.grid, res["grid"]
+    names = [figs.depth_grid(grid, ctx.figure("depth.png"), chance).name]
+    curves = {row["label"]: row["signal"] for row in why["recipes"].values()}
+    predicted = {row["label"]: row["c_map"] for row in why["recipes"].values() if "c_map" in row}
+    names.append(figs.signal(curves, predicted, grads, ctx.figure("why_deep_fails.png")).name)
+    plain_adam = [r for r in grid if r["recipe"] == "he_relu" and r["optimizer"] == "adam"]
+    width_recs = res["width"] + [r for r in plain_adam if r["depth"] in s.width_depths]
+    if len({r["width"] for r in width_recs}) > 1:
+        names.append(figs.heatmap(width_recs, ctx.figure("depth_width.png"), x="width",
+                                  y="depth", title="Plain ReLU (He, Adam): depth x width",
+                                  xlabel="width", ylabel="hidden layers").name)  # fmt: skip
+    title = f"He et al. (2015): {s.he_depth}-layer ReLU net, width {s.he_width}, digits"
+    names.append(figs.loss_curves(
+        res["he_xavier"], ctx.figure("he_xavier.png"),
+        [("He init (sigma_w2 = 2)", {"init": "he"}),
+         ("Xavier/Glorot init (sigma_w2 = 1)", {"init": "glorot"})], title).name)  # fmt: skip
+    for init in dict.fromkeys(r["init"] for r in res["map"]):  # none in --quick
+        name = "trainability_map.png" if init == "gaussian" else f"trainability_map_{init}.png"
+        names.append(figs.trainability_map([r for r in res["map"] if r["init"] == init],
+                                           ctx.figure(name), s.map_sigma_b2).name)  # fmt: skip
+    if every:
+        names.append(figs.fluctuations(every, ctx.figure("fluctuations.png")).name)
+    return names
+
+
+def _depth_summary(s: GridSettings, numbers: dict, cells: dict, dmax: int, deepest: list[str],
+                   plain_ok: list) -> str:  # fmt: skip
+    """Claim 6's short summary: the setting, each recipe's accuracy at the deepest depth, the
+    plain nets that train, and (when both were run) how He-ReLU and a shaped net differ."""
+
+    def acc(name):
+        both = [cells.get((name, o, dmax)) for o in ("momentum", "adam")]
+        return " / ".join(f"{c['mean']:.0%} ± {c['std']:.0%}" if c else "-" for c in both)
+
+    summary = (
+        f"Digits ({numbers['train_examples']} training / {numbers['test_examples']} test "
+        f"images, each normalised to ||x||^2/dim = 1), width {s.width}, the same {s.steps} "
+        f"steps of minibatch {s.batch_size} for every net, {s.seeds} seeds; test accuracy mean "
+        f"± sd, SGD + momentum (rate {s.lr_momentum:g}) / Adam (rate {s.lr_adam:g}). "
+        f"At depth {dmax}: " + "; ".join(f"{RECIPES[n].label} {acc(n)}" for n in deepest) + ". "
+    )
+    if plain_ok:
+        by_recipe: dict[str, list[int]] = {}
+        for n, d in plain_ok:
+            by_recipe.setdefault(n, []).append(d)
+        summary += ("Plain nets (no residual connection, no normalisation) at >= 50 layers that "
+                    "reach 90%: " + "; ".join(
+                        f"{RECIPES[n].label} (depth{'s' if len(ds) > 1 else ''} "
+                        f"{' and '.join(map(str, sorted(ds)))})"
+                        for n, ds in sorted(by_recipe.items(), key=lambda kv: -max(kv[1])))
+                    + ". ")  # fmt: skip
+    rows = numbers["why_at_init"]["recipes"]
+    if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
+        shaped = rows.get("tat_leaky_relu") or rows["dks_tanh"]
+        summary += (
+            f"At initialisation a plain He-ReLU net makes every input look alike to its output "
+            f"layer after {dmax} layers (C map {rows['he_relu']['c_map'][-1]:.3f}); the shaped "
+            f"net keeps them apart (C_f(0) = {shaped['network_c0']:.2f}) - see 'Why, at "
+            "initialisation'. "
+        )  # fmt: skip
+    return summary.strip()
+
+
+def _depth_details(s: GridSettings, numbers: dict, dmax: int, hx: dict, fl: list,
+                   map_recs: list, out_dim: int) -> list[list[str]]:  # fmt: skip
+    """Claim 6's folded detail: why deep nets fail at initialisation, the gradient's
+    fluctuations, He against Xavier, the trainability map."""
+    why = numbers["why_at_init"]
+    rows = why["recipes"]
+    details: list[list[str]] = []
+    if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
+        he_r = rows["he_relu"]
+        shaped = rows.get("tat_leaky_relu") or rows["dks_tanh"]
+        details.append(["Why, at initialisation", (
+            f"After {dmax} He-ReLU layers two inputs whose correlation was "
+            f"{why['input_correlation']:.2f} look alike (the theory's composed C map gives "
+            f"{he_r['c_map'][-1]:.3f}, and even orthogonal inputs end at C_f(0) = "
+            f"{he_r['network_c0']:.3f}), so the output barely depends on the input; the "
+            f"Jacobian's squared singular values have mean {he_r['jacobian_mean']:.2g} and "
+            f"variance {he_r['jacobian_variance']:.3g} (Gaussian weights). The "
+            f"{shaped['label']} net is shaped so that C_f(0) = {shaped['network_c0']:.2f} after "
+            f"{dmax} layers (the C map of the inputs ends at {shaped['c_map'][-1]:.3f}), with a "
+            f"Jacobian spectrum of variance {shaped['jacobian_variance']:.3g} (orthogonal "
+            "weights and a nearly linear activation); inputs stay apart and the gradient keeps "
+            f"its size through depth, as the figure shows (at width {s.width} the measured "
+            "similarity drifts from the wide-network theory, more so with depth).")])  # fmt: skip
+    if fl:
+        fdeep = [c for c in fl if c["depth"] == max(s.fluct_depths)]
+        fluct = ", ".join(f"{c['var_log']:.1f} ± {c['var_log_se']:.1f} at width {c['width']} "
+                          f"(theory {c['predicted_var_log']:.1f}; one init's gradient scale "
+                          f"typically {_factor(c['spread'])} off the median)"
+                          for c in fdeep)  # fmt: skip
+        details.append(["Gradient fluctuations from one initialisation to the next", (
+            "For He ReLU, what grows with depth is how much the gradient's scale varies from "
+            f"one random init to the next: over {s.fluct_inits} inits, the variance of "
+            f"log ||J u||^2 (the input-output Jacobian after {fdeep[0]['depth']} layers, "
+            f"applied to a random direction) is {fluct}. Its theory (Hanin 2018; 5 x "
+            "depth/width for wide layers) says width buys it back.")])  # fmt: skip
+    he, xa, he_l, xa_l = hx["he"], hx["xavier"], hx["he_loss"], hx["xavier_loss"]
+    learns = ("it has not started to learn" if xa_l > math.log(out_dim) - 0.1
+              else "it learns, but later")  # fmt: skip
+    target = "met" if hx["target_met"] else "missed"
+    if dmax < DEEP:
+        target = f"not tested ({s.he_steps} steps at width {s.he_width}: a smoke test)"
+    details.append(["He et al. (2015): He against Xavier initialisation", (
+        f"{s.he_depth} layers, SGD + momentum: He init {he['mean']:.0%} ± {he['std']:.0%}, "
+        f"Xavier init {xa['mean']:.0%} ± {xa['std']:.0%}, final loss {he_l:.2f} vs "
+        f"{xa_l:.2f} nats (Xavier's signal starts 2^-{s.he_depth} times smaller in variance; "
+        f"{learns}); target (He >= 90%, Xavier >= 0.5 nats above) {target}. With Adam the "
+        f"He - Xavier accuracy gap is {hx['gap_adam']:+.0%} against {hx['gap_sgd']:+.0%} with "
+        "SGD + momentum: Adam rescales each parameter's gradient and so hides vanishing "
+        "gradients.")])  # fmt: skip
+    if map_recs:
+        details.append(["Schoenholz et al. (2017)'s trainability map", _map_sentence(map_recs, s)])
+    return details
+
+
 def exp_depth(ctx: Context) -> Experiment:
     """6. What makes 50, 100 or more layers trainable, on digits (and MNIST-1D in --full)."""
     cfg = ctx.config
@@ -603,24 +741,15 @@ def exp_depth(ctx: Context) -> Experiment:
         verdict = NOT_TESTED
     plain_ok = sorted({(k[0], k[2]) for k, v in cells.items() if RECIPES[k[0]].plain
                        and k[2] >= 50 and v["mean"] >= 0.9})  # fmt: skip
-    # He et al. (2015)
-    hx = cell_summary(res["he_xavier"], ("init", "optimizer"))
-    hx_loss = cell_summary(res["he_xavier"], ("init", "optimizer"), "final_loss")
-    he, xa = hx[("he", "momentum")], hx[("glorot", "momentum")]
-    he_l, xa_l = hx_loss[("he", "momentum")]["mean"], hx_loss[("glorot", "momentum")]["mean"]
-    he_ok = he["mean"] >= 0.9 and xa_l - he_l >= 0.5
-    gap_sgd = he["mean"] - xa["mean"]
-    gap_adam = hx[("he", "adam")]["mean"] - hx[("glorot", "adam")]["mean"]
-    numbers["he_xavier"] = {f"{i}_{o}": hx[(i, o)] | {"final_loss_mean": hx_loss[(i, o)]["mean"]}
-                            for i, o in hx}  # fmt: skip
+    hx = _he_xavier(res["he_xavier"])
+    numbers["he_xavier"] = hx["cells"]
     # Why: the signal at initialisation, the theory's C map and Jacobian spectrum.
     deepest = list(dict.fromkeys(r["recipe"] for r in grid if r["depth"] == dmax))
     ctx.stage("the signal at initialisation, the C map and the Jacobian spectrum")
-    why = _why_at_init(s, dmax, test_set.x[:128], deepest)
-    numbers["why_at_init"] = why
-    gcells = cell_summary(grid, ("recipe", "depth"), "grad_norm_layer1_init")
-    lcells = cell_summary(grid, ("recipe", "depth"), "grad_norm_last_init")
-    grads = {RECIPES[n].label: [gcells[(n, dmax)]["mean"], lcells[(n, dmax)]["mean"]]
+    numbers["why_at_init"] = why = _why_at_init(s, dmax, test_set.x[:128], deepest)
+    at = {k: cell_summary(grid, ("recipe", "depth"), f"grad_norm_{k}_init")
+          for k in ("layer1", "last")}  # fmt: skip
+    grads = {RECIPES[n].label: [at["layer1"][(n, dmax)]["mean"], at["last"][(n, dmax)]["mean"]]
              for n in deepest}  # fmt: skip
     numbers["grad_norms_at_init"] = grads
     # Hanin: how much the gradient's scale varies from one init to the next (every layer).
@@ -629,42 +758,10 @@ def exp_depth(ctx: Context) -> Experiment:
     every = (fluctuation_cells(range(1, max(s.fluct_depths) + 1), s.fluct_widths,
                                inits=s.fluct_inits, seed=cfg.seed)
              if s.fluct_depths else [])  # --quick measures none  # fmt: skip
-    fl = [c for c in every if c["depth"] in s.fluct_depths]
-    numbers["gradient_fluctuations"] = fl
+    numbers["gradient_fluctuations"] = fl = [c for c in every if c["depth"] in s.fluct_depths]
     ctx.stage("figures")
-    chance = 1 / train_set.out_dim
-    fnames = [figs.depth_grid(grid, ctx.figure("depth.png"), chance).name]
-    curves = {row["label"]: row["signal"] for row in why["recipes"].values()}
-    predicted = {row["label"]: row["c_map"] for row in why["recipes"].values() if "c_map" in row}
-    fnames.append(figs.signal(curves, predicted, grads, ctx.figure("why_deep_fails.png")).name)
-    width_recs = res["width"] + [
-        r
-        for r in grid
-        if r["recipe"] == "he_relu" and r["optimizer"] == "adam" and r["depth"] in s.width_depths
-    ]
-    if len({r["width"] for r in width_recs}) > 1:
-        fnames.append(figs.heatmap(width_recs, ctx.figure("depth_width.png"), x="width",
-                                   y="depth", title="Plain ReLU (He, Adam): depth x width",
-                                   xlabel="width", ylabel="hidden layers").name)  # fmt: skip
-    fnames.append(
-        figs.loss_curves(
-            res["he_xavier"],
-            ctx.figure("he_xavier.png"),
-            [
-                ("He init (sigma_w2 = 2)", {"init": "he"}),
-                ("Xavier/Glorot init (sigma_w2 = 1)", {"init": "glorot"}),
-            ],
-            f"He et al. (2015): {s.he_depth}-layer ReLU net, width {s.he_width}, digits",
-        ).name
-    )
-    map_recs = res["map"]
-    for init in dict.fromkeys(r["init"] for r in map_recs):  # none in --quick
-        name = "trainability_map.png" if init == "gaussian" else f"trainability_map_{init}.png"
-        fnames.append(figs.trainability_map([r for r in map_recs if r["init"] == init],
-                                            ctx.figure(name), s.map_sigma_b2).name)  # fmt: skip
-    if every:
-        fnames.append(figs.fluctuations(every, ctx.figure("fluctuations.png")).name)
-    numbers["runs"] = [*grid, *res["width"], *map_recs, *res["he_xavier"]]
+    fnames = _depth_figures(ctx, res, why, grads, every, 1 / train_set.out_dim)
+    numbers["runs"] = [*grid, *res["width"], *res["map"], *res["he_xavier"]]
     if cfg.mnist1d:
         ctx.stage("training the grid on MNIST-1D")
         m_train, m_test = (_normalized(d) for d in standardize(*split(mnist1d(), 0.2, seed=0)))
@@ -673,91 +770,13 @@ def exp_depth(ctx: Context) -> Experiment:
         numbers["runs"] += m
         numbers["mnist1d_cells"] = _cell_rows(cell_summary(m, _GRID_KEYS))
         fnames.append(figs.depth_grid(m, ctx.figure("depth_mnist1d.png"), 0.1).name)
-
-    def acc(name, d=dmax):
-        both = [cells.get((name, o, d)) for o in ("momentum", "adam")]
-        return " / ".join(f"{c['mean']:.0%} ± {c['std']:.0%}" if c else "-" for c in both)
-
-    rows = why["recipes"]
-    summary = (
-        f"Digits ({numbers['train_examples']} training / {numbers['test_examples']} test "
-        f"images, each normalised to ||x||^2/dim = 1), width {s.width}, the same {s.steps} "
-        f"steps of minibatch {s.batch_size} for every net, {s.seeds} seeds; test accuracy mean "
-        f"± sd, SGD + momentum (rate {s.lr_momentum:g}) / Adam (rate {s.lr_adam:g}). "
-        f"At depth {dmax}: " + "; ".join(f"{RECIPES[n].label} {acc(n)}" for n in deepest) + ". "
-    )
-    if plain_ok:
-        by_recipe: dict[str, list[int]] = {}
-        for n, d in plain_ok:
-            by_recipe.setdefault(n, []).append(d)
-        summary += ("Plain nets (no residual connection, no normalisation) at >= 50 layers that "
-                    "reach 90%: " + "; ".join(
-                        f"{RECIPES[n].label} (depth{'s' if len(ds) > 1 else ''} "
-                        f"{' and '.join(map(str, sorted(ds)))})"
-                        for n, ds in sorted(by_recipe.items(), key=lambda kv: -max(kv[1])))
-                    + ". ")  # fmt: skip
-    details: list[list[str]] = []
-    if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
-        he_r = rows["he_relu"]
-        shaped = rows.get("tat_leaky_relu") or rows["dks_tanh"]
-        summary += (
-            f"At initialisation a plain He-ReLU net makes every input look alike to its output "
-            f"layer after {dmax} layers (C map {he_r['c_map'][-1]:.3f}); the shaped net keeps "
-            f"them apart (C_f(0) = {shaped['network_c0']:.2f}) - see 'Why, at initialisation'. "
-        )
-        why_text = (
-            f"After {dmax} He-ReLU layers two inputs whose correlation was "
-            f"{why['input_correlation']:.2f} look alike (the theory's composed C map gives "
-            f"{he_r['c_map'][-1]:.3f}, and even orthogonal inputs end at C_f(0) = "
-            f"{he_r['network_c0']:.3f}), so the output barely depends on the input; the "
-            f"Jacobian's squared singular values have mean {he_r['jacobian_mean']:.2g} and "
-            f"variance {he_r['jacobian_variance']:.3g} (Gaussian weights). The "
-            f"{shaped['label']} net is shaped so that C_f(0) = {shaped['network_c0']:.2f} after "
-            f"{dmax} layers (the C map of the inputs ends at {shaped['c_map'][-1]:.3f}), with a "
-            f"Jacobian spectrum of variance {shaped['jacobian_variance']:.3g} (orthogonal "
-            "weights and a nearly linear activation); inputs stay apart and the gradient keeps "
-            f"its size through depth, as the figure shows (at width {s.width} the measured "
-            "similarity drifts from the wide-network theory, more so with depth)."
-        )  # fmt: skip
-        details.append(["Why, at initialisation", why_text])
-    if fl:
-        fdeep = [c for c in fl if c["depth"] == max(s.fluct_depths)]
-        fluct = ", ".join(f"{c['var_log']:.1f} ± {c['var_log_se']:.1f} at width {c['width']} "
-                          f"(theory {c['predicted_var_log']:.1f}; one init's gradient scale "
-                          f"typically {_factor(c['spread'])} off the median)"
-                          for c in fdeep)  # fmt: skip
-        fluct_text = (
-            "For He ReLU, what grows with depth is how much the gradient's scale varies from "
-            f"one random init to the next: over {s.fluct_inits} inits, the variance of "
-            f"log ||J u||^2 (the input-output Jacobian after {fdeep[0]['depth']} layers, "
-            f"applied to a random direction) is {fluct}. Its theory (Hanin 2018; 5 x "
-            "depth/width for wide layers) says width buys it back."
-        )  # fmt: skip
-        details.append(["Gradient fluctuations from one initialisation to the next",
-                        fluct_text])  # fmt: skip
-    learns = ("it has not started to learn" if xa_l > math.log(train_set.out_dim) - 0.1
-              else "it learns, but later")  # fmt: skip
-    target = "met" if he_ok else "missed"
-    if dmax < DEEP:
-        target = f"not tested ({s.he_steps} steps at width {s.he_width}: a smoke test)"
-    he_text = (
-        f"{s.he_depth} layers, SGD + momentum: He init {he['mean']:.0%} ± {he['std']:.0%}, "
-        f"Xavier init {xa['mean']:.0%} ± {xa['std']:.0%}, final loss {he_l:.2f} vs "
-        f"{xa_l:.2f} nats (Xavier's signal starts 2^-{s.he_depth} times smaller in variance; "
-        f"{learns}); target (He >= 90%, Xavier >= 0.5 nats above) {target}. With Adam the "
-        f"He - Xavier accuracy gap is {gap_adam:+.0%} against {gap_sgd:+.0%} with SGD + "
-        "momentum: Adam rescales each parameter's gradient and so hides vanishing gradients."
-    )  # fmt: skip
-    details.append(["He et al. (2015): He against Xavier initialisation", he_text])
-    if map_recs:
-        details.append(["Schoenholz et al. (2017)'s trainability map", _map_sentence(map_recs, s)])
     numbers["verdict_inputs"] = {"depth": dmax, "recipes_ge_90": ok,
                                  "plain_ge_90_at_depth_ge_50": [list(k) for k in plain_ok],
-                                 "he_xavier_target_met": he_ok}  # fmt: skip
+                                 "he_xavier_target_met": hx["target_met"]}  # fmt: skip
     return Experiment(
         "depth", "Deep networks become trainable with ReLU",
         "This meant you could train networks with 50, 100, or more layers.",
-        verdict, summary.strip(), numbers, fnames,
+        verdict, _depth_summary(s, numbers, cells, dmax, deepest, plain_ok), numbers, fnames,
         decided_by="at the grid's deepest depth (100 by default; --quick stops at 20, where "
                    "the verdict is 'not tested at this size'): supported if plain "
                    "He-initialised ReLU reaches >= 90% mean test accuracy on digits (over "
@@ -767,7 +786,7 @@ def exp_depth(ctx: Context) -> Experiment:
                    "al.'s test is reported beside it against its own target (He >= 90% mean "
                    "test accuracy and Xavier's mean final loss >= 0.5 nats above He's, SGD + "
                    "momentum).",
-        details=details,
+        details=_depth_details(s, numbers, dmax, hx, fl, res["map"], train_set.out_dim),
     )  # fmt: skip
 
 
