@@ -802,8 +802,8 @@ def sweep(
                 held.enter_context(hold_output(path))  # the new file is a new inode
         done = {}
         if path is not None and resume:
-            done = _read_done(path, config_keys)
-            if jax.process_index() == 0 and _dedupe(path, done):
+            done, lines = _read_done(path, config_keys)  # the one read after the lock
+            if jax.process_index() == 0 and _dedupe(path, done, lines):
                 held.enter_context(hold_output(path))  # the rewritten file is a new inode
         return _sweep_cells(
             groups,
@@ -932,13 +932,11 @@ def check_sweep_output(out: str | Path, *, resume: bool = False, force: bool = F
     return path
 
 
-def _dedupe(path: Path, done: dict[tuple, dict[int, dict]]) -> bool:
-    """Rewrite ``path`` with one record per (cell, seed) of this layout when it holds more
-    lines than that (two writers before locks, an old layout); True if it was rewritten."""
+def _dedupe(path: Path, done: dict[tuple, dict[int, dict]], lines: int) -> bool:
+    """Rewrite ``path`` with one record per (cell, seed) of this layout when its ``lines``
+    records are more than that (two writers before locks, an old layout); True if it was
+    rewritten."""
     kept = [rec for by_seed in done.values() for rec in by_seed.values()]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lines = len(read_records(path, current_only=False))
     if lines == len(kept):
         return False
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
@@ -969,9 +967,24 @@ def read_records(path: str | Path, *, repair: bool = False,
       ValueError: the file is not a jaxact sweep record file (a line that is not a JSON object
         with :data:`RECORD_KEYS`, other than a torn last line); the message names the line.
     """
+    records, other = _scan_records(path, repair, current_only)
+    _warn_other_layout(path, other)
+    return records
+
+
+def _warn_other_layout(path, other: int) -> None:
+    if other:
+        warnings.warn(f"{path}: {other} record(s) of another layout version skipped (this "
+                      f"jaxact writes version {RECORD_SCHEMA}); resuming recomputes them.",
+                      stacklevel=3)  # fmt: skip
+
+
+def _scan_records(path, repair: bool, current_only: bool) -> tuple[list[dict[str, Any]], int]:
+    """:func:`read_records`'s one pass over the file: the records, and how many of another
+    layout version it skipped (none when ``current_only`` is false)."""
     path = Path(path)
     if not path.exists():
-        return []
+        return [], 0
     if not path.is_file():
         raise ValueError(f"{str(path)!r} is not a regular file, not a sweep record file.")
     raw = path.read_bytes()
@@ -990,8 +1003,9 @@ def read_records(path: str | Path, *, repair: bool = False,
         if ok:
             if current_only and rec.get("schema", 1) != RECORD_SCHEMA:
                 other += 1
-            else:
-                records.append(rec)
+            else:  # a training record's renamed keys read as from sweep()
+                records.append(Record(rec, renamed=RECORD_RENAMED) if rec["kind"] == "training"
+                               else rec)  # fmt: skip
             continue
         if last and i > 0:
             warnings.warn(f"{path}: the last line is incomplete (a run killed mid-write?); "
@@ -1002,20 +1016,19 @@ def read_records(path: str | Path, *, repair: bool = False,
             break
         raise ValueError(f"{str(path)!r} is not a jaxact sweep record file: line {i + 1} is "
                          f"not a record ({line[:60]!r}).")  # fmt: skip
-    if other:
-        warnings.warn(f"{path}: {other} record(s) of another layout version skipped (this "
-                      f"jaxact writes version {RECORD_SCHEMA}); resuming recomputes them.",
-                      stacklevel=2)  # fmt: skip
-    return records
+    return records, other
 
 
-def _read_done(path: Path, config_keys) -> dict[tuple, dict[int, dict]]:
-    """The records in ``path`` by cell and seed (a later line for the same seed wins). A torn
-    last line is removed."""
+def _read_done(path: Path, config_keys) -> tuple[dict[tuple, dict[int, dict]], int]:
+    """The records in ``path`` by cell and seed (a later line for the same seed wins), and how
+    many record lines the file holds (any layout version). A torn last line is removed; records
+    of another version are skipped with a warning."""
+    records, other = _scan_records(path, True, True)
+    _warn_other_layout(path, other)
     done: dict[tuple, dict[int, dict]] = {}
-    for rec in read_records(path, repair=True):
+    for rec in records:
         done.setdefault(_cell_id(rec, config_keys), {})[rec["seed"]] = rec
-    return done
+    return done, len(records) + other
 
 
 def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say,

@@ -564,3 +564,21 @@ def test_sigint_stops_a_study_with_one_line(tmp_path):
     assert "Traceback" not in stderr
     for p in (out / "results").iterdir():
         json.loads(p.read_text())  # every result whole
+
+
+def test_a_resumed_sweep_reads_its_file_once_after_taking_the_lock(tmp_path, monkeypatch):
+    # Once to check it before any work (check_sweep_output), once under the lock for the
+    # records to skip and the repeats to drop: not once more per step (it was four reads).
+    out = tmp_path / "sweep.jsonl"
+    sweep(**SWEEP_KW, out=out)
+    reads = []
+    real = Path.read_bytes
+
+    def counted(self):
+        if self == out:
+            reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    again = sweep(**SWEEP_KW, out=out, resume=True)
+    assert len(again) == 8 and len(reads) == 2
