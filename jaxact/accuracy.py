@@ -28,6 +28,7 @@ import ml_dtypes
 import numpy as np
 
 __all__ = [
+    "FLOAT_DTYPES",
     "CheckResult",
     "all_finite_values",
     "autodiff_derivative",
@@ -45,6 +46,7 @@ __all__ = [
     "ulp_of",
 ]
 
+#: The floating dtypes the checks run in by default.
 FLOAT_DTYPES = (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64)
 
 

@@ -1051,7 +1051,13 @@ class _Plan:
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_OWN = (os.path.join(_PACKAGE_DIR, "activations.py"), os.path.join(_PACKAGE_DIR, "diagnosis.py"))
+_CATALOGUE_DIR = os.path.join(_PACKAGE_DIR, "activations") + os.sep
+
+
+def _own(file_name: str) -> bool:
+    """Whether a frame is in jaxact's own activation (the catalogue package) or diagnosis
+    code."""
+    return file_name.startswith(_CATALOGUE_DIR) or file_name == _PACKAGE_DIR + "diagnosis.py"
 
 
 def _in_jax(file_name: str) -> bool:
@@ -1065,7 +1071,7 @@ def _frame_of(eqn) -> str:
     tb = eqn.source_info.traceback
     frames = [] if tb is None else [f for f in tb.frames if not _in_jax(f.file_name)]
     user = [f for f in frames if not f.file_name.startswith(_PACKAGE_DIR)]
-    near = user or [f for f in frames if f.file_name not in _OWN]
+    near = user or [f for f in frames if not _own(f.file_name)]
     if not near:
         return "?"
     return f"{os.path.basename(near[0].file_name)}:{near[0].line_num}"

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxact.accuracy import (
+    FLOAT_DTYPES,
     CheckResult,
     all_finite_values,
     autodiff_derivative,
@@ -63,6 +64,7 @@ from jaxact.accuracy import (
 from jaxact.activations import get_activation
 
 __all__ = [
+    "FLOAT_DTYPES",
     "CheckResult",
     "all_finite_values",
     "autodiff_derivative",

@@ -142,7 +142,9 @@ def _public_functions():
         for attr in module.__all__:
             obj = getattr(module, attr)
             fn = inspect.unwrap(obj)  # functools.lru_cache and friends
-            if inspect.isfunction(fn) and fn.__module__ == name:
+            # defined in the module, or (a package) in one of its submodules
+            if inspect.isfunction(fn) and (fn.__module__ == name
+                                           or fn.__module__.startswith(f"{name}.")):  # fmt: skip
                 yield f"{name}.{attr}", obj
 
 

@@ -1,4 +1,4 @@
-"""Recompute the constants hard-coded in ``jaxact/activations.py`` with mpmath (40 digits).
+"""Recompute the constants hard-coded in ``jaxact/activations/`` with mpmath (40 digits).
 
 Run ``python tools/constants.py``. The test suite re-derives each constant independently
 (dense grids, quadrature), so a wrong number here fails the tests rather than hiding.
