@@ -578,26 +578,6 @@ def tap(x: jax.Array, name: str) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 # Which calls are activations
 
-#: jax.nn functions that are named calls in a jaxpr: jax.nn name -> (activation, parameter
-#: names after ``x`` in call order). The activation is the registry name where jaxact has it.
-_JAX_NN = {
-    "relu": ("relu", ()),
-    "relu6": ("relu6", ()),
-    "silu": ("silu", ()),
-    "elu": ("elu", ("alpha",)),
-    "celu": ("celu", ("alpha",)),
-    "selu": ("selu", ()),
-    "leaky_relu": ("leaky_relu", ("negative_slope",)),
-    "softplus": ("softplus", ()),
-    "mish": ("mish", ()),
-    "soft_sign": ("softsign", ()),
-    "hard_tanh": ("hard_tanh", ()),
-    "hard_sigmoid": ("hard_sigmoid", ()),
-    "hard_silu": ("hard_silu", ()),
-    "squareplus": ("squareplus", ("b",)),
-    "sparse_plus": ("sparse_plus", ()),
-    "sparse_sigmoid": ("sparse_sigmoid", ()),
-}
 #: sup|phi'| of the jax.nn activations jaxact's registry does not have (any parameters).
 _OTHER_SUP = {"hard_silu": 1.5, "squareplus": 1.0, "sparse_plus": 1.0, "sparse_sigmoid": 0.5}
 #: Activations not looked for in inline code: identity (any linear chain would be one) and
@@ -629,6 +609,13 @@ _REDUCTIONS = frozenset("reduce_sum reduce_max reduce_min reduce_prod argmax arg
 _ACTIVATION_LIKE = frozenset("gt ge lt le max min select_n clamp tanh logistic erf".split())
 _CALLS = ("pjit", "jit")
 _PRIMITIVE_SITES = {"tanh": "tanh", "logistic": "sigmoid"}
+#: jax.nn functions that are named calls in a jaxpr: jax.nn name -> (activation, parameter
+#: names after ``x`` in call order), read from the registry entries (``Activation.jax_nn``).
+#: Not among them: tanh and sigmoid (primitives, sites of their own), the GELUs (inline code in
+#: jax 0.10: ``jax_nn_kwargs``), and what is not looked for (``_NOT_DETECTED``).
+_JAX_NN = {rec.jax_nn: (rec.name, tuple(rec.params)) for rec in ACTIVATIONS.values()
+           if rec.jax_nn and rec.elementwise and not rec.jax_nn_kwargs
+           and rec.name not in (*_PRIMITIVE_SITES.values(), *_NOT_DETECTED)}  # fmt: skip
 _MAX_CHAIN = 64
 
 

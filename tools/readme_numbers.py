@@ -14,7 +14,8 @@ device that produced it:
   ``benchmarks/results/cpu-AMD_EPYC.json`` (``jaxact bench``);
 * ``docs/shaping.md``: ``shaping-example`` from ``docs/shaping_example.json``
   (``examples/06_shape_your_network.py``);
-* ``docs/activations.md``: ``jax-nn-speed``, part ``jax_nn`` of
+* ``docs/activations.md``: ``catalogue`` (the registry's table, from the entries themselves)
+  and ``jax-nn-speed``, part ``jax_nn`` of
   ``benchmarks/results/cpu-AMD_EPYC.json`` and ``benchmarks/results/gpu-NVIDIA_H200.json``
   (``jaxact bench --parts jax_nn``);
 * ``docs/benchmarks.md``: ``bench-summary`` and ``bench-results`` (every results file of
@@ -191,6 +192,26 @@ def study_summary() -> str:
     for i, e in enumerate(res["experiments"], 1):
         lines.append(f"| {i} | {_cell(e['title'])} | {_cell(e['verdict'])} |")
     lines += ["", f"![{README_FIGURE[:-4]}](docs/study/figures/{README_FIGURE})"]
+    return "\n".join(lines)
+
+
+def catalogue() -> str:
+    """The activation catalogue's table, from the registry entries themselves."""
+    from jaxact.activations import ACTIVATIONS, ALIASES
+
+    aliases: dict[str, list[str]] = {}
+    for alias, name in ALIASES.items():
+        aliases.setdefault(name, []).append(alias)
+    lines = ["| name | formula | jax.nn | range | sup abs(phi') | saturating | parameters |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, r in ACTIVATIONS.items():
+        label = f"`{name}`" + "".join(f" (alias `{a}`)" for a in sorted(aliases.get(name, [])))
+        twin = ("-" if r.jax_nn is None else f"`{r.jax_nn}`" + "".join(
+            f" ({k}={v})" for k, v in r.jax_nn_kwargs.items()))  # fmt: skip
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items()) or "-"
+        flat = "yes" if r.saturating else "no"
+        lines.append(f"| {label} | {_cell(r.doc)} | {twin} | {r.output_range} | "
+                     f"{r.max_slope:.4g} | {flat} | {params} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -458,7 +479,7 @@ DOCS_BLOCKS = {
         "diagnose-bench": diagnose_bench,
     },
     ROOT / "docs" / "shaping.md": {"shaping-example": shaping_example},
-    ROOT / "docs" / "activations.md": {"jax-nn-speed": jax_nn_speed},
+    ROOT / "docs" / "activations.md": {"catalogue": catalogue, "jax-nn-speed": jax_nn_speed},
 }
 
 

@@ -132,17 +132,50 @@ def celu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 # Registry entries. Constants from mpmath at 40 digits (tools/constants.py); the tests
 # recompute each one.
-register_builtin("elu", elu, _elu_d1, _elu_d2,
-          output_range=Interval(-1.0, INF, False, False), max_slope=1.0,
-          gain=1.245198300700706550, gain_source="second-moment",
-          saturates_left=True, saturates_right=False, curvature_kinks={0.0: 1.0},
-          params={"alpha": 1.0}, doc="x if x > 0 else alpha (exp(x) - 1)")  # fmt: skip
-register_builtin("selu", selu, _selu_d1, _selu_d2,
-          output_range=Interval(-_SELU_SCALE_ALPHA, INF, False, False), max_slope=_SELU_SCALE_ALPHA,
-          gain=0.75, gain_source="pytorch", saturates_left=True, saturates_right=False,
-          kinks={0.0: _SELU_SCALE_ALPHA}, doc="scale * elu(x, alpha)")  # fmt: skip
-register_builtin("celu", celu, _celu_d1, _celu_d2,
-          output_range=Interval(-1.0, INF, False, False), max_slope=1.0,
-          gain=1.245198300700706550, gain_source="second-moment",
-          saturates_left=True, saturates_right=False, curvature_kinks={0.0: 1.0},
-          params={"alpha": 1.0}, doc="x if x > 0 else alpha (exp(x / alpha) - 1)")  # fmt: skip
+register_builtin(
+    "elu",
+    elu,
+    _elu_d1,
+    _elu_d2,
+    output_range=Interval(-1.0, INF, False, False),
+    max_slope=1.0,
+    gain=1.245198300700706550,
+    gain_source="second-moment",
+    saturates_left=True,
+    saturates_right=False,
+    curvature_kinks={0.0: 1.0},
+    params={"alpha": 1.0},
+    doc="x if x > 0 else alpha (exp(x) - 1)",
+    jax_nn="elu",
+)
+register_builtin(
+    "selu",
+    selu,
+    _selu_d1,
+    _selu_d2,
+    output_range=Interval(-_SELU_SCALE_ALPHA, INF, False, False),
+    max_slope=_SELU_SCALE_ALPHA,
+    gain=0.75,
+    gain_source="pytorch",
+    saturates_left=True,
+    saturates_right=False,
+    kinks={0.0: _SELU_SCALE_ALPHA},
+    doc="scale * elu(x, alpha)",
+    jax_nn="selu",
+)
+register_builtin(
+    "celu",
+    celu,
+    _celu_d1,
+    _celu_d2,
+    output_range=Interval(-1.0, INF, False, False),
+    max_slope=1.0,
+    gain=1.245198300700706550,
+    gain_source="second-moment",
+    saturates_left=True,
+    saturates_right=False,
+    curvature_kinks={0.0: 1.0},
+    params={"alpha": 1.0},
+    doc="x if x > 0 else alpha (exp(x / alpha) - 1)",
+    jax_nn="celu",
+)

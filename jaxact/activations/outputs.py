@@ -329,13 +329,35 @@ def _log_softmax_hessian(x: ArrayLike, *, axis: int = -1) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 # Registry entries. Constants from mpmath at 40 digits (tools/constants.py); the tests
 # recompute each one.
-register_builtin("softmax", softmax, _softmax_jacobian, _softmax_hessian,
-          output_range=Interval(0.0, 1.0, False, False), max_slope=0.25, gain=1.0,
-          gain_source="pytorch", saturates_left=True, saturates_right=True,
-          params={"axis": -1}, elementwise=False,
-          doc="exp(x_i) / sum_j exp(x_j), along an axis")  # fmt: skip
-register_builtin("log_softmax", log_softmax, _log_softmax_jacobian, _log_softmax_hessian,
-          output_range=Interval(-INF, 0.0, False, False), max_slope=1.0, gain=1.0,
-          gain_source="pytorch", saturates_left=False, saturates_right=True,
-          params={"axis": -1}, elementwise=False,
-          doc="log softmax, along an axis")  # fmt: skip
+register_builtin(
+    "softmax",
+    softmax,
+    _softmax_jacobian,
+    _softmax_hessian,
+    output_range=Interval(0.0, 1.0, False, False),
+    max_slope=0.25,
+    gain=1.0,
+    gain_source="pytorch",
+    saturates_left=True,
+    saturates_right=True,
+    params={"axis": -1},
+    elementwise=False,
+    doc="exp(x_i) / sum_j exp(x_j), along an axis",
+    jax_nn="softmax",
+)
+register_builtin(
+    "log_softmax",
+    log_softmax,
+    _log_softmax_jacobian,
+    _log_softmax_hessian,
+    output_range=Interval(-INF, 0.0, False, False),
+    max_slope=1.0,
+    gain=1.0,
+    gain_source="pytorch",
+    saturates_left=False,
+    saturates_right=True,
+    params={"axis": -1},
+    elementwise=False,
+    doc="log softmax, along an axis",
+    jax_nn="log_softmax",
+)

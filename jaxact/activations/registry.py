@@ -75,6 +75,11 @@ class Activation:
       params: default hyperparameters (keyword arguments of ``fn``).
       elementwise: False for ``softmax`` and ``log_softmax``, which act along an axis.
       doc: one-line description.
+      jax_nn: the name of ``jax.nn``'s function that computes the same activation (``None`` for
+        an activation of your own): a model that calls it is diagnosed as this activation, and
+        the tests compare the two.
+      jax_nn_kwargs: keyword arguments that make ``jax.nn``'s function this one
+        (``{"approximate": False}`` for the exact GELU).
     """
 
     name: str
@@ -92,6 +97,10 @@ class Activation:
     params: Mapping[str, Any]
     elementwise: bool
     doc: str
+    jax_nn: str | None = None
+    jax_nn_kwargs: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
 
     @property
     def saturating(self) -> bool:
@@ -130,7 +139,34 @@ def register_builtin(
     params: Mapping[str, Any] | None = None,
     elementwise: bool = True,
     doc: str = "",
+    jax_nn: str | None = None,
+    jax_nn_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
+    """Enter a built-in activation in the registry (each family module does, for its own);
+    the arguments are :class:`Activation`'s fields.
+
+    Args:
+      name: registry name.
+      fn: the public function.
+      derivative: its closed-form first derivative.
+      second_derivative: its closed-form second derivative.
+      output_range: as in :class:`Activation`.
+      max_slope: as in :class:`Activation`.
+      gain: as in :class:`Activation`.
+      gain_source: as in :class:`Activation`.
+      saturates_left: as in :class:`Activation`.
+      saturates_right: as in :class:`Activation`.
+      kinks: as in :class:`Activation`.
+      curvature_kinks: as in :class:`Activation`.
+      params: as in :class:`Activation`.
+      elementwise: as in :class:`Activation`.
+      doc: as in :class:`Activation`.
+      jax_nn: as in :class:`Activation`.
+      jax_nn_kwargs: as in :class:`Activation`.
+
+    Returns:
+      None; ``ACTIVATIONS[name]`` is the new record.
+    """
     _REGISTRY[name] = Activation(
         name=name,
         fn=fn,
@@ -147,6 +183,8 @@ def register_builtin(
         params=types.MappingProxyType(dict(params or {})),
         elementwise=elementwise,
         doc=doc,
+        jax_nn=jax_nn,
+        jax_nn_kwargs=types.MappingProxyType(dict(jax_nn_kwargs or {})),
     )
 
 

@@ -162,20 +162,60 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 # Registry entries. Constants from mpmath at 40 digits (tools/constants.py); the tests
 # recompute each one.
-register_builtin("sigmoid", sigmoid, _sigmoid_d1_pub, _sigmoid_d2_pub,
-          output_range=Interval(0.0, 1.0, False, False), max_slope=0.25, gain=1.0,
-          gain_source="pytorch", saturates_left=True, saturates_right=True,
-          doc="1 / (1 + exp(-x))")  # fmt: skip
-register_builtin("tanh", tanh, _tanh_d1, _tanh_d2,
-          output_range=Interval(-1.0, 1.0, False, False), max_slope=1.0, gain=5.0 / 3.0,
-          gain_source="pytorch", saturates_left=True, saturates_right=True,
-          doc="hyperbolic tangent")  # fmt: skip
-register_builtin("softsign", softsign, _softsign_d1_pub, _softsign_d2_pub,
-          output_range=Interval(-1.0, 1.0, False, False), max_slope=1.0,
-          gain=2.3375333631085396599, gain_source="second-moment",
-          saturates_left=True, saturates_right=True, curvature_kinks={0.0: 0.0},
-          doc="x / (1 + |x|)")  # fmt: skip
-register_builtin("log_sigmoid", log_sigmoid, _log_sigmoid_d1, _log_sigmoid_d2,
-          output_range=Interval(-INF, 0.0, False, False), max_slope=1.0,
-          gain=1.0418668355353017080, gain_source="second-moment",
-          saturates_left=False, saturates_right=True, doc="log(sigmoid(x))")  # fmt: skip
+register_builtin(
+    "sigmoid",
+    sigmoid,
+    _sigmoid_d1_pub,
+    _sigmoid_d2_pub,
+    output_range=Interval(0.0, 1.0, False, False),
+    max_slope=0.25,
+    gain=1.0,
+    gain_source="pytorch",
+    saturates_left=True,
+    saturates_right=True,
+    doc="1 / (1 + exp(-x))",
+    jax_nn="sigmoid",
+)
+register_builtin(
+    "tanh",
+    tanh,
+    _tanh_d1,
+    _tanh_d2,
+    output_range=Interval(-1.0, 1.0, False, False),
+    max_slope=1.0,
+    gain=5.0 / 3.0,
+    gain_source="pytorch",
+    saturates_left=True,
+    saturates_right=True,
+    doc="hyperbolic tangent",
+    jax_nn="tanh",
+)
+register_builtin(
+    "softsign",
+    softsign,
+    _softsign_d1_pub,
+    _softsign_d2_pub,
+    output_range=Interval(-1.0, 1.0, False, False),
+    max_slope=1.0,
+    gain=2.3375333631085396599,
+    gain_source="second-moment",
+    saturates_left=True,
+    saturates_right=True,
+    curvature_kinks={0.0: 0.0},
+    doc="x / (1 + |x|)",
+    jax_nn="soft_sign",
+)
+register_builtin(
+    "log_sigmoid",
+    log_sigmoid,
+    _log_sigmoid_d1,
+    _log_sigmoid_d2,
+    output_range=Interval(-INF, 0.0, False, False),
+    max_slope=1.0,
+    gain=1.0418668355353017080,
+    gain_source="second-moment",
+    saturates_left=False,
+    saturates_right=True,
+    doc="log(sigmoid(x))",
+    jax_nn="log_sigmoid",
+)
