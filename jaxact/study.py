@@ -600,6 +600,14 @@ def _he_xavier(records) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _depth_limit(records, sigma_b2: float) -> list[tuple[float, float]]:
+    """Schoenholz et al.'s depth limit ``6 xi_c`` of tanh across the map's ``sigma_w2`` range
+    (25 points), for its figure."""
+    ws = [r["sigma_w2"] for r in records]
+    return [(float(v), six_xi_c("tanh", float(v), sigma_b2))
+            for v in np.linspace(min(ws), max(ws), 25)]  # fmt: skip
+
+
 def _depth_figures(ctx: Context, res: dict, why: dict, grads: dict, every: list,
                    chance: float) -> list[str]:  # fmt: skip
     """Claim 6's figures: the depth grid, why deep nets fail at initialisation, depth x width,
@@ -622,8 +630,9 @@ def _depth_figures(ctx: Context, res: dict, why: dict, grads: dict, every: list,
          ("Xavier/Glorot init (sigma_w2 = 1)", {"init": "glorot"})], title).name)  # fmt: skip
     for init in dict.fromkeys(r["init"] for r in res["map"]):  # none in --quick
         name = "trainability_map.png" if init == "gaussian" else f"trainability_map_{init}.png"
-        names.append(figs.trainability_map([r for r in res["map"] if r["init"] == init],
-                                           ctx.figure(name), s.map_sigma_b2).name)  # fmt: skip
+        recs = [r for r in res["map"] if r["init"] == init]
+        names.append(figs.trainability_map(recs, ctx.figure(name), s.map_sigma_b2,
+                                           _depth_limit(recs, s.map_sigma_b2)).name)  # fmt: skip
     if every:
         names.append(figs.fluctuations(every, ctx.figure("fluctuations.png")).name)
     return names

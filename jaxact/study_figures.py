@@ -11,7 +11,8 @@ import numpy as np
 
 from jaxact.activations import get_activation
 from jaxact.plotting import pyplot, save_figure
-from jaxact.trainability import RECIPES, cell_summary, six_xi_c
+from jaxact.runs.recipes import RECIPES
+from jaxact.runs.summaries import cell_summary
 
 DPI = 100
 
@@ -112,13 +113,16 @@ def heatmap(records, path: Path, *, x: str, y: str, title: str, xlabel: str, yla
     return _save(fig, path)
 
 
-def trainability_map(records, path: Path, sigma_b2: float) -> Path:
-    """Schoenholz et al. (2017): tanh test accuracy over depth x sigma_w2, with ``6 xi_c``
-    (the records of one weight scheme, named in the title)."""
+def trainability_map(records, path: Path, sigma_b2: float,
+                     limit: Sequence[tuple[float, float]]) -> Path:  # fmt: skip
+    """Schoenholz et al. (2017): tanh test accuracy over depth x sigma_w2 (the records of one
+    weight scheme, named in the title), with the theory's depth limit ``6 xi_c`` drawn from
+    ``limit``, ``(sigma_w2, 6 xi_c)`` pairs the study computed (a figure draws numbers; it
+    computes no theory)."""
 
     def overlay(ax, xs, ys):
-        fine = np.linspace(min(xs), max(xs), 25)
-        lim = np.array([six_xi_c("tanh", v, sigma_b2) for v in fine])
+        fine = np.array([v for v, _ in limit], np.float64)
+        lim = np.array([d for _, d in limit], np.float64)
         # Map depth to the heatmap's row coordinate (rows are the depths, evenly spaced).
         rows = np.interp(np.log(np.clip(lim, 1e-9, None)), np.log(ys), np.arange(len(ys)),
                          left=-0.5, right=len(ys) - 0.5)  # fmt: skip

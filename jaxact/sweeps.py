@@ -79,6 +79,7 @@ from jaxact.files import (
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
 from jaxact.progress import Interrupted
+from jaxact.runs.summaries import seed_statistics
 from jaxact.theory import attenuation_rate as theory_rate
 from jaxact.training import (
     DEFAULT_LEARNING_RATE,
@@ -1156,25 +1157,6 @@ def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- summary
-
-
-def seed_statistics(values) -> dict[str, float]:
-    """``mean``, ``std``, ``min`` and ``max`` of a metric over seeds (NaN for no values): the
-    spread that :func:`summarize` and the study report for every cell.
-
-    Args:
-      values: the metric's values, one per seed (any sequence of numbers).
-
-    Returns:
-      ``{"mean", "std", "min", "max"}`` as floats (``std`` with ``ddof=0``).
-
-    >>> from jaxact.sweeps import seed_statistics
-    >>> seed_statistics([1.0, 3.0])
-    {'mean': 2.0, 'std': 1.0, 'min': 1.0, 'max': 3.0}
-    """
-    v = np.asarray(values, np.float64)
-    stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (np.nan,) * 4
-    return dict(zip(("mean", "std", "min", "max"), map(float, stats), strict=True))
 
 
 METRICS = {"attenuation": ("rate",), "training": ("final_loss", "train_accuracy")}

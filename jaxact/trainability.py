@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -41,7 +41,9 @@ from jaxact import shaping, theory
 from jaxact.checks import check_positive_int
 from jaxact.datasets import Dataset
 from jaxact.mlp import init_mlp, mlp_scales, mlp_trace, sample_mlp
-from jaxact.sweeps import Run, seed_statistics, train_runs
+from jaxact.runs.recipes import RECIPES, Recipe
+from jaxact.runs.summaries import cell_summary
+from jaxact.sweeps import Run, train_runs
 
 __all__ = [
     "RECIPES",
@@ -59,49 +61,6 @@ __all__ = [
     "width_runs",
 ]
 
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """A way to build a deep MLP of the grid.
-
-    Attributes:
-      name: the recipe's key in :data:`RECIPES`.
-      label: how figures and the report name it.
-      activation: the registry name of the activation (before any shaping).
-      init: the weight scheme.
-      shaping: ``"tat"`` or ``"dks"`` (:mod:`jaxact.shaping`, for the run's depth) or ``None``.
-      critical: ``sigma_w2`` at the edge of chaos (:func:`jaxact.theory.critical_sigma_w2` at
-        ``sigma_b2 = 0``) instead of the scheme's own.
-      residual: identity shortcuts, branch scaled by ``1/sqrt(depth)``.
-      plain: no residual connections and no normalisation.
-    """
-
-    name: str
-    label: str
-    activation: str
-    init: str
-    shaping: str | None = None
-    critical: bool = False
-    residual: bool = False
-
-    @property
-    def plain(self) -> bool:
-        return not self.residual
-
-
-#: The grid's recipes: the lesson's (He ReLU, Glorot sigmoid/tanh), the usual fix (residual),
-#: and plain nets made trainable from theory (kernel shaping, orthogonal weights at criticality).
-RECIPES = {r.name: r for r in (
-    Recipe("he_relu", "ReLU, He init", "relu", "he"),
-    Recipe("residual_relu", "ReLU + residual, He init", "relu", "he", residual=True),
-    Recipe("tat_leaky_relu", "TAT leaky ReLU, orthogonal", "leaky_relu", "orthogonal", "tat"),
-    Recipe("dks_tanh", "DKS tanh, orthogonal", "tanh", "orthogonal", "dks"),
-    Recipe("dks_softplus", "DKS softplus, orthogonal", "softplus", "orthogonal", "dks"),
-    Recipe("critical_tanh", "tanh, orthogonal at criticality", "tanh", "orthogonal",
-           critical=True),
-    Recipe("glorot_tanh", "tanh, Glorot init", "tanh", "glorot"),
-    Recipe("glorot_sigmoid", "sigmoid, Glorot init", "sigmoid", "glorot"),
-)}  # fmt: skip
 
 #: The flat fields every training run keeps in the study's results (``numbers.runs``).
 RUN_FIELDS = ("recipe", "activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "residual",
@@ -372,38 +331,6 @@ def _slim(rec: dict[str, Any]) -> dict[str, Any]:
     g = rec["grad_norms_init"]
     return {k: rec[k] for k in RUN_FIELDS if k != "recipe"} | {
         "grad_norm_layer1_init": g[0], "grad_norm_last_init": g[-1]}  # fmt: skip
-
-
-def cell_summary(records: Iterable[dict[str, Any]], keys: Sequence[str],
-                 metric: str = "test_accuracy") -> dict[tuple, dict[str, float]]:  # fmt: skip
-    """Mean, standard deviation, min, max and count of ``metric`` over seeds, per cell (the
-    values of ``keys``). Diverged runs count with NaN and are reported in ``diverged``.
-
-    Args:
-      records: run records (dicts), e.g. :func:`run_grid`'s.
-      keys: the record fields that name a cell (``("activation", "depth")``).
-      metric: the field summarised.
-
-    Returns:
-      ``{cell: {"mean", "std", "min", "max", "n", "diverged"}}`` with ``cell`` the tuple of
-      the ``keys``' values.
-
-    >>> import jaxact.trainability as tr
-    >>> recs = [{"act": "relu", "acc": a, "diverged": False} for a in (0.5, 0.7)]
-    >>> row = tr.cell_summary(recs, ("act",), "acc")[("relu",)]
-    >>> round(row["mean"], 6), row["n"]
-    (0.6, 2)
-    """
-    cells: dict[tuple, list[float]] = {}
-    for r in records:
-        v = r[metric]
-        cells.setdefault(tuple(r[k] for k in keys), []).append(np.nan if v is None else v)
-    out = {}
-    for k, vs in cells.items():
-        a = np.asarray(vs, np.float64)
-        out[k] = seed_statistics(a[np.isfinite(a)]) | {
-            "n": len(vs), "diverged": int((~np.isfinite(a)).sum())}  # fmt: skip
-    return out
 
 
 def signal_at_init(

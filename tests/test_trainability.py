@@ -114,7 +114,8 @@ def _map_records():
 
 
 def test_trainability_map_and_heatmap_figures(tmp_path):
-    p = trainability_map(_map_records(), tmp_path / "map.png", 0.05)
+    limit = [(v, tr.six_xi_c("tanh", v, 0.05)) for v in (0.5, 1.0, 1.76, 2.5, 4.0)]
+    p = trainability_map(_map_records(), tmp_path / "map.png", 0.05, limit)
     assert p.read_bytes()[:4] == b"\x89PNG"
     recs = [{"depth": d, "width": w, "test_accuracy": 0.1 * i}
             for i, (d, w) in enumerate((d, w) for d in (50, 100) for w in (16, 32))]  # fmt: skip
