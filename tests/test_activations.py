@@ -210,8 +210,9 @@ def _routes(fn):
     }
 
 
-# The routes are wired the same way in every dtype (see DEFAULT_RUN_DTYPES).
-@pytest.mark.parametrize("name", ELEMENTWISE)
+# The routes are wired the same way in every dtype (see DEFAULT_RUN_DTYPES) and, through
+# building.build, for every activation of a family: one per family by default.
+@pytest.mark.parametrize("name", _one_per_family(ELEMENTWISE))
 @pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_autodiff_routes_match_closed_forms(name, dtype):
     """grad, jvp, vjp, jacfwd/jacrev, grad-of-grad, jvp-of-grad and hessian, jitted and eager.

@@ -567,8 +567,9 @@ def _custom_jvp_block(w):
                                       lambda c: (jnp.tanh(c[0]), c[1] + 1), (w, 0))[0].sum(),
          "while"),
         (lambda w: jax.lax.cond(w[0] > 0, jax.nn.relu, jnp.tanh, w).sum(), "cond"),
-        (_custom_vjp_block, "custom_vjp_call"),
-        (_custom_jvp_block, "custom_jvp_call"),
+        # The other two regions run the same code path: the slow step.
+        pytest.param(_custom_vjp_block, "custom_vjp_call", marks=pytest.mark.slow),
+        pytest.param(_custom_jvp_block, "custom_jvp_call", marks=pytest.mark.slow),
     ],
 )  # fmt: skip
 def test_a_region_that_cannot_be_instrumented_is_reported_and_the_rest_measured(loss, primitive):
