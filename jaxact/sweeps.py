@@ -70,16 +70,25 @@ from jaxact.attenuation import layer_gradient_norms
 from jaxact.checks import check_finite_number, check_positive_int, free_memory
 from jaxact.datasets import check_dataset
 from jaxact.files import (
-    OutputRefused,
-    append_lines,
     atomic_write,
-    check_output_file,
     hold_output,
 )
 from jaxact.initializers import get_initializer, resolve_sigma_w2
 from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
 from jaxact.progress import Interrupted
-from jaxact.runs.summaries import seed_statistics
+from jaxact.runs.records import (
+    COORDS,
+    RECORD_RENAMED,
+    RECORD_SCHEMA,
+    TRAINING_RECORD,
+    append_records,
+    check_sweep_output,
+    loss_curve,
+    read_records,
+    scan_records,
+    warn_other_layout,
+)
+from jaxact.runs.summaries import METRICS, seed_statistics, summarize
 from jaxact.theory import attenuation_rate as theory_rate
 from jaxact.training import (
     DEFAULT_LEARNING_RATE,
@@ -104,12 +113,15 @@ __all__ = [
     "RECORD_SCHEMA",
     "Run",
     "TRAINING_RECORD",
+    "METRICS",
     "attenuation_cell",
+    "check_sweep_output",
     "device_mesh",
     "loss_curve",
     "network_bytes",
     "plan",
     "program",
+    "read_records",
     "seed_statistics",
     "summarize",
     "sweep",
@@ -119,7 +131,6 @@ __all__ = [
 ]
 
 KINDS = ("attenuation", "training")
-COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
 log = logging.getLogger(__name__)
 
 
@@ -566,13 +577,6 @@ def _agree_with_process_zero(mask: np.ndarray) -> np.ndarray:
     return np.asarray(multihost_utils.broadcast_one_to_all(mask))
 
 
-def _append(path: Path, records: list[dict[str, Any]]) -> None:
-    """Append records to the JSON-lines file, checked to the last byte (process 0 only)."""
-    if jax.process_index() != 0 or not records:
-        return
-    append_lines(path, [json.dumps(r) for r in records])
-
-
 # ----------------------------------------------------------------------------- the sweep
 
 
@@ -885,54 +889,6 @@ class _CountedBar:
         self.bar.close()
 
 
-def check_sweep_output(out: str | Path, *, resume: bool = False, force: bool = False,
-                       label: str = "out") -> Path:  # fmt: skip
-    """Check, before any work, that a sweep may write its records to ``out``.
-
-    Refused: an empty path, a FIFO, a device or a folder, an unwritable place; a file that is
-    not a jaxact record file, and a record file without ``resume`` - unless ``force``, which
-    replaces the file.
-
-    Args:
-      out: the JSON-lines file.
-      resume: continue the records already there.
-      force: replace whatever the file holds.
-      label: how messages name it (``"--out"`` on the command line).
-
-    Returns:
-      ``out`` as a :class:`~pathlib.Path`.
-
-    Raises:
-      OutputRefused: as above, with what to do.
-
-    >>> import pathlib, tempfile
-    >>> from jaxact.sweeps import check_sweep_output
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
-    >>> _ = p.write_text("my notes")
-    >>> check_sweep_output(p)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    jaxact.files.OutputRefused: out ...notes.txt: ... is not a jaxact sweep record file: ...
-    >>> check_sweep_output(p, force=True) == p  # replaced when the sweep starts
-    True
-    """
-    path = check_output_file(out, label)
-    if force and not resume:
-        return path
-    try:
-        with warnings.catch_warnings():  # a torn last line: the resumed sweep warns, once
-            warnings.simplefilter("ignore")
-            existing = read_records(path)
-    except ValueError as err:
-        raise OutputRefused(f"{label} {path}: {err} Choose another file, or add --force "
-                            "(force=True) to replace it") from None  # fmt: skip
-    if existing and not resume:
-        raise OutputRefused(f"{label} {path} already holds {len(existing)} record(s); add "
-                            "--resume (resume=True) to continue it, --force (force=True) to "
-                            "replace it, or choose another file")  # fmt: skip
-    return path
-
-
 def _dedupe(path: Path, done: dict[tuple, dict[int, dict]], lines: int) -> bool:
     """Rewrite ``path`` with one record per (cell, seed) of this layout when its ``lines``
     records are more than that (two writers before locks, an old layout); True if it was
@@ -950,82 +906,12 @@ def _log_info(message: str) -> None:
     log.info(message)
 
 
-#: Keys every sweep record has: how :func:`read_records` tells our files from others.
-RECORD_KEYS = ("activation", "depth", "width", "seed", "kind")
-
-
-def read_records(path: str | Path, *, repair: bool = False,
-                 current_only: bool = True) -> list[dict[str, Any]]:  # fmt: skip
-    """The records of a sweep's JSON-lines file (``sweep(out=...)``), in file order.
-
-    A last line cut short (a process killed mid-write) is skipped with a warning; with
-    ``repair=True`` it is also cut from the file, so that records appended later start on a
-    line of their own. A missing or empty file has no records. Records of another layout
-    version (their ``schema``; none means 1) are skipped with one warning unless
-    ``current_only=False``; a resumed sweep recomputes them.
-
-    Raises:
-      ValueError: the file is not a jaxact sweep record file (a line that is not a JSON object
-        with :data:`RECORD_KEYS`, other than a torn last line); the message names the line.
-    """
-    records, other = _scan_records(path, repair, current_only)
-    _warn_other_layout(path, other)
-    return records
-
-
-def _warn_other_layout(path, other: int) -> None:
-    if other:
-        warnings.warn(f"{path}: {other} record(s) of another layout version skipped (this "
-                      f"jaxact writes version {RECORD_SCHEMA}); resuming recomputes them.",
-                      stacklevel=3)  # fmt: skip
-
-
-def _scan_records(path, repair: bool, current_only: bool) -> tuple[list[dict[str, Any]], int]:
-    """:func:`read_records`'s one pass over the file: the records, and how many of another
-    layout version it skipped (none when ``current_only`` is false)."""
-    path = Path(path)
-    if not path.exists():
-        return [], 0
-    if not path.is_file():
-        raise ValueError(f"{str(path)!r} is not a regular file, not a sweep record file.")
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    records = []
-    other = 0
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        last = i == len(lines) - 1  # no newline after it: possibly torn
-        try:
-            rec = json.loads(line)
-            ok = isinstance(rec, dict) and all(k in rec for k in RECORD_KEYS)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            rec, ok = None, False
-        if ok:
-            if current_only and rec.get("schema", 1) != RECORD_SCHEMA:
-                other += 1
-            else:  # a training record's renamed keys read as from sweep()
-                records.append(Record(rec, renamed=RECORD_RENAMED) if rec["kind"] == "training"
-                               else rec)  # fmt: skip
-            continue
-        if last and i > 0:
-            warnings.warn(f"{path}: the last line is incomplete (a run killed mid-write?); "
-                          f"skipped{' and removed' if repair else ''}.", stacklevel=2)  # fmt: skip
-            if repair:
-                with open(path, "r+b") as f:
-                    f.truncate(len(raw) - len(line))
-            break
-        raise ValueError(f"{str(path)!r} is not a jaxact sweep record file: line {i + 1} is "
-                         f"not a record ({line[:60]!r}).")  # fmt: skip
-    return records, other
-
-
 def _read_done(path: Path, config_keys) -> tuple[dict[tuple, dict[int, dict]], int]:
     """The records in ``path`` by cell and seed (a later line for the same seed wins), and how
     many record lines the file holds (any layout version). A torn last line is removed; records
     of another version are skipped with a warning."""
-    records, other = _scan_records(path, True, True)
-    _warn_other_layout(path, other)
+    records, other = scan_records(path, repair=True)
+    warn_other_layout(path, other)
     done: dict[tuple, dict[int, dict]] = {}
     for rec in records:
         done.setdefault(_cell_id(rec, config_keys), {})[rec["seed"]] = rec
@@ -1077,7 +963,7 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
             new = [_record(todo[ci][0], seed, items[ci * n_seed + si], settings, g["depth"])
                    for ci in range(written, ready) for si, seed in enumerate(seeds)]  # fmt: skip
             if path is not None:
-                _append(path, [r for r in new if not in_file(r)])
+                append_records(path, [r for r in new if not in_file(r)])
             records += new
             bar.update(ready - written)
             written = ready
@@ -1111,35 +997,6 @@ def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
     }, renamed=RECORD_RENAMED)  # fmt: skip
 
 
-def loss_curve(losses, steps: int, log_every: int, bad_step: int = 0) -> tuple[list, list]:
-    """A training record's ``steps_logged`` and ``loss_curve``: the mean loss of the updates in
-    each window of ``log_every`` steps (the last window ends at ``steps``), NaN from the window
-    in which the run diverged on. The one definition :func:`sweep` and :func:`train_runs` use.
-
-    Args:
-      losses: ``(steps,)`` the loss each update was computed on (update ``i`` at index
-        ``i - 1``).
-      steps: how many updates.
-      log_every: the window.
-      bad_step: the update at which the run diverged (1-based), 0 for none.
-
-    Returns:
-      ``(steps_logged, loss_curve)``: the last update of each window, and the windows' means.
-
-    >>> from jaxact.sweeps import loss_curve
-    >>> loss_curve([4.0, 2.0, 1.0, 1.0, 0.5], 5, 2)
-    ([2, 4, 5], [3.0, 1.0, 0.5])
-    >>> loss_curve([4.0, 2.0, 1.0, float("nan"), 0.5], 5, 2, bad_step=4)[1]
-    [3.0, nan, nan]
-    """
-    losses = np.asarray(losses, np.float64)
-    ends = sorted({*range(log_every, steps + 1, log_every), steps})
-    starts = [0, *ends[:-1]]
-    curve = [float(losses[a:b].mean()) if not bad_step or b < bad_step else float("nan")
-             for a, b in zip(starts, ends, strict=True)]  # fmt: skip
-    return ends, curve
-
-
 def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
     """The fields every training record ends with: per-layer gradient norms at the first and
     the last step, and where a NaN or inf first appeared (``None`` if nowhere)."""
@@ -1157,82 +1014,6 @@ def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- summary
-
-
-METRICS = {"attenuation": ("rate",), "training": ("final_loss", "train_accuracy")}
-
-#: The fields every training record ends with, from :func:`sweep` and :func:`train_runs`
-#: alike (the run's settings come before them).
-TRAINING_RECORD = (
-    "final_loss",
-    "train_accuracy",
-    "steps_logged",
-    "loss_curve",
-    "grad_norms_init",
-    "grad_norms_final",
-    "diverged_step",
-    "diverged_layer",
-)
-#: The layout version of a sweep's records (``"schema"``): 2 since training records say
-#: ``train_accuracy`` (was ``final_accuracy``) and their ``loss_curve`` is the windowed mean,
-#: as :func:`train_runs`'s.
-RECORD_SCHEMA = 2
-#: Training record and summary keys renamed in this release: ``{old: new}`` (the old names
-#: still read, with a ``DeprecationWarning``, for one release).
-RECORD_RENAMED = {"final_accuracy": "train_accuracy"} | {
-    f"final_accuracy_{k}": f"train_accuracy_{k}" for k in ("mean", "std", "min", "max")
-}
-
-
-def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and spread over seeds, one row per grid cell (in the order cells first appear).
-
-    Each row: the cell's coordinates and ``kind``, ``seeds`` (how many), and for each metric
-    (attenuation: ``rate``; training: ``final_loss`` and ``train_accuracy``) ``<m>_mean``,
-    ``<m>_std``, ``<m>_min``, ``<m>_max``. Attenuation rows add ``log10_total_mean`` (``-inf``
-    where a gradient underflowed to 0) and ``signal_lost`` (how many seeds' signal over- or
-    underflowed, :func:`~jaxact.attenuation.signal_lost`; the rate statistics are over the
-    others); training rows add ``diverged`` (how many seeds diverged; the statistics are over
-    the others, NaN if none is left).
-
-    Args:
-      records: :func:`sweep`'s records (or read back with :func:`read_records`).
-
-    Returns:
-      A list of dicts, one per grid cell.
-
-    >>> from jaxact.sweeps import summarize
-    >>> recs = [{"activation": "relu", "depth": 4, "width": 8, "kind": "attenuation",
-    ...          "seed": s, "rate": r, "total": 1.0} for s, r in enumerate([0.9, 1.1])]
-    >>> row, = summarize(recs)
-    >>> row["seeds"], round(row["rate_mean"], 6), round(row["rate_std"], 6)
-    (2, 1.0, 0.1)
-    """
-    cells: dict[tuple, list[dict[str, Any]]] = {}
-    for r in records:
-        cells.setdefault(tuple(json.dumps(r.get(k)) for k in (*COORDS, "kind", *_SETTINGS)),
-                         []).append(r)  # fmt: skip
-    rows = []
-    for rs in cells.values():
-        kind = rs[0].get("kind", "attenuation")
-        row = {k: rs[0][k] for k in (*COORDS, "kind") if k in rs[0]} | {"seeds": len(rs)}
-        # Measurements only: a diverged run, or a signal that over- or underflowed
-        # (attenuation.signal_lost), is counted, not averaged.
-        alive = [r for r in rs if not r.get("diverged_step") and not r.get("signal_lost")]
-        for m in METRICS[kind]:
-            stats = seed_statistics([r[m] for r in alive])
-            row |= {f"{m}_{k}": v for k, v in stats.items()}
-        if kind == "attenuation":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                row["log10_total_mean"] = float(np.mean(np.log10([r["total"] for r in rs])))
-            row["signal_lost"] = len(rs) - len(alive)
-        else:
-            row["diverged"] = len(rs) - len(alive)
-        rows.append(Record(row, renamed=RECORD_RENAMED))
-    return rows
-
-
-_SETTINGS = ("batch", "optimizer", "learning_rate", "steps", "data", "n_points")
 
 
 # ----------------------------------------------------------------------------- training runs

@@ -5,12 +5,19 @@ The study, the sweeps and the figures all summarise seeds with these two functio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["cell_summary", "seed_statistics"]
+from jaxact.runs.records import COORDS, RECORD_RENAMED, SETTINGS
+from jaxact.vocabulary import Record
+
+__all__ = ["METRICS", "cell_summary", "seed_statistics", "summarize"]
+
+#: The metrics :func:`summarize` summarises, per kind.
+METRICS = {"attenuation": ("rate",), "training": ("final_loss", "train_accuracy")}
 
 
 def seed_statistics(values) -> dict[str, float]:
@@ -62,3 +69,52 @@ def cell_summary(records: Iterable[dict[str, Any]], keys: Sequence[str],
         out[k] = seed_statistics(a[np.isfinite(a)]) | {
             "n": len(vs), "diverged": int((~np.isfinite(a)).sum())}  # fmt: skip
     return out
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and spread over seeds, one row per grid cell (in the order cells first appear).
+
+    Each row: the cell's coordinates and ``kind``, ``seeds`` (how many), and for each metric
+    (attenuation: ``rate``; training: ``final_loss`` and ``train_accuracy``) ``<m>_mean``,
+    ``<m>_std``, ``<m>_min``, ``<m>_max``. Attenuation rows add ``log10_total_mean`` (``-inf``
+    where a gradient underflowed to 0) and ``signal_lost`` (how many seeds' signal over- or
+    underflowed, :func:`~jaxact.attenuation.signal_lost`; the rate statistics are over the
+    others); training rows add ``diverged`` (how many seeds diverged; the statistics are over
+    the others, NaN if none is left).
+
+    Args:
+      records: :func:`jaxact.sweeps.sweep`'s records (or read back with
+        :func:`~jaxact.runs.records.read_records`).
+
+    Returns:
+      A list of dicts, one per grid cell.
+
+    >>> from jaxact.runs.summaries import summarize
+    >>> recs = [{"activation": "relu", "depth": 4, "width": 8, "kind": "attenuation",
+    ...          "seed": s, "rate": r, "total": 1.0} for s, r in enumerate([0.9, 1.1])]
+    >>> row, = summarize(recs)
+    >>> row["seeds"], round(row["rate_mean"], 6), round(row["rate_std"], 6)
+    (2, 1.0, 0.1)
+    """
+    cells: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        cells.setdefault(tuple(json.dumps(r.get(k)) for k in (*COORDS, "kind", *SETTINGS)),
+                         []).append(r)  # fmt: skip
+    rows = []
+    for rs in cells.values():
+        kind = rs[0].get("kind", "attenuation")
+        row = {k: rs[0][k] for k in (*COORDS, "kind") if k in rs[0]} | {"seeds": len(rs)}
+        # Measurements only: a diverged run, or a signal that over- or underflowed
+        # (attenuation.signal_lost), is counted, not averaged.
+        alive = [r for r in rs if not r.get("diverged_step") and not r.get("signal_lost")]
+        for m in METRICS[kind]:
+            stats = seed_statistics([r[m] for r in alive])
+            row |= {f"{m}_{k}": v for k, v in stats.items()}
+        if kind == "attenuation":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                row["log10_total_mean"] = float(np.mean(np.log10([r["total"] for r in rs])))
+            row["signal_lost"] = len(rs) - len(alive)
+        else:
+            row["diverged"] = len(rs) - len(alive)
+        rows.append(Record(row, renamed=RECORD_RENAMED))
+    return rows
