@@ -810,29 +810,17 @@ def sweep(
             done, lines = _read_done(path, config_keys)  # the one read after the lock
             if jax.process_index() == 0 and _dedupe(path, done, lines):
                 held.enter_context(hold_output(path))  # the rewritten file is a new inode
-        return _sweep_cells(
-            groups,
-            seeds,
-            config_keys,
-            settings,
-            done,
-            path,
-            say,
-            progress,
-            kind,
-            data,
-            n_points,
-            data_seed,
-        )
+        if kind == "training":
+            # Every check has passed (_prepare read only the data's shape): draw the data now.
+            settings["data"] = _dataset(data, n_points, data_seed)
+        return _sweep_cells(groups, seeds, config_keys, settings, done, path, say, progress)
 
 
-def _sweep_cells(groups, seeds, config_keys, settings, done, path, say, progress, kind, data,
-                 n_points, data_seed):  # fmt: skip
+def _sweep_cells(groups, seeds, config_keys, settings, done, path, say, progress):
+    """Run the cells of ``groups`` not complete in ``done``; every record, in grid order."""
     from tqdm.auto import tqdm
 
-    if kind == "training":
-        # Every check has passed (_prepare read only the data's shape): draw the data now.
-        settings["data"] = _dataset(data, n_points, data_seed)
+    kind = settings["kind"]
 
     def in_file(rec: dict[str, Any]) -> bool:
         """Whether the file already holds this (cell, seed): a cell recomputed for its missing
