@@ -638,6 +638,14 @@ def _depth_figures(ctx: Context, res: dict, why: dict, grads: dict, every: list,
     return names
 
 
+def _shaped_row(rows: dict) -> dict | None:
+    """The shaped net set beside He-ReLU at initialisation (TAT leaky ReLU, else DKS tanh), or
+    None when the run has not both."""
+    if "he_relu" not in rows:
+        return None
+    return rows.get("tat_leaky_relu") or rows.get("dks_tanh")
+
+
 def _depth_summary(s: GridSettings, numbers: dict, cells: dict, dmax: int, deepest: list[str],
                    plain_ok: list) -> str:  # fmt: skip
     """Claim 6's short summary: the setting, each recipe's accuracy at the deepest depth, the
@@ -665,8 +673,8 @@ def _depth_summary(s: GridSettings, numbers: dict, cells: dict, dmax: int, deepe
                         for n, ds in sorted(by_recipe.items(), key=lambda kv: -max(kv[1])))
                     + ". ")  # fmt: skip
     rows = numbers["why_at_init"]["recipes"]
-    if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
-        shaped = rows.get("tat_leaky_relu") or rows["dks_tanh"]
+    shaped = _shaped_row(rows)
+    if shaped is not None:
         summary += (
             f"At initialisation a plain He-ReLU net makes every input look alike to its output "
             f"layer after {dmax} layers (C map {rows['he_relu']['c_map'][-1]:.3f}); the shaped "
@@ -683,9 +691,9 @@ def _depth_details(s: GridSettings, numbers: dict, dmax: int, hx: dict, fl: list
     why = numbers["why_at_init"]
     rows = why["recipes"]
     details: list[list[str]] = []
-    if "he_relu" in rows and any(k in rows for k in ("tat_leaky_relu", "dks_tanh")):
+    shaped = _shaped_row(rows)
+    if shaped is not None:
         he_r = rows["he_relu"]
-        shaped = rows.get("tat_leaky_relu") or rows["dks_tanh"]
         details.append(["Why, at initialisation", (
             f"After {dmax} He-ReLU layers two inputs whose correlation was "
             f"{why['input_correlation']:.2f} look alike (the theory's composed C map gives "
