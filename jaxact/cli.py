@@ -222,7 +222,7 @@ def _cmd_attenuation(args: argparse.Namespace) -> int:
 
 
 def _check_theory(args: argparse.Namespace) -> None:
-    from jaxact.sweeps import network_bytes
+    from jaxact.runs.engine import network_bytes
 
     _activations("--activation", args.activation)
     _positive("--sigma-w2", args.sigma_w2)

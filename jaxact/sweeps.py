@@ -56,36 +56,39 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxact.activations import get_activation
-from jaxact.attenuation import layer_gradient_norms
-from jaxact.checks import check_finite_number, check_positive_int, free_memory
+from jaxact.checks import check_finite_number, check_positive_int
 from jaxact.datasets import check_dataset
 from jaxact.files import (
     atomic_write,
     hold_output,
 )
 from jaxact.initializers import get_initializer, resolve_sigma_w2
-from jaxact.mlp import hidden_weight_norms, mlp_forward, mlp_scales, sample_mlp
+from jaxact.mlp import mlp_scales
 from jaxact.progress import Interrupted
+from jaxact.runs import engine
+from jaxact.runs.cells import HYPERPARAMETERS, attenuation_cell, training_cell
+from jaxact.runs.engine import Cell, device_budget, device_mesh, network_bytes, program
 from jaxact.runs.records import (
     COORDS,
     RECORD_RENAMED,
     RECORD_SCHEMA,
     TRAINING_RECORD,
     append_records,
+    attenuation_fields,
     check_sweep_output,
     loss_curve,
     read_records,
     scan_records,
+    training_fields,
     warn_other_layout,
 )
 from jaxact.runs.summaries import METRICS, seed_statistics, summarize
@@ -95,16 +98,10 @@ from jaxact.training import (
     DEFAULT_OPTIMIZER_NAME,
     OPTIMIZERS,
     Dataset,
-    accuracy,
-    layer_names,
-    loss_fn,
-    make_step,
     named_optimizer,
-    observe,
-    per_network_optimizer,
     two_spirals,
 )
-from jaxact.vocabulary import Record, divergence, fit_rate, signal_lost
+from jaxact.vocabulary import Record
 
 __all__ = [
     "HYPERPARAMETERS",
@@ -236,253 +233,7 @@ def _dataset(data, n_points: int, data_seed: int) -> Dataset:
     return two_spirals(jr.key(data_seed), n_points)
 
 
-# ----------------------------------------------------------------------------- memory
-
-
-def network_bytes(kind: str, *, depth: int, width: int, batch: int, in_dim: int = 0,
-                  out_dim: int = 0, itemsize: int = 4) -> int:  # fmt: skip
-    """An upper estimate of the device memory one network of a sweep needs, in bytes.
-
-    Weight-sized buffers (``depth width^2``): attenuation 6 (the flat normal draw, the random
-    bits behind it, the scaled weights, their gradient, backward temporaries), training 10 (the
-    same plus the optimizer's moments, the update and the new parameters). Activation-sized
-    buffers (``depth batch width``, ``batch`` being the training points for training): 6
-    (pre-activations, activations, the zero perturbations, their gradient, temporaries). Plus
-    ``64 batch + 1024`` elements of per-example scratch (losses, labels, small temporaries).
-    ``tests/test_sweeps.py`` checks it against XLA's ``memory_analysis`` of the compiled
-    programs: never below it, and within 3x of it.
-
-    Args:
-      kind: ``"attenuation"`` or ``"training"``.
-      depth: hidden layers.
-      width: units per layer.
-      batch: inputs per network (training: the training points).
-      in_dim: input features (training).
-      out_dim: outputs (training).
-      itemsize: bytes per element of the networks' dtype.
-
-    Returns:
-      Bytes (an int).
-
-    >>> from jaxact.sweeps import network_bytes
-    >>> network_bytes("attenuation", depth=100, width=64, batch=16) // 2**20  # MiB
-    11
-    """
-    weights = depth * width * width + (in_dim + out_dim + depth + 2) * width
-    acts = depth * batch * width + batch * (in_dim + out_dim)
-    n_weight = 6 if kind == "attenuation" else 10
-    return itemsize * (n_weight * weights + 6 * acts + 64 * batch + 1024)
-
-
-def device_budget() -> int:
-    """Half the free memory of a device, in bytes (CPU devices share the host's memory):
-    :func:`jaxact.checks.free_memory` halved and split over the local devices."""
-    return int(0.5 * free_memory() / jax.local_device_count())
-
-
 # ----------------------------------------------------------------------------- programs
-
-
-class Cell(NamedTuple):
-    """A grid cell's computation in two parts: ``draw(key_data, scales)`` makes the random
-    network (and inputs); ``measure(drawn, *shared)`` measures it (``shared``: arrays every
-    network sees, e.g. the training data). ``one`` is both, for a single network."""
-
-    draw: Callable
-    measure: Callable
-    n_shared: int
-
-    def one(self, key_data, scales, *shared):
-        return self.measure(self.draw(key_data, scales), *shared)
-
-
-def attenuation_cell(act, depth, width, orthogonal, batch, dtype) -> Cell:
-    """An attenuation cell: a random network and a standard normal batch, measured by
-    :func:`~jaxact.layer_gradient_norms` (what ``sweep(kind="attenuation")`` runs).
-
-    ``draw(key_data, hyper)`` samples the network (``hyper[:3]``: :func:`~jaxact.mlp.mlp_scales`)
-    from the first half of the split key and the inputs from the second.
-
-    Args:
-      act: activation (a name or a record).
-      depth: hidden layers.
-      width: units per layer (and input size).
-      orthogonal: Haar-orthogonal weights instead of Gaussian ones.
-      batch: inputs per network.
-      dtype: the network's floating dtype.
-
-    Returns:
-      A :class:`Cell` whose ``measure`` gives the ``(depth,)`` gradient norms ``||dL/dh_l||``.
-
-    >>> import jax, jax.numpy as jnp
-    >>> from jaxact.mlp import mlp_scales
-    >>> from jaxact.sweeps import attenuation_cell
-    >>> cell = attenuation_cell("relu", 5, 16, False, 8, jnp.float32)
-    >>> key = jax.random.key_data(jax.random.key(0))
-    >>> cell.one(key, jnp.asarray(mlp_scales("he", 16, None, None, 0.0), jnp.float32)).shape
-    (5,)
-    """
-    rec = get_activation(act)
-
-    def draw(key_data, hyper):
-        kp, kx = jr.split(jr.wrap_key_data(key_data))
-        params = sample_mlp(kp, hyper[:3], depth=depth, width=width, in_dim=None, out_dim=None,
-                             orthogonal=orthogonal, dtype=dtype,
-                             householder=True)  # fmt: skip
-        # A flat draw, reshaped: vmapped random bits of a 2-D shape take XLA:CPU seconds to
-        # compile (2.2 s against 0.2 s for (8, 12), jax 0.10); the values are the same.
-        return params, jr.normal(kx, (batch * width,), dtype).reshape(batch, width)
-
-    def measure(drawn):
-        params, x = drawn
-        return layer_gradient_norms(params, x, rec).pre
-
-    return Cell(draw, measure, 0)
-
-
-#: The per-network hyperparameters of a training program: the row of numbers each network
-#: brings (``hyper``), in this order. The first three are :func:`jaxact.mlp.mlp_scales`.
-HYPERPARAMETERS = ("weight_scale", "readout_scale", "sigma_b2", "residual", "branch_scale",
-                   "optimizer_index", "learning_rate")  # fmt: skip
-
-
-def training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer, steps, dtype,
-                  *, batch_size=None, n_train=None, test=False, residual=False,
-                  observe_every=None) -> Cell:  # fmt: skip
-    """A training cell: ``steps`` of :func:`jaxact.training.make_step` (the step
-    :func:`~jaxact.train` runs) in one ``lax.scan``, recording where a NaN or inf first
-    appeared instead of stopping.
-
-    ``draw(key_data, hyper)`` samples the network from the first half of the split key (with
-    ``hyper[:3]``, :data:`HYPERPARAMETERS`) and, with ``batch_size``, ``steps`` minibatches of
-    indices into the ``n_train`` training examples (drawn with replacement) from the second.
-    ``measure(drawn, x, y[, x_test, y_test])`` trains: on all of ``x`` every step (full batch)
-    or on the minibatches. ``optimizer`` is an optax optimizer shared by every network, or a
-    tuple of names of :data:`~jaxact.training.OPTIMIZERS`, one picked per network by
-    ``hyper[5]`` at rate ``hyper[6]`` (:func:`~jaxact.training.per_network_optimizer`).
-    ``residual``: ``False``/``True`` for every network, or ``"per-network"``: ``hyper[3] > 0``
-    with branch scale ``hyper[4]``. ``observe_every``: every so many steps, the
-    :func:`~jaxact.training.observe` of the whole training set (dead and saturated units per
-    layer). Returns per network: ``loss`` (before each update, on that step's batch),
-    ``final_loss`` and ``final_accuracy`` (the full training set after training),
-    ``test_loss`` and ``test_accuracy`` (with ``test``), ``grad_norms_init``/``_final``
-    (``||dL/dW_l||``), ``bad_step``, ``bad_layer`` and, when observing, ``dead_units`` and
-    ``saturated_units`` ``(steps // observe_every, depth)``.
-
-    Args:
-      act: activation (a name or a record).
-      depth: hidden layers.
-      width: units per layer.
-      orthogonal: Haar-orthogonal weights instead of Gaussian ones.
-      task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
-      in_dim: input features.
-      out_dim: outputs.
-      optimizer: an optax optimizer, or a tuple of optimizer names (see above).
-      steps: training steps.
-      dtype: the network's floating dtype.
-      batch_size: minibatch size (default: full batch).
-      n_train: training examples (needed with ``batch_size``).
-      test: also measure ``(x_test, y_test)``.
-      residual: see above.
-      observe_every: see above.
-
-    Returns:
-      A :class:`Cell` whose ``measure`` returns the dict of arrays described above.
-
-    >>> import jax, jax.numpy as jnp, optax
-    >>> from jaxact.mlp import mlp_scales
-    >>> from jaxact.sweeps import training_cell
-    >>> from jaxact.training import two_spirals
-    >>> data = two_spirals(jax.random.key(0), 32)
-    >>> cell = training_cell("tanh", 2, 8, False, "binary", 2, 1, optax.adam(0.01), 20,
-    ...                      jnp.float32)
-    >>> hyper = jnp.asarray(mlp_scales("glorot", 8, 1, None, 0.0), jnp.float32)
-    >>> out = cell.one(jax.random.key_data(jax.random.key(0)), hyper, data.x, data.y)
-    >>> out["loss"].shape, bool(out["final_loss"] < out["loss"][0])
-    ((20,), True)
-    """
-    lf = loss_fn(task)
-    if observe_every is not None and steps % observe_every:
-        raise ValueError(f"observe_every={observe_every} must divide steps={steps}.")
-
-    def draw(key_data, hyper):
-        kp, kb = jr.split(jr.wrap_key_data(key_data))
-        params = sample_mlp(kp, hyper[:3], depth=depth, width=width, in_dim=in_dim,
-                            out_dim=out_dim, orthogonal=orthogonal, dtype=dtype,
-                            householder=True)  # fmt: skip
-        if batch_size is None:
-            return params, hyper
-        return params, hyper, jr.randint(kb, (steps, batch_size), 0, n_train)
-
-    def measure(drawn, x, y, *test_data):
-        params, hyper = drawn[:2]
-        batches = drawn[2] if batch_size is not None else None
-        if isinstance(optimizer, optax.GradientTransformation):
-            opt = optimizer
-        else:
-            opt = per_network_optimizer(optimizer, hyper[5].astype(jnp.int32), hyper[6])
-        res = hyper[3] > 0 if residual == "per-network" else residual
-        branch = hyper[4] if residual is not False else 1.0
-        step_fn = make_step(act, task, opt, residual=res, branch_scale=branch)
-
-        def step(carry, i):
-            p, state, bad_step, bad_layer = carry
-            if batches is None:
-                xb, yb = x, y
-            else:
-                xb, yb = x[batches[i - 1]], y[batches[i - 1]]
-            out = step_fn(p, state, xb, yb)
-            diverged, where = divergence(out.loss, out.finite)  # where -1: the loss
-            new_bad = (bad_step == 0) & diverged
-            bad_step = jnp.where(new_bad, i, bad_step)
-            bad_layer = jnp.where(new_bad, where, bad_layer)
-            alive = bad_step == 0  # once diverged, the network stays where it was
-            keep = lambda new, old: jnp.where(alive, new, old)  # noqa: E731
-            p = jax.tree.map(keep, out.params, p)
-            state = jax.tree.map(keep, out.opt_state, state)
-            return (p, state, bad_step, bad_layer), (out.loss, hidden_weight_norms(out.grads))
-
-        carry = (params, opt.init(params), jnp.int32(0), jnp.int32(-1))
-        observed = {}
-        if observe_every is None:
-            carry, (losses, gnorms) = jax.lax.scan(
-                step, carry, jnp.arange(1, steps + 1, dtype=jnp.int32)
-            )
-        else:
-
-            def window(carry, first):
-                carry, out = jax.lax.scan(
-                    step, carry, first + jnp.arange(observe_every, dtype=jnp.int32)
-                )
-                d = observe(carry[0], Dataset(x, y, task, ""), act, residual=res,
-                            branch_scale=branch)  # fmt: skip
-                return carry, (out, d.dead_units[:depth], d.saturated_units[:depth])
-
-            firsts = jnp.arange(1, steps + 1, observe_every, dtype=jnp.int32)
-            carry, ((losses, gnorms), dead, sat) = jax.lax.scan(window, carry, firsts)
-            losses, gnorms = losses.reshape(steps), gnorms.reshape(steps, depth)
-            observed = {"dead_units": dead, "saturated_units": sat}
-        p, state, bad_step, bad_layer = carry
-        # The final loss, output and gradient on the whole training set: one more step, its
-        # update unused.
-        final = step_fn(p, state, x, y)
-        result = {
-            "loss": losses,
-            "final_loss": final.loss,
-            "final_accuracy": accuracy(final.output, y, task),
-            "grad_norms_init": gnorms[0],
-            "grad_norms_final": hidden_weight_norms(final.grads),
-            "bad_step": bad_step,
-            "bad_layer": bad_layer,
-            **observed,
-        }
-        if test_data:
-            x_test, y_test = test_data
-            out = mlp_forward(p, x_test, act, residual=res, branch_scale=branch)
-            result |= {"test_loss": lf(out, y_test), "test_accuracy": accuracy(out, y_test, task)}
-        return result
-
-    return Cell(draw, measure, 4 if test else 2)
 
 
 @functools.lru_cache(maxsize=32)
@@ -496,85 +247,6 @@ def _group_program(kind, act, depth, width, orthogonal, dtype, vmap_width, mesh,
         cell = training_cell(act, depth, width, orthogonal, task, in_dim, out_dim, optimizer,
                               steps, dtype)  # fmt: skip
     return program(cell, mesh, vmap_width)
-
-
-def program(cell: Cell, mesh: Mesh, vmap_width: int | None):
-    """One compiled program for a group: ``f(keys, hyper, *shared)``, one key and one row of
-    hyperparameters per network (``hyper[:3]``: the scales). Its networks are sharded over the
-    mesh, and on each device drawn one after another (vmapped threefry is 2-3x slower than
-    sequential on CPU) then measured ``vmap_width`` at a time (``None``: all at once).
-
-    Args:
-      cell: what each network computes (:func:`attenuation_cell`, :func:`training_cell`).
-      mesh: a one-axis mesh (:func:`device_mesh`).
-      vmap_width: networks vectorised at once on a device (``None``: all).
-
-    Returns:
-      The jitted ``f(keys, hyper, *shared)``: ``keys`` ``(networks, key_size)`` uint32 key
-      data, ``hyper`` ``(networks, k)``, the number of networks a multiple of the device count;
-      it returns the cell's measurement with a leading ``networks`` axis.
-
-    >>> import jax, jax.numpy as jnp, numpy as np
-    >>> from jaxact.mlp import mlp_scales
-    >>> from jaxact.sweeps import attenuation_cell, device_mesh, program
-    >>> f = program(attenuation_cell("tanh", 4, 8, False, 4, jnp.float32), device_mesh(), None)
-    >>> n = 2 * jax.device_count()
-    >>> keys = jnp.stack([jax.random.key_data(jax.random.key(i)) for i in range(n)])
-    >>> hyper = jnp.tile(jnp.asarray(mlp_scales("glorot", 8, None, None, 0.0)), (n, 1))
-    >>> f(keys, hyper).shape == (n, 4)
-    True
-    """
-
-    def per_device(keys, hyper, *shared):
-        drawn = jax.lax.map(lambda a: cell.draw(*a), (keys, hyper))
-        width = keys.shape[0] if vmap_width is None else min(vmap_width, keys.shape[0])
-        return jax.lax.map(lambda d: cell.measure(d, *shared), drawn, batch_size=width)
-
-    spec = PartitionSpec("networks")
-    in_specs = (spec, spec) + (PartitionSpec(),) * cell.n_shared
-    # check_vma=False: the per-network scans start from constants (zero counters, b_out) that
-    # are the same on every device; each device's computation is independent anyway.
-    return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=in_specs, out_specs=spec,
-                                 check_vma=False))  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- devices
-
-
-def device_mesh() -> Mesh:
-    """A one-axis mesh (``\"networks\"``) over every device JAX sees, on every host.
-
-    Returns:
-      A ``jax.sharding.Mesh`` of ``jax.devices()``, axis ``"networks"``.
-
-    >>> import jax
-    >>> from jaxact.sweeps import device_mesh
-    >>> device_mesh().shape["networks"] == jax.device_count()
-    True
-    """
-    return Mesh(np.array(jax.devices()), ("networks",))
-
-
-def _put(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
-    """A global array from a host array every process holds in full (one or many hosts)."""
-    return jax.make_array_from_callback(array.shape, sharding, lambda idx: array[idx])
-
-
-def _to_host(tree):
-    if jax.process_count() == 1:
-        return jax.device_get(tree)
-    from jax.experimental import multihost_utils
-
-    return multihost_utils.process_allgather(tree, tiled=True)
-
-
-def _agree_with_process_zero(mask: np.ndarray) -> np.ndarray:
-    """Every process skips the cells process 0 found complete (its file is the reference)."""
-    if jax.process_count() == 1:
-        return mask
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.broadcast_one_to_all(mask))
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -625,20 +297,14 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
                   "steps": steps, "data": data_name, "n_points": net_batch}  # fmt: skip
         settings |= {"optimizer": opt, "steps": steps, "log_every": log_every}
     budget = int(max_memory) if max_memory is not None else device_budget()
-    n_dev = jax.device_count()
     groups = []
     variants = {w: _variants(inits, sigma_w2s, sigma_b2s, w, out_dim or None) for w in widths}
     for act, depth, width in itertools.product(names, depths, widths):
         per_net = network_bytes(kind, depth=depth, width=width, batch=net_batch,
                                 in_dim=in_dim, out_dim=out_dim,
                                 itemsize=dtype.itemsize)  # fmt: skip
-        per_device = budget // per_net
-        if per_device < 1:
-            raise MemoryError(
-                f"sweep: one {act} network of depth {depth} and width {width} needs about "
-                f"{per_net / 2**20:.3g} MiB, more than the {budget / 2**20:.3g} MiB per "
-                "device budget; lower batch/width/depth or raise max_memory."
-            )
+        what = f"{act} network of depth {depth} and width {width}"
+        engine.chunk_size(1, bytes_per_network=per_net, budget=budget, who="sweep", what=what)
         for orthogonal in (False, True):
             vs = [v for v in variants[width] if get_initializer(v[0]).orthogonal == orthogonal]
             if not vs:
@@ -647,7 +313,8 @@ def _prepare(activations, depths, widths, seeds, inits, sigma_w2, sigma_b2, kind
                       "sigma_w2": eff, "sigma_b2": s_b2, "kind": kind, **config}
                      for init, eff, s_b2, _ in vs]  # fmt: skip
             n = len(vs) * len(seeds)
-            chunk = min(per_device * n_dev, -(-n // n_dev) * n_dev)
+            chunk = engine.chunk_size(n, bytes_per_network=per_net, budget=budget, who="sweep",
+                                      what=what)  # fmt: skip
             groups.append({"activation": act, "depth": depth, "width": width,
                            "orthogonal": orthogonal, "cells": cells,
                            "scales": [v[3] for v in vs], "networks": n, "chunk": chunk,
@@ -830,10 +497,8 @@ def _sweep_cells(groups, seeds, config_keys, settings, done, path, say, progress
     cells = [c for g in groups for c in g["cells"]]
     complete = np.array([set(done.get(_cell_id(c, config_keys), {})) >= set(seeds)
                          for c in cells], bool)  # fmt: skip
-    complete = _agree_with_process_zero(complete)
+    complete = engine.agree_with_process_zero(complete)
     mesh = device_mesh()
-    by_networks = NamedSharding(mesh, PartitionSpec("networks"))
-    replicated = NamedSharding(mesh, PartitionSpec())
     records: list[dict[str, Any]] = []
     bar = _CountedBar(tqdm(total=len(cells), desc=f"{kind} sweep: grid cells",
                            disable=not progress))  # fmt: skip
@@ -851,8 +516,7 @@ def _sweep_cells(groups, seeds, config_keys, settings, done, path, say, progress
                     todo.append((c, s))
                 index += 1
             if todo:
-                records += _run_group(g, todo, seeds, settings, by_networks, replicated, path,
-                                      bar, say, in_file)  # fmt: skip
+                records += _run_group(g, todo, seeds, settings, mesh, path, bar, say, in_file)
     except KeyboardInterrupt:
         bar.close()
         raise Interrupted(bar.done, len(cells), "grid cells") from None
@@ -906,8 +570,9 @@ def _read_done(path: Path, config_keys) -> tuple[dict[tuple, dict[int, dict]], i
     return done, len(records) + other
 
 
-def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say,
-               in_file=lambda rec: False):  # fmt: skip
+def _run_group(g, todo, seeds, settings, mesh, path, bar, say, in_file=lambda rec: False):
+    """Run one group's incomplete cells (``todo``: ``(cell, scales)`` pairs) on every seed,
+    appending each cell's records to ``path`` as soon as its last seed is done."""
     kind, dtype = settings["kind"], settings["dtype"]
     n_seed = len(seeds)
     n = len(todo) * n_seed
@@ -919,34 +584,29 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
             f"network, budget {g['budget_per_device'] / 2**20:.0f} MiB per device)")  # fmt: skip
     bar.set_postfix_str(f"{g['activation']} d={g['depth']} w={g['width']} chunk={chunk}")
     keys = np.stack([np.asarray(jr.key_data(jr.key(s))) for s in seeds])
-    item_keys = np.tile(keys, (len(todo), 1))
     # Rows of HYPERPARAMETERS: the scales, then plain networks (the optimizer is shared).
     rows = [(*s, 0.0, 1.0, 0.0, 0.0) for _, s in todo]
-    item_scales = np.repeat(np.asarray(rows, dtype), n_seed, axis=0)
-    pad = n_chunks * chunk - n
-    item_keys = np.concatenate([item_keys, np.repeat(item_keys[:1], pad, 0)])
-    item_scales = np.concatenate([item_scales, np.repeat(item_scales[:1], pad, 0)])
     common = (kind, g["activation"], g["depth"], g["width"], g["orthogonal"], dtype,
-              settings["vmap_width"], by_networks.mesh)  # fmt: skip
+              settings["vmap_width"], mesh)  # fmt: skip
     if kind == "attenuation":
-        program = _group_program(*common, batch=todo[0][0]["batch"])
+        prog = _group_program(*common, batch=todo[0][0]["batch"])
         shared: tuple = ()
     else:
         ds = settings["data"]
-        program = _group_program(*common, task=ds.task, in_dim=int(ds.x.shape[-1]),
-                                 out_dim=ds.out_dim, optimizer=settings["optimizer"],
-                                 steps=settings["steps"])  # fmt: skip
+        prog = _group_program(*common, task=ds.task, in_dim=int(ds.x.shape[-1]),
+                              out_dim=ds.out_dim, optimizer=settings["optimizer"],
+                              steps=settings["steps"])  # fmt: skip
         y = np.asarray(ds.y, dtype if ds.task == "regression" else np.int32)
-        shared = (_put(np.asarray(ds.x, dtype), replicated), _put(y, replicated))
+        shared = engine.replicate(np.asarray(ds.x, dtype), y, mesh=mesh)
+    pending = engine.dispatch(prog, np.tile(keys, (len(todo), 1)),
+                              np.repeat(np.asarray(rows, dtype), n_seed, axis=0), shared, chunk,
+                              mesh)  # fmt: skip
     items: list[Any] = []  # one result per network, in item order
     records: list[dict[str, Any]] = []
     written = 0
-    for c in range(n_chunks):
-        sl = slice(c * chunk, (c + 1) * chunk)
-        res = _to_host(program(_put(item_keys[sl], by_networks),
-                               _put(item_scales[sl], by_networks), *shared))  # fmt: skip
-        items += [jax.tree.map(lambda a, i=i: a[i], res) for i in range(chunk)]
-        ready = min(n, len(items)) // n_seed  # cells whose every seed is done
+    for chunk_out in pending:
+        items += engine.collect(chunk_out)
+        ready = len(items) // n_seed  # cells whose every seed is done
         if ready > written:
             new = [_record(todo[ci][0], seed, items[ci * n_seed + si], settings, g["depth"])
                    for ci in range(written, ready) for si, seed in enumerate(seeds)]  # fmt: skip
@@ -961,44 +621,10 @@ def _run_group(g, todo, seeds, settings, by_networks, replicated, path, bar, say
 def _record(cell, seed, item, settings, depth) -> dict[str, Any]:
     rec = {**cell, "seed": int(seed), "schema": RECORD_SCHEMA}
     if settings["kind"] == "attenuation":
-        gn = np.asarray(item, np.float64)
-        lost = signal_lost(gn)
-        nan = float("nan")
-        if lost is not None and lost[0] == "overflow":
-            rate = total = rms = nan  # nothing to fit: the signal overflowed
-        else:
-            rate, rms = fit_rate(gn)  # on an underflow: the layers above it only (flagged)
-            total = float(gn[0] / gn[-1]) if gn[-1] > 0 else nan
-        return rec | {"rate": rate, "total": total, "fit_rms": rms, "grad_norms": gn.tolist(),
-                      "signal_lost": None if lost is None else lost[0],
-                      "signal_lost_layer": None if lost is None else lost[1]}  # fmt: skip
-    steps, every = settings["steps"], settings["log_every"]
-    bad = int(item["bad_step"])
-    logged, curve = loss_curve(item["loss"], steps, every, bad)
-    nan = float("nan")
-    return Record(rec | {
-        "final_loss": nan if bad else float(item["final_loss"]),
-        "train_accuracy": nan if bad else float(item["final_accuracy"]),
-        "steps_logged": logged,
-        "loss_curve": curve,
-        **_gradients_and_divergence(item, depth),
-    }, renamed=RECORD_RENAMED)  # fmt: skip
-
-
-def _gradients_and_divergence(item, depth: int) -> dict[str, Any]:
-    """The fields every training record ends with: per-layer gradient norms at the first and
-    the last step, and where a NaN or inf first appeared (``None`` if nowhere)."""
-    bad = int(item["bad_step"])
-    layer = None
-    if bad:
-        li = int(item["bad_layer"])
-        layer = "the loss" if li < 0 else layer_names(depth)[li]
-    return {
-        "grad_norms_init": np.asarray(item["grad_norms_init"], np.float64).tolist(),
-        "grad_norms_final": np.asarray(item["grad_norms_final"], np.float64).tolist(),
-        "diverged_step": bad or None,
-        "diverged_layer": layer,
-    }
+        return rec | attenuation_fields(item)
+    fields = training_fields(item, steps=settings["steps"], log_every=settings["log_every"],
+                             depth=depth)  # fmt: skip
+    return Record(rec | fields, renamed=RECORD_RENAMED)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -1141,17 +767,11 @@ def train_runs(
         out_dim = max(out_dim, test.out_dim)
     budget = int(max_memory) if max_memory is not None else device_budget()
     mesh = device_mesh()
-    n_dev = jax.device_count()
-    by_networks, replicated = NamedSharding(mesh, PartitionSpec("networks")), NamedSharding(
-        mesh, PartitionSpec())  # fmt: skip
-
-    def put(a, dt):
-        return _put(np.asarray(a, dt), replicated)
-
     ydt = dtype if data.task == "regression" else np.int32
-    shared = (put(data.x, dtype), put(data.y, ydt))
+    shared = (np.asarray(data.x, dtype), np.asarray(data.y, ydt))
     if test is not None:
-        shared += (put(test.x, dtype), put(test.y, ydt))
+        shared += (np.asarray(test.x, dtype), np.asarray(test.y, ydt))
+    shared = engine.replicate(*shared, mesh=mesh)
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(runs):
         orth = get_initializer(r.init).orthogonal
@@ -1168,37 +788,22 @@ def train_runs(
                                 batch=n_train + (0 if test is None else int(test.x.shape[0])),
                                 in_dim=in_dim, out_dim=out_dim,
                                 itemsize=dtype.itemsize)  # fmt: skip
-        if budget // per_net < 1:
-            raise MemoryError(
-                f"train_runs: one {act} network of depth {depth} and width {width} needs "
-                f"about {per_net / 2**20:.3g} MiB, more than the {budget / 2**20:.3g} MiB "
-                "per device budget; lower depth/width or raise max_memory."
-            )
-        n = len(rs)
-        chunk = min((budget // per_net) * n_dev, -(-n // n_dev) * n_dev)
-        hyper, keys = [], []
-        for r in rs:
-            scales = mlp_scales(r.init, width, out_dim, r.sigma_w2, r.sigma_b2)
-            hyper.append((*scales, float(r.residual), r.branch_scale,
-                          names.index(r.optimizer), r.learning_rate))  # fmt: skip
-            keys.append(np.asarray(jr.key_data(jr.key(r.seed))))
-        pad = -(-n // chunk) * chunk - n
-        hyper = np.asarray(hyper + hyper[:1] * pad, dtype)
-        keys = np.stack(keys + keys[:1] * pad)
+        what = f"{act} network of depth {depth} and width {width}"
+        chunk = engine.chunk_size(len(rs), bytes_per_network=per_net, budget=budget,
+                                  who="train_runs", what=what)  # fmt: skip
+        hyper = [(*mlp_scales(r.init, width, out_dim, r.sigma_w2, r.sigma_b2), float(r.residual),
+                  r.branch_scale, names.index(r.optimizer), r.learning_rate)
+                 for r in rs]  # fmt: skip
+        keys = np.stack([np.asarray(jr.key_data(jr.key(r.seed))) for r in rs])
         prog = _runs_program(act, depth, width, orth, dtype, mesh, vmap_width, data.task,
                              in_dim, out_dim, names, steps, batch_size, n_train,
                              test is not None, residual, observe_every)  # fmt: skip
-        outs = [prog(_put(keys[c : c + chunk], by_networks),
-                     _put(hyper[c : c + chunk], by_networks), *shared)
-                for c in range(0, n + pad, chunk)]  # fmt: skip
-        pending.append((members, rs, chunk, width, outs))
+        outs = engine.dispatch(prog, keys, np.asarray(hyper, dtype), shared, chunk, mesh)
+        pending.append((members, rs, width, outs))
     records: list[dict[str, Any] | None] = [None] * len(runs)
-    for members, rs, chunk, width, outs in pending:
-        items = []
-        for res in outs:
-            res = _to_host(res)
-            items += [jax.tree.map(lambda a, i=i: a[i], res) for i in range(chunk)]
-        for i, r, item in zip(members, rs, items, strict=False):
+    for members, rs, width, outs in pending:
+        items = [item for out in outs for item in engine.collect(out)]
+        for i, r, item in zip(members, rs, items, strict=True):
             records[i] = _run_record(r, item, data, test, steps, batch_size, log_every,
                                      observe_every, width, out_dim)  # fmt: skip
         if progress is not None:
@@ -1206,23 +811,21 @@ def train_runs(
     return records  # type: ignore[return-value]
 
 
+_FINAL_FIGURES = ("final_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
 def _run_record(run, item, data, test, steps, batch_size, log_every, observe_every, width,
                 out_dim) -> dict[str, Any]:  # fmt: skip
-    bad = int(item["bad_step"])
-    ends, curve = loss_curve(item["loss"], steps, log_every, bad)
-    value = lambda k: float("nan") if bad else float(item[k])  # noqa: E731
+    fields = training_fields(item, steps=steps, log_every=log_every, depth=run.depth,
+                             test=test is not None)  # fmt: skip
     rec = dataclasses.asdict(run) | {
         "sigma_w2": resolve_sigma_w2(run.init, width, width, run.sigma_w2),
         "dataset": data.name,
         "steps": steps,
         "batch_size": batch_size,
-        "final_loss": value("final_loss"),
-        "train_accuracy": value("final_accuracy"),
-        "test_loss": value("test_loss") if test is not None else None,
-        "test_accuracy": value("test_accuracy") if test is not None else None,
-        "steps_logged": ends,
-        "loss_curve": curve,
-        **_gradients_and_divergence(item, run.depth),
+        # the final figures first (a run without a test set records None for its test_*)
+        **{k: fields.pop(k, None) for k in _FINAL_FIGURES},
+        **fields,
     }
     if observe_every is not None:
         rec |= {

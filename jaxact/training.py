@@ -41,12 +41,14 @@ __all__ = [
     "loss_fn",
     "predict",
     "Dataset",
+    "Guarded",
     "StepOutput",
     "TrainResult",
     "TrainingDiverged",
     "digits",
     "layer_finite",
     "layer_names",
+    "make_guarded_step",
     "make_step",
     "named_optimizer",
     "observe",
@@ -371,6 +373,91 @@ def make_step(
     return step
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Guarded:
+    """What a guarded training step carries from one step to the next (a pytree).
+
+    Attributes:
+      params: the network.
+      opt_state: the optimizer's state.
+      bad_step: the step (counted from 1) at which a NaN or inf first appeared, 0 while none
+        has (int32).
+      bad_layer: where it appeared: the index of the first layer whose gradient was not finite
+        (:func:`layer_names`), -1 for the loss alone (int32; meaningful once ``bad_step > 0``).
+    """
+
+    params: MLPParams
+    opt_state: Any
+    bad_step: jax.Array
+    bad_layer: jax.Array
+
+    @classmethod
+    def start(cls, params: MLPParams, opt_state: Any) -> Guarded:
+        """The state before the first step: nothing has diverged."""
+        return cls(params, opt_state, jnp.int32(0), jnp.int32(-1))
+
+
+def make_guarded_step(
+    activation: str | Activation,
+    task: str,
+    optimizer: optax.GradientTransformation,
+    *,
+    residual: bool | jax.Array = False,
+    branch_scale: float | jax.Array = 1.0,
+) -> Callable[[Guarded, jax.Array, jax.Array, jax.Array], tuple[Guarded, StepOutput]]:
+    """:func:`make_step` with divergence detection: the one step :func:`train` and training
+    sweeps both run.
+
+    ``guarded(carry, i, x, y)`` runs step ``i`` (counted from 1) from ``carry``
+    (:class:`Guarded`) and returns the new carry and the step's :class:`StepOutput`. The first
+    step whose loss or gradient holds a NaN or inf (:func:`jaxact.vocabulary.divergence`) is
+    recorded in ``bad_step`` and ``bad_layer``; from then on the network and optimizer state stay
+    as they were before it (a sweep of many networks goes on; :func:`train` stops and raises
+    :class:`TrainingDiverged`). Pure, traceable: ``jit`` it or ``scan`` it.
+
+    Args:
+      activation: hidden activation (a name or a record).
+      task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+      optimizer: any optax transformation.
+      residual: as in :func:`~jaxact.mlp_forward`.
+      branch_scale: as in :func:`~jaxact.mlp_forward`.
+
+    Returns:
+      ``guarded(carry, i, x, y) -> (Guarded, StepOutput)``.
+
+    >>> import jax, jax.numpy as jnp, optax, jaxact
+    >>> from jaxact.training import Guarded, make_guarded_step, two_spirals
+    >>> data = two_spirals(jax.random.key(0), 32)
+    >>> p = jaxact.init_mlp(jax.random.key(1), depth=2, width=8, in_dim=2, out_dim=1)
+    >>> opt = optax.sgd(1e30)  # a step size that overflows at once
+    >>> step = jax.jit(make_guarded_step("relu", "binary", opt))
+    >>> carry = Guarded.start(p, opt.init(p))
+    >>> for i in (1, 2, 3):
+    ...     carry, out = step(carry, jnp.int32(i), data.x, data.y)
+    >>> int(carry.bad_step) > 0, carry.bad_layer.dtype
+    (True, dtype('int32'))
+    """
+    step = make_step(activation, task, optimizer, residual=residual, branch_scale=branch_scale)
+
+    def guarded(carry: Guarded, i, x, y) -> tuple[Guarded, StepOutput]:
+        out = step(carry.params, carry.opt_state, x, y)
+        diverged, where = divergence(out.loss, out.finite)  # where -1: the loss
+        new_bad = (carry.bad_step == 0) & diverged
+        bad_step = jnp.where(new_bad, jnp.asarray(i, jnp.int32), carry.bad_step)
+        bad_layer = jnp.where(new_bad, where, carry.bad_layer)
+        alive = bad_step == 0  # once diverged, the network stays where it was
+
+        def keep(new, old):
+            return jnp.where(alive, new, old)
+
+        return Guarded(jax.tree.map(keep, out.params, carry.params),
+                       jax.tree.map(keep, out.opt_state, carry.opt_state),
+                       bad_step, bad_layer), out  # fmt: skip
+
+    return guarded
+
+
 def observe(params: MLPParams, data: Dataset, activation: str | Activation,
             saturation: float = SATURATION, *, residual: bool | jax.Array = False,
             branch_scale: float | jax.Array = 1.0) -> Diagnosis:  # fmt: skip
@@ -409,8 +496,8 @@ def observe(params: MLPParams, data: Dataset, activation: str | Activation,
 
 
 def _programs(activation: str | Activation, task: str, optimizer: optax.GradientTransformation):
-    """The jitted step and observation for one (activation, task, optimizer)."""
-    step = jax.jit(make_step(activation, task, optimizer))
+    """The jitted guarded step and observation for one (activation, task, optimizer)."""
+    step = jax.jit(make_guarded_step(activation, task, optimizer))
 
     @jax.jit
     def observe_jit(p, x, y):
@@ -439,7 +526,7 @@ def train(
 ) -> TrainResult:
     """Train ``params`` on ``data`` with ``optimizer`` (default ``optax.adam(1e-2)``).
 
-    Each step is :func:`make_step` (the same step training sweeps run). The history entries
+    Each step is :func:`make_guarded_step` (the step training sweeps run). The history entries
     come from :func:`observe`: one :func:`jaxact.diagnose` of the whole data set.
 
     Args:
@@ -458,8 +545,9 @@ def train(
 
     Returns:
       :class:`TrainResult`: the final ``params``, and ``history`` with one entry per logged
-      step: ``step``, ``loss``, ``accuracy``, and ``grad_norms``, ``dead`` and ``saturated``
-      of shape ``(depth,)`` each (plus ``diagnoses`` with ``diagnose_every``).
+      step: ``step``, ``loss``, ``accuracy``, and ``grad_norms``, ``dead_units`` and
+      ``saturated_units`` of shape ``(depth,)`` each (:mod:`jaxact.vocabulary`; plus
+      ``diagnoses`` with ``diagnose_every``).
 
     Raises:
       TrainingDiverged: a NaN or inf in the loss or a layer's gradient, with step and layer.
@@ -509,7 +597,7 @@ def train(
     step, observe_jit = (_compiled(rec.name, task, optimizer) if registered
                          else _programs(rec, task, optimizer))  # fmt: skip
 
-    state = optimizer.init(params)
+    carry = Guarded.start(params, optimizer.init(params))
     history = Record({k: [] for k in ("step", "loss", "accuracy", "grad_norms", "dead_units",
                                       "saturated_units")},
                      renamed=HISTORY_RENAMED)  # fmt: skip
@@ -523,10 +611,10 @@ def train(
             xb, yb = data.x[idx], data.y[idx]
         else:
             xb, yb = data.x, data.y
-        out = step(params, state, xb, yb)
-        params, state, loss, g = out.params, out.opt_state, out.loss, out.grads
-        diverged, where = (int(v) for v in divergence(loss, out.finite))
-        if diverged:
+        carry, out = step(carry, np.int32(i), xb, yb)
+        params, g = carry.params, out.grads
+        if int(carry.bad_step):
+            where = int(carry.bad_layer)
             raise TrainingDiverged(i, names[where] if where >= 0 else "the loss",
                                    "the gradient" if where >= 0 else "the value")  # fmt: skip
         log = i % log_every == 0 or i == steps

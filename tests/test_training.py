@@ -41,8 +41,8 @@ def test_relu_net_learns_spirals_and_history_is_logged():
     assert h["step"] == [50, 100, 150, 200, 250, 300]
     assert h["loss"][-1] < h["loss"][0]
     assert r.final_accuracy > 0.9
-    assert len(h["grad_norms"][-1]) == 3 and len(h["dead"][-1]) == 3
-    assert all(0 <= v <= 1 for v in h["dead"][-1] + h["saturated"][-1])
+    assert len(h["grad_norms"][-1]) == 3 and len(h["dead_units"][-1]) == 3
+    assert all(0 <= v <= 1 for v in h["dead_units"][-1] + h["saturated_units"][-1])
 
 
 @pytest.mark.slow
@@ -121,6 +121,6 @@ def test_logged_unit_fractions_keep_their_definitions():
         dead = np.all(dp == 0, axis=1).mean(-1)
         sat = np.all((dp < 0.05 * rec.max_slope) & (dp > 0), axis=1).mean(-1)
         # Counts of the same comparisons divided by the width (16): exact in float32.
-        assert r.history["dead"][-1] == pytest.approx(dead.tolist(), abs=0)
-        assert r.history["saturated"][-1] == pytest.approx(sat.tolist(), abs=0)
+        assert r.history["dead_units"][-1] == pytest.approx(dead.tolist(), abs=0)
+        assert r.history["saturated_units"][-1] == pytest.approx(sat.tolist(), abs=0)
         assert max(dead.max(), sat.max()) > 0.1  # something to count

@@ -25,7 +25,9 @@ import numpy as np
 
 from jaxact.bench.timing import compile_timed, measure_python
 from jaxact.mlp import mlp_scales
-from jaxact.sweeps import attenuation_cell, device_mesh, program, sweep
+from jaxact.runs.cells import attenuation_cell
+from jaxact.runs.engine import device_mesh, program
+from jaxact.sweeps import sweep
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:

@@ -11,7 +11,15 @@
   :func:`~jaxact.runs.seed_statistics` and :func:`~jaxact.runs.cell_summary`, a metric's mean
   and spread over seeds per cell.
 
-The engine that runs them (batched, sharded, chunked) is :mod:`jaxact.sweeps`, which
+* ``jaxact.runs.engine``: the batched engine - one compiled program per shape
+  (:func:`~jaxact.runs.engine.program`), the device mesh, the memory budget and chunking
+  (:func:`~jaxact.runs.engine.network_bytes`, :func:`~jaxact.runs.engine.chunk_size`),
+  dispatching and collecting the chunks;
+* ``jaxact.runs.cells``: what one network computes - an attenuation cell and a training cell
+  (the guarded step :func:`~jaxact.training.make_guarded_step` that :func:`~jaxact.train`
+  runs too).
+
+:mod:`jaxact.sweeps` (the grid sweep and :func:`~jaxact.sweeps.train_runs`) drives them and
 re-exports these names; the trainability grid is :mod:`jaxact.trainability`.
 """
 

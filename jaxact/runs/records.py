@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from jaxact.files import OutputRefused, append_lines, check_output_file
-from jaxact.vocabulary import Record
+from jaxact.vocabulary import Record, fit_rate, signal_lost
 
 #: The coordinates of a grid cell, in every record.
 COORDS = ("activation", "depth", "width", "init", "sigma_w2", "sigma_b2")
@@ -80,6 +80,91 @@ def loss_curve(losses, steps: int, log_every: int, bad_step: int = 0) -> tuple[l
 
 #: Keys every sweep record has: how :func:`read_records` tells our files from others.
 RECORD_KEYS = ("activation", "depth", "width", "seed", "kind")
+
+
+def attenuation_fields(grad_norms) -> dict[str, Any]:
+    """An attenuation record's measurement from a network's per-layer gradient norms: ``rate``
+    and ``fit_rms`` (:func:`~jaxact.vocabulary.fit_rate`), ``total`` (``g_1 / g_depth``),
+    ``grad_norms`` and where the signal was lost (:func:`~jaxact.vocabulary.signal_lost`:
+    after an overflow rate, total and fit are NaN; after an underflow the rate fits the layers
+    above it only).
+
+    Args:
+      grad_norms: ``(depth,)`` the norms ``||dL/dh_l||``, layer 1 first.
+
+    Returns:
+      A dict of plain values.
+
+    >>> from jaxact.runs.records import attenuation_fields
+    >>> r = attenuation_fields([0.25, 0.5, 1.0])
+    >>> round(r["rate"], 6), r["total"], r["signal_lost"]
+    (0.5, 0.25, None)
+    """
+    gn = np.asarray(grad_norms, np.float64)
+    lost = signal_lost(gn)
+    nan = float("nan")
+    if lost is not None and lost[0] == "overflow":
+        rate = total = rms = nan  # nothing to fit: the signal overflowed
+    else:
+        rate, rms = fit_rate(gn)  # on an underflow: the layers above it only (flagged)
+        total = float(gn[0] / gn[-1]) if gn[-1] > 0 else nan
+    return {"rate": rate, "total": total, "fit_rms": rms, "grad_norms": gn.tolist(),
+            "signal_lost": None if lost is None else lost[0],
+            "signal_lost_layer": None if lost is None else lost[1]}  # fmt: skip
+
+
+def training_fields(item: dict[str, Any], *, steps: int, log_every: int, depth: int,
+                    test: bool = False) -> dict[str, Any]:  # fmt: skip
+    """A training record's measurement (:data:`TRAINING_RECORD`, and ``test_loss``/
+    ``test_accuracy`` with ``test``) from what a training cell returned for one network
+    (:func:`~jaxact.runs.cells.training_cell`): the one builder :func:`~jaxact.sweeps.sweep`
+    and :func:`~jaxact.sweeps.train_runs` use. A run that diverged has NaN final figures, its
+    loss curve NaN from the window it diverged in, and ``diverged_step``/``diverged_layer``
+    say where (:func:`~jaxact.training.layer_names`, or ``"the loss"``).
+
+    Args:
+      item: the cell's arrays for one network (``loss``, ``final_loss``, ``final_accuracy``,
+        ``grad_norms_init``, ``grad_norms_final``, ``bad_step``, ``bad_layer``, ...).
+      steps: training steps.
+      log_every: the loss curve's window.
+      depth: hidden layers.
+      test: the cell measured a held-out set too.
+
+    Returns:
+      A dict of plain values.
+
+    >>> import numpy as np
+    >>> from jaxact.runs.records import training_fields
+    >>> item = {"loss": np.array([3.0, 2.0, 1.0, 0.5]), "final_loss": 0.4,
+    ...         "final_accuracy": 0.9, "grad_norms_init": np.ones(2),
+    ...         "grad_norms_final": np.ones(2), "bad_step": 0, "bad_layer": -1}
+    >>> r = training_fields(item, steps=4, log_every=2, depth=2)
+    >>> r["loss_curve"], r["train_accuracy"], r["diverged_layer"]
+    ([2.5, 0.75], 0.9, None)
+    """
+    from jaxact.training import layer_names
+
+    bad = int(item["bad_step"])
+    logged, curve = loss_curve(item["loss"], steps, log_every, bad)
+    nan = float("nan")
+    value = lambda k: nan if bad else float(item[k])  # noqa: E731
+    layer = None
+    if bad:
+        li = int(item["bad_layer"])
+        layer = "the loss" if li < 0 else layer_names(depth)[li]
+    fields = {
+        "final_loss": value("final_loss"),
+        "train_accuracy": value("final_accuracy"),
+        "steps_logged": logged,
+        "loss_curve": curve,
+        "grad_norms_init": np.asarray(item["grad_norms_init"], np.float64).tolist(),
+        "grad_norms_final": np.asarray(item["grad_norms_final"], np.float64).tolist(),
+        "diverged_step": bad or None,
+        "diverged_layer": layer,
+    }
+    if test:
+        fields |= {"test_loss": value("test_loss"), "test_accuracy": value("test_accuracy")}
+    return fields
 
 
 def read_records(path: str | Path, *, repair: bool = False,
