@@ -272,7 +272,8 @@ def _cmd_theory(args: argparse.Namespace) -> int:
     if args.phase_diagram:
         from jaxact.plotting import plot_phase_diagram
 
-        print(f"wrote {plot_phase_diagram(args.phase_diagram, args.activation)}")
+        edges = [theory.edge_of_chaos(name) for name in args.activation]
+        print(f"wrote {plot_phase_diagram(edges, args.phase_diagram)}")
     if args.compare:
         from jaxact.plotting import plot_theory_comparison
 
@@ -432,7 +433,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     metrics = ["rate"] if args.kind == "attenuation" else ["train_accuracy", "final_loss"]
     theory = args.theory
     if theory:
-        from jaxact.sweeps import theory_rate
+        from jaxact.runs import with_theory_rate
+
+        rows = with_theory_rate(rows)
     head = f"{'activation':<12} {'init':<10} {'sigma_w2':>8} {'depth':>6} {'width':>6} {'seeds':>5}"
     print(head + "".join(f" {m + ' mean':>20} {'std':>8} {'min':>8} {'max':>8}" for m in metrics)
           + (f" {'diverged':>8}" if args.kind == "training" else "")
@@ -446,8 +449,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if args.kind == "training":
             line += f" {r['diverged']:>8}"
         if theory:
-            pred = theory_rate(r["activation"], r["sigma_w2"], r["sigma_b2"], r["depth"])
-            line += f" {pred:>8.4f}"
+            line += f" {r['rate_theory']:>8.4f}"
         print(line)
     for rec in records:
         if rec.get("signal_lost"):
@@ -465,7 +467,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.plot:
         from jaxact.plotting import plot_sweep
 
-        print(f"wrote {plot_sweep(rows, args.plot, x=args.x, theory=args.theory)}")
+        print(f"wrote {plot_sweep(rows, args.plot, x=args.x)}")
     return 0
 
 

@@ -170,22 +170,27 @@ def plot_attenuation(results, path: str | Path, *, title: str | None = None, dpi
 
 
 def plot_phase_diagram(
-    path: str | Path,
-    activations: Sequence[str] = ("tanh", "relu", "gelu", "selu"),
+    lines,
+    path: str | Path | Sequence[str] | None = None,
     *,
+    activations: Sequence[str] | None = None,
     sigma_b2: Sequence[float] | None = None,
     dpi: int = 110,
 ) -> Path:
-    """The edge of chaos (``chi_1 = 1``) in the ``(sigma_w2, sigma_b2)`` plane, per activation.
+    """The edge of chaos (``chi_1 = 1``) in the ``(sigma_w2, sigma_b2)`` plane, one line per
+    :class:`~jaxact.theory.EdgeOfChaos` (:func:`jaxact.theory.edge_of_chaos`).
 
     Left of each line the network is ordered (gradients vanish), right of it chaotic (they
-    explode); the points ``sigma_b2`` where ``chi_1 = 1`` is not reached are skipped.
+    explode); bias variances where ``chi_1 = 1`` is not reached are left out of the line.
+
+    The call of earlier releases, ``plot_phase_diagram(path, activations, sigma_b2=...)``,
+    still works for one release, with a ``DeprecationWarning``: it solves the lines itself.
 
     Args:
+      lines: :class:`~jaxact.theory.EdgeOfChaos` results, one line each.
       path: output file; the suffix sets the format.
-      activations: registry names, one line each.
-      sigma_b2: the bias variances at which ``chi_1 = 1`` is solved for (default a grid in
-        ``[0, 0.5]``).
+      activations: only for the deprecated call.
+      sigma_b2: only for the deprecated call.
       dpi: resolution of raster formats.
 
     Returns:
@@ -193,27 +198,30 @@ def plot_phase_diagram(
 
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> import jaxact.theory as th
     >>> from jaxact.plotting import plot_phase_diagram
-    >>> plot_phase_diagram(out / "phase.png", ["tanh"], sigma_b2=[0.0, 0.1]).exists()
+    >>> edges = [th.edge_of_chaos(a, [0.0, 0.1]) for a in ("tanh", "relu")]
+    >>> plot_phase_diagram(edges, out / "phase.png").exists()
     True
     """
-    from jaxact import theory
-
+    if isinstance(lines, (str, Path)):
+        lines, path = _solved_edges(lines, activations if path is None else path, sigma_b2)
+    elif sigma_b2 is not None or activations is not None:
+        raise TypeError("plot_phase_diagram: activations and sigma_b2 belong to "
+                        "jaxact.theory.edge_of_chaos; pass the lines it returns.")  # fmt: skip
+    lines = list(lines)
+    if path is None:
+        raise TypeError("plot_phase_diagram: missing the output path.")
+    if not lines or not all(hasattr(e, "sigma_w2") and hasattr(e, "unreached") for e in lines):
+        raise TypeError("plot_phase_diagram: lines must be a non-empty sequence of "
+                        "jaxact.theory.edge_of_chaos results.")  # fmt: skip
     plt = pyplot()
-    sigma_b2 = list(np.linspace(0.0, 0.5, 11)) if sigma_b2 is None else list(sigma_b2)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     xmin, xmax = math.inf, 0.0
-    for i, name in enumerate(activations):
-        xs, ys = [], []
-        for b in sigma_b2:
-            try:
-                xs.append(theory.critical_sigma_w2(name, float(b)))
-                ys.append(float(b))
-            except ValueError:
-                continue
-        if xs:
-            xmin, xmax = min(xmin, min(xs)), max(xmax, max(xs))
-            ax.plot(xs, ys, "-o", color=f"C{i}", ms=3, lw=1.8, label=name)
+    for i, e in enumerate(lines):
+        if e.sigma_w2:
+            xmin, xmax = min(xmin, min(e.sigma_w2)), max(xmax, max(e.sigma_w2))
+            ax.plot(e.sigma_w2, e.sigma_b2, "-o", color=f"C{i}", ms=3, lw=1.8, label=e.activation)
     ax.set_xlabel(r"$\sigma_w^2$ (weight variance $\times$ fan-in)")
     ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
     ax.set_title(r"Edge of chaos: $\chi_1 = 1$")
@@ -227,6 +235,20 @@ def plot_phase_diagram(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left")
     return save_figure(fig, path, dpi)
+
+
+def _solved_edges(path, activations, sigma_b2):
+    """The deprecated ``plot_phase_diagram(path, activations, sigma_b2=...)``: the lines solved
+    here (the one place a plot computes theory; removed in the next release)."""
+    import warnings
+
+    from jaxact.theory import edge_of_chaos
+
+    warnings.warn("plot_phase_diagram(path, activations, sigma_b2=...) is deprecated: pass "
+                  "[jaxact.theory.edge_of_chaos(a, sigma_b2) for a in activations] and the "
+                  "path.", DeprecationWarning, stacklevel=3)  # fmt: skip
+    activations = ("tanh", "relu", "gelu", "selu") if activations is None else activations
+    return [edge_of_chaos(a, sigma_b2) for a in activations], path
 
 
 def plot_theory_comparison(comparisons, path: str | Path, *, dpi: int = 110) -> Path:
@@ -279,15 +301,17 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
     ``sigma_w2`` or ``sigma_b2``; ``y`` the metric (default ``rate`` for attenuation sweeps,
     ``train_accuracy`` for training). Lines are told apart by the activation and by whichever
     other grid axes vary; the band runs from the smallest to the largest seed's value.
-    ``theory=True`` (attenuation rates only) adds the mean-field prediction at each cell's
-    depth (:func:`jaxact.sweeps.theory_rate`) as a dashed line of the same colour.
+    Rows that carry ``rate_theory`` (:func:`jaxact.runs.with_theory_rate`: the mean-field
+    prediction at each cell's depth) add it as a dashed line of the same colour.
+    ``theory=True`` computed it here; it still does for one release, with a
+    ``DeprecationWarning``.
 
     Args:
       rows: :func:`jaxact.sweeps.summarize`'s rows.
       path: output file; the suffix sets the format.
       x: the grid axis across.
       y: the metric.
-      theory: add the mean-field prediction (attenuation only).
+      theory: deprecated; use :func:`jaxact.runs.with_theory_rate`.
       dpi: resolution of raster formats.
 
     Returns:
@@ -316,6 +340,15 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
         raise ValueError(f"plot_sweep: no metric {y!r} in these rows.")
     if theory and y != "rate":
         raise ValueError(f"plot_sweep: theory=True predicts attenuation rates, not {y!r}.")
+    if theory:
+        import warnings
+
+        from jaxact.runs.summaries import with_theory_rate
+
+        warnings.warn("plot_sweep(..., theory=True) is deprecated: pass the rows of "
+                      "jaxact.runs.with_theory_rate(rows); a row's rate_theory is drawn as a "
+                      "dashed line.", DeprecationWarning, stacklevel=2)  # fmt: skip
+        rows = with_theory_rate(rows)
     varying = [k for k in axes_ if k != x and len({json.dumps(r[k]) for r in rows}) > 1]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -330,12 +363,8 @@ def plot_sweep(rows, path: str | Path, *, x: str = "depth", y: str | None = None
         ax.plot(xs, [r[f"{y}_mean"] for r in rs], "-o", ms=3, color=f"C{i % 10}", label=label)
         ax.fill_between(xs, [r[f"{y}_min"] for r in rs], [r[f"{y}_max"] for r in rs],
                         color=f"C{i % 10}", alpha=0.2)  # fmt: skip
-        if theory:
-            from jaxact.sweeps import theory_rate
-
-            pred = [theory_rate(r["activation"], r["sigma_w2"], r["sigma_b2"], r["depth"])
-                    for r in rs]  # fmt: skip
-            ax.plot(xs, pred, "--", lw=1, color=f"C{i % 10}",
+        if "rate_theory" in rs[0] and y == "rate":
+            ax.plot(xs, [r["rate_theory"] for r in rs], "--", lw=1, color=f"C{i % 10}",
                     label="mean-field theory" if i == 0 else None)  # fmt: skip
     if y == "rate":
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")

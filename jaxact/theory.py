@@ -38,6 +38,7 @@ from jaxact.checks import check_finite_number, check_memory, check_positive_int
 
 __all__ = [
     "DepthScales",
+    "EdgeOfChaos",
     "Float64Phi",
     "JacobianSpectrum",
     "attenuation_rate",
@@ -48,6 +49,7 @@ __all__ = [
     "composed_c_map",
     "critical_sigma_w2",
     "depth_scales",
+    "edge_of_chaos",
     "float64_phi",
     "gaussian_expectation",
     "jacobian_spectrum",
@@ -762,6 +764,55 @@ def critical_sigma_w2(
     # 1e-12 in log sigma_w2 made it chase that noise and, with some NumPy versions, run out of
     # iterations (found by running the suite at the declared version floors).
     return math.exp(optimize.brentq(h, lo, hi, xtol=1e-12, rtol=1e-14, maxiter=200))
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeOfChaos:
+    """What :func:`edge_of_chaos` returns: one activation's critical line ``chi_1 = 1`` in the
+    ``(sigma_w2, sigma_b2)`` plane (:func:`jaxact.plotting.plot_phase_diagram` draws it).
+
+    Attributes:
+      activation: the registry name.
+      sigma_w2: the critical ``sigma_w2`` at each ``sigma_b2`` where one exists.
+      sigma_b2: those bias variances (the same length).
+      unreached: the bias variances asked for at which ``chi_1 = 1`` is not crossed.
+    """
+
+    activation: str
+    sigma_w2: tuple[float, ...]
+    sigma_b2: tuple[float, ...]
+    unreached: tuple[float, ...]
+
+
+def edge_of_chaos(activation, sigma_b2: Sequence[float] | None = None) -> EdgeOfChaos:
+    """The edge of chaos of one activation: :func:`critical_sigma_w2` along ``sigma_b2``.
+
+    Left of the line (smaller ``sigma_w2``) a deep network is ordered and its gradients vanish;
+    right of it, chaotic, and they explode.
+
+    Args:
+      activation: a registry name or record.
+      sigma_b2: the bias variances (default 11 points in ``[0, 0.5]``).
+
+    Returns:
+      An :class:`EdgeOfChaos`; the bias variances where ``chi_1 = 1`` is not crossed (within
+      :func:`critical_sigma_w2`'s bounds) are listed in ``unreached``.
+
+    >>> import jaxact.theory as th
+    >>> e = th.edge_of_chaos("relu", [0.0, 0.1])
+    >>> [round(w, 6) for w in e.sigma_w2], e.unreached
+    ([2.0, 2.0], ())
+    """
+    name = float64_phi(activation).name
+    grid = np.linspace(0.0, 0.5, 11) if sigma_b2 is None else sigma_b2
+    xs, ys, missed = [], [], []
+    for b in (float(v) for v in grid):
+        try:
+            xs.append(critical_sigma_w2(activation, b))
+            ys.append(b)
+        except ValueError:
+            missed.append(b)
+    return EdgeOfChaos(name, tuple(xs), tuple(ys), tuple(missed))
 
 
 def jacobian_spectrum(

@@ -19,6 +19,7 @@ import pytest
 
 from jaxact import init_mlp, layer_gradient_norms
 from jaxact.mlp import mlp_scales, sample_mlp
+from jaxact.runs import with_theory_rate
 from jaxact.sweeps import loss_curve, network_bytes, plan, summarize, sweep, theory_rate
 from jaxact.training import TrainingDiverged, train, two_spirals
 
@@ -409,8 +410,10 @@ def test_summary_cli_and_plot(tmp_path, capsys):
                  "--kind", "training", "--steps", "5", "--init", "gaussian", "--sigma-w2", "1",
                  "2", "--plot", str(png), "--x", "sigma_w2", "--no-progress"]) == 0  # fmt: skip
     theory_png = tmp_path / "theory.png"
-    assert plot_sweep(rows, theory_png, theory=True) == theory_png
+    assert plot_sweep(with_theory_rate(rows), theory_png) == theory_png
     assert theory_png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.warns(DeprecationWarning, match="with_theory_rate"):  # the old call, one release
+        assert plot_sweep(rows, theory_png, theory=True) == theory_png
     text = capsys.readouterr().out
     assert "train_accuracy mean" in text and "diverged" in text
     assert main(["sweep", "--kind", "training", "--theory", "--activation", "tanh"]) == 2

@@ -191,8 +191,15 @@ def test_cli_theory_table_and_figures(tmp_path, capsys):
 
     from jaxact.plotting import plot_phase_diagram, plot_theory_comparison
 
-    pd = plot_phase_diagram(tmp_path / "pd.png", ["tanh", "relu"], sigma_b2=[0.0, 0.05])
+    edges = [theory.edge_of_chaos(a, [0.0, 0.05]) for a in ("tanh", "relu")]
+    pd = plot_phase_diagram(edges, tmp_path / "pd.png")
     assert pd.read_bytes()[:4] == b"\x89PNG"
+    # The call of earlier releases: the same figure, with a deprecation warning.
+    with pytest.warns(DeprecationWarning, match="edge_of_chaos"):
+        old = plot_phase_diagram(tmp_path / "old.png", ["tanh", "relu"], sigma_b2=[0.0, 0.05])
+    assert old.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(TypeError, match=r"sigma_b2 belong to jaxact\.theory\.edge_of_chaos"):
+        plot_phase_diagram(edges, tmp_path / "x.png", sigma_b2=[0.0])
     c = theory.compare("tanh", sigma_w2=1.0, sigma_b2=0.05, depth=4, width=64, seeds=2)
     tc = plot_theory_comparison([c], tmp_path / "tc.png")
     assert tc.read_bytes()[:4] == b"\x89PNG"
@@ -356,3 +363,21 @@ def test_q_map_slope_matches_a_difference_of_the_length_map():
 def test_c_map_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_edge_of_chaos_is_the_critical_line_and_lists_what_it_cannot_reach():
+    import jaxact
+
+    e = theory.edge_of_chaos("tanh", [0.0, 0.05])
+    # The same solver, point by point: equal to the last bit.
+    assert e.sigma_w2 == tuple(theory.critical_sigma_w2("tanh", b) for b in (0.0, 0.05))
+    assert e.sigma_b2 == (0.0, 0.05) and e.unreached == () and e.activation == "tanh"
+    # phi = 1e-3 x: chi_1 = 1e-6 sigma_w2 reaches 1 only at sigma_w2 = 1e6, outside the
+    # solver's bounds (1e-3, 1e3): that point is listed, not dropped silently.
+    rec = jaxact.register_activation("tiny_edge_test", lambda x: 1e-3 * x,
+                                     lambda x: jnp.full_like(x, 1e-3), check=False)  # fmt: skip
+    try:
+        e = theory.edge_of_chaos(rec, [0.0])
+        assert e.sigma_w2 == () and e.unreached == (0.0,)
+    finally:
+        jaxact.unregister_activation("tiny_edge_test")

@@ -36,7 +36,13 @@ from jaxact.runs.records import (
     read_records,
     scan_records,
 )
-from jaxact.runs.summaries import METRICS, cell_summary, seed_statistics, summarize
+from jaxact.runs.summaries import (
+    METRICS,
+    cell_summary,
+    seed_statistics,
+    summarize,
+    with_theory_rate,
+)
 
 __all__ = [
     "COORDS",
@@ -53,4 +59,5 @@ __all__ = [
     "scan_records",
     "seed_statistics",
     "summarize",
+    "with_theory_rate",
 ]

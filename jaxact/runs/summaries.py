@@ -14,7 +14,7 @@ import numpy as np
 from jaxact.runs.records import COORDS, RECORD_RENAMED, SETTINGS
 from jaxact.vocabulary import Record
 
-__all__ = ["METRICS", "cell_summary", "seed_statistics", "summarize"]
+__all__ = ["METRICS", "cell_summary", "seed_statistics", "summarize", "with_theory_rate"]
 
 #: The metrics :func:`summarize` summarises, per kind.
 METRICS = {"attenuation": ("rate",), "training": ("final_loss", "train_accuracy")}
@@ -118,3 +118,36 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             row["diverged"] = len(rs) - len(alive)
         rows.append(Record(row, renamed=RECORD_RENAMED))
     return rows
+
+
+def with_theory_rate(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Attenuation rows (:func:`summarize`) with ``rate_theory`` added: the mean-field rate
+    at each cell's depth (:func:`jaxact.theory.attenuation_rate`), what
+    :func:`jaxact.plotting.plot_sweep` draws as a dashed line and ``jaxact sweep --theory``
+    prints beside the measured rate.
+
+    Args:
+      rows: :func:`summarize`'s rows of an attenuation sweep.
+
+    Returns:
+      New rows (dicts), each with ``rate_theory``.
+
+    Raises:
+      ValueError: a row that is not an attenuation row (theory predicts rates only).
+
+    >>> from jaxact.runs.summaries import with_theory_rate
+    >>> row = {"activation": "relu", "sigma_w2": 2.0, "sigma_b2": 0.0, "depth": 8,
+    ...        "kind": "attenuation", "rate_mean": 1.01}
+    >>> round(with_theory_rate([row])[0]["rate_theory"], 6)  # sqrt(sigma_w2 / 2)
+    1.0
+    """
+    from jaxact.theory import attenuation_rate
+
+    out = []
+    for r in rows:
+        if r.get("kind", "attenuation") != "attenuation":
+            raise ValueError("with_theory_rate: mean-field theory predicts attenuation rates; "
+                             f"this row is of kind {r.get('kind')!r}.")  # fmt: skip
+        pred = attenuation_rate(r["activation"], r["sigma_w2"], r["sigma_b2"], r["depth"])
+        out.append({**r, "rate_theory": pred})
+    return out
