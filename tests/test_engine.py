@@ -20,6 +20,7 @@ def _rows(n):
     return keys, hyper
 
 
+@pytest.mark.slow
 def test_chunks_give_each_network_what_it_gives_alone():
     # 5 networks in chunks of 2 per device (the last one padded): every network's result is
     # the cell's result for that network alone, in order, and the padding is dropped. (One

@@ -29,3 +29,27 @@ def test_a_number_edited_by_hand_is_caught_and_restored():
     stale = text.replace(block, block.replace("| supported |", "| not supported |", 1))
     assert stale != text and tool.render(stale) == text
     assert tool.main(["--check"]) == 0
+
+
+def test_every_transcript_on_the_pages_is_the_recorded_session_of_todays_command():
+    # The pages' command-line sessions are docs/transcripts.json's, and each recorded command is
+    # the one tools/transcripts.py runs now: a command changed there without a rerun is caught.
+    import json
+
+    spec = importlib.util.spec_from_file_location("transcripts", TOOL.parent / "transcripts.py")
+    sessions_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sessions_tool)
+    recorded = json.loads(sessions_tool.OUT.read_text())["sessions"]
+    assert set(recorded) == set(sessions_tool.SESSIONS)
+    for name, command in sessions_tool.SESSIONS.items():
+        assert recorded[name]["command"] == command, name
+        assert recorded[name]["output"].strip(), name
+    tool = _tool()
+    shown = {name for blocks in tool.DOCS_BLOCKS.values() for name in blocks}
+    assert {f"transcript-{n}" for n in sessions_tool.SESSIONS} <= shown
+    # The two refused commands exit 2 with one line on stderr; the others succeed.
+    for name, t in recorded.items():
+        refused = name in ("bad-depth", "too-big")
+        assert t["exit"] == (2 if refused else 0), name
+        if refused:
+            assert len(t["output"].strip().splitlines()) == 1, name

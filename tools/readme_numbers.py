@@ -19,7 +19,9 @@ device that produced it:
   ``benchmarks/results/cpu-AMD_EPYC.json`` and ``benchmarks/results/gpu-NVIDIA_H200.json``
   (``jaxact bench --parts jax_nn``);
 * ``docs/benchmarks.md``: ``bench-summary`` and ``bench-results`` (every results file of
-  ``benchmarks/results/``, rendered by ``jaxact.bench.runner.markdown``).
+  ``benchmarks/results/``, rendered by ``jaxact.bench.runner.markdown``);
+* ``docs/mlp.md``, ``docs/sweeps.md``, ``docs/theory.md``: ``transcript-NAME``, the command
+  line sessions of ``docs/transcripts.json`` (``python tools/transcripts.py``).
 
 Run: python tools/readme_numbers.py [--check]
 (tests/test_readme.py and tests/test_docs.py run the check in the test suite.)
@@ -45,6 +47,7 @@ GPU_BENCH = ROOT / "benchmarks" / "results" / "gpu-NVIDIA_H200.json"
 EXAMPLE = ROOT / "docs" / "diagnose_example.json"
 SHAPING = ROOT / "docs" / "shaping_example.json"
 STUDY = ROOT / "docs" / "study" / "results.json"
+TRANSCRIPTS = ROOT / "docs" / "transcripts.json"
 #: The study's figure on the README's front page.
 README_FIGURE = "vanishing.png"
 #: The study's figures shown on the study page (the rest are in the report).
@@ -481,6 +484,33 @@ DOCS_BLOCKS = {
     ROOT / "docs" / "shaping.md": {"shaping-example": shaping_example},
     ROOT / "docs" / "activations.md": {"catalogue": catalogue, "jax-nn-speed": jax_nn_speed},
 }
+
+
+def transcript(name: str):
+    """A block: the session ``name`` of ``docs/transcripts.json`` as a terminal showed it, then
+    the machine, JAX version and wall time beside the command that recorded it."""
+
+    def block() -> str:
+        sessions = json.loads(TRANSCRIPTS.read_text())["sessions"]
+        t = sessions[name]
+        d = t["device"]
+        return (f"```\n$ {t['command']}\n{t['output'].rstrip()}\n```\n\n"
+                f"(Exit status {t['exit']}, {t['wall_s']:.0f} s wall, compilation included, on "
+                f"the {d['cpu_count']}-core {d['device_kind']} {d['backend'].upper()}, JAX "
+                f"{d['jax']}: recorded by `python tools/transcripts.py {name}`.)")  # fmt: skip
+
+    return block
+
+
+def _transcripts(*names: str) -> dict:
+    return {f"transcript-{n}": transcript(n) for n in names}
+
+
+DOCS_BLOCKS[ROOT / "docs" / "mlp.md"] = _transcripts("attenuation")
+DOCS_BLOCKS[ROOT / "docs" / "sweeps.md"] = _transcripts(
+    "bad-depth", "too-big", "sweep-depth", "sweep-sigma-w2", "sweep-training"
+)
+DOCS_BLOCKS[ROOT / "docs" / "theory.md"] = _transcripts("theory")
 
 
 def _pattern(name: str) -> re.Pattern:
