@@ -330,7 +330,8 @@ def make_step(
     residual: bool | jax.Array = False,
     branch_scale: float | jax.Array = 1.0,
 ) -> Callable[[MLPParams, Any, jax.Array, jax.Array], StepOutput]:
-    """The one training step of jaxact: :func:`train` jits it, training sweeps scan it.
+    """The one training step of jaxact, unguarded: :func:`make_guarded_step` (what
+    :func:`train` jits and training sweeps scan) wraps it with divergence detection.
 
     ``step(params, opt_state, x, y)`` computes the loss and gradient on ``(x, y)``, applies one
     ``optimizer`` update and returns :class:`StepOutput`: the new parameters and state, the loss
