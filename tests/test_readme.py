@@ -53,3 +53,18 @@ def test_every_transcript_on_the_pages_is_the_recorded_session_of_todays_command
         assert t["exit"] == (2 if refused else 0), name
         if refused:
             assert len(t["output"].strip().splitlines()) == 1, name
+
+
+def test_the_prose_beside_a_session_reads_the_right_columns():
+    # The readings are written from the recorded tables: a column read off by one would give
+    # numbers that are on the page but not true. Each check is what the session printed.
+    tool = _tool()
+    cells = tool._sweep_cells("sweep-depth")
+    assert len(cells) == 12 and {c["activation"] for c in cells} == {"sigmoid", "tanh", "relu",
+                                                                     "gelu"}  # fmt: skip
+    assert all(c["theory"] == 1.0 for c in cells if c["activation"] == "relu")  # sqrt(2/2)
+    assert all(c["min"] <= c["mean"] <= c["max"] for c in cells if c["std"] == c["std"])
+    sigma = tool._sweep_cells("sweep-sigma-w2")
+    relu = [c for c in sigma if c["activation"] == "relu"]
+    assert [c["theory"] for c in relu] == [round((c["sigma_w2"] / 2) ** 0.5, 4) for c in relu]
+    assert "between 5 and 10 layers" in tool.sweep_training_reading()

@@ -256,7 +256,7 @@ def test_study_refuses_another_kind_of_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["results", "figures", "report.md"])
 def test_a_name_clash_is_found_before_any_work(name, tmp_path, capsys, monkeypatch):
-    from jaxact import study
+    from jaxact.study import runner
 
     files.mark_output_dir(tmp_path, "study")
     if name == "report.md":
@@ -264,7 +264,7 @@ def test_a_name_clash_is_found_before_any_work(name, tmp_path, capsys, monkeypat
     else:
         (tmp_path / name).write_text("a user's file\n")
     ran = []
-    monkeypatch.setattr(study, "EXPERIMENTS", [("flat", lambda ctx: ran.append(1))])
+    monkeypatch.setattr(runner, "EXPERIMENTS", [("flat", lambda ctx: ran.append(1))])
     code = main([*STUDY, "--out", str(tmp_path), "--force"])
     _one_line(capsys, 2, code, f"{name} is a", "move it away")
     assert ran == []
@@ -289,9 +289,9 @@ def test_a_read_only_out_folder_is_refused_first(tmp_path, capsys):
 
 
 def _study_with(monkeypatch, fns):
-    from jaxact import study
+    from jaxact.study import runner  # run_study reads its registry there
 
-    monkeypatch.setattr(study, "EXPERIMENTS", fns)
+    monkeypatch.setattr(runner, "EXPERIMENTS", fns)
 
 
 def _fake_experiment(exp_id: str, calls: list):
@@ -348,7 +348,7 @@ def test_study_on_a_full_disk_keeps_what_it_wrote_and_resumes(tmp_path, monkeypa
         return real_write(path, data)
 
     monkeypatch.setattr(files, "os", disk)
-    monkeypatch.setattr(jaxact.study, "atomic_write", counting_write)
+    monkeypatch.setattr(jaxact.study.runner, "atomic_write", counting_write)
     code = main(["study", "--quick", "--no-progress", "--out", str(out)])
     _one_line(capsys, 1, code, "could not write", "b.json", "No space left", "--resume")
     monkeypatch.setattr(files, "os", os)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jaxact.cli import main as cli_main
-from jaxact.study import EXPERIMENTS, StudyConfig, atomic_write, run_study
+from jaxact.files import atomic_write
+from jaxact.study import EXPERIMENTS, StudyConfig, run_study
 
 # The module-scoped fixture runs once per pytest run: every test of the module on one worker.
 pytestmark = pytest.mark.xdist_group("quick_study")
@@ -119,6 +120,19 @@ def test_quick_study_verdicts(quick_study):
     assert by_id["vanishing"]["numbers"]["arithmetic_0.1^10"] == pytest.approx(1e-10)
     rates = by_id["vanishing"]["numbers"]["per_activation"]
     assert rates["sigmoid"]["measured_rate"] < 0.5 < rates["relu"]["measured_rate"]
+
+
+@pytest.mark.slow
+def test_each_quick_verdict_follows_from_its_saved_numbers(quick_study):
+    # The rules in code (each claim's verdict) read the numbers as saved (nan as "nan"),
+    # including --quick's 'not tested at this size' for claim 6.
+    from jaxact.study import CLAIMS
+
+    rules = {c.ID: c for c in CLAIMS}
+    res = json.loads((quick_study / "results.json").read_text())
+    for e in res["experiments"]:
+        assert rules[e["id"]].verdict(e["numbers"]) == e["verdict"], e["id"]
+    assert {e["id"]: e["verdict"] for e in res["experiments"]}["depth"] == "not tested at this size"
 
 
 class _Collector(HTMLParser):

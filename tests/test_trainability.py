@@ -11,7 +11,7 @@ import pytest
 from jaxact import theory
 from jaxact import trainability as tr
 from jaxact.study import StudyConfig
-from jaxact.study_figures import fluctuations, heatmap, trainability_map
+from jaxact.study.claims.depth import plot_fluctuations, plot_heatmap, plot_trainability_map
 
 
 @pytest.mark.slow  # it solves the default run's shapings (about 6 s)
@@ -115,11 +115,11 @@ def _map_records():
 
 def test_trainability_map_and_heatmap_figures(tmp_path):
     limit = [(v, tr.six_xi_c("tanh", v, 0.05)) for v in (0.5, 1.0, 1.76, 2.5, 4.0)]
-    p = trainability_map(_map_records(), tmp_path / "map.png", 0.05, limit)
+    p = plot_trainability_map(_map_records(), tmp_path / "map.png", 0.05, limit)
     assert p.read_bytes()[:4] == b"\x89PNG"
     recs = [{"depth": d, "width": w, "test_accuracy": 0.1 * i}
             for i, (d, w) in enumerate((d, w) for d in (50, 100) for w in (16, 32))]  # fmt: skip
-    p = heatmap(recs, tmp_path / "heat.png", x="width", y="depth", title="t", xlabel="width",
+    p = plot_heatmap(recs, tmp_path / "heat.png", x="width", y="depth", title="t", xlabel="width",
                 ylabel="depth")  # fmt: skip
     assert p.read_bytes()[:4] == b"\x89PNG"
 
@@ -127,6 +127,6 @@ def test_trainability_map_and_heatmap_figures(tmp_path):
 @pytest.mark.slow
 def test_fluctuations_figure(tmp_path):
     cells = tr.fluctuation_cells(range(1, 6), (8, 16), inits=32)
-    p = fluctuations(cells, tmp_path / "fl.png")
+    p = plot_fluctuations(cells, tmp_path / "fl.png")
     assert p.read_bytes()[:4] == b"\x89PNG"
     assert np.isfinite([c["var_log"] for c in cells]).all()

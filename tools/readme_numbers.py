@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -506,11 +507,165 @@ def _transcripts(*names: str) -> dict:
     return {f"transcript-{n}": transcript(n) for n in names}
 
 
-DOCS_BLOCKS[ROOT / "docs" / "mlp.md"] = _transcripts("attenuation")
+# The prose that reads a session's table: its numbers come from the recorded output too.
+
+
+def _session(name: str) -> dict:
+    return json.loads(TRANSCRIPTS.read_text())["sessions"][name]
+
+
+def _rows(name: str) -> list[list[str]]:
+    """The table of session ``name``: the lines after its header (the line that starts with
+    ``activation``), split on whitespace, while they have the first row's number of fields."""
+    lines = _session(name)["output"].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("activation"))
+    rows: list[list[str]] = []
+    for line in lines[start + 1 :]:
+        parts = line.split()
+        if not parts or (rows and len(parts) != len(rows[0])) or parts[0].endswith(":"):
+            break
+        rows.append(parts)
+    return rows
+
+
+def _sweep_cells(name: str) -> list[dict]:
+    """An attenuation sweep's rows: activation, sigma_w2, depth, rate mean/std/min/max, theory."""
+    return [{"activation": r[0], "sigma_w2": float(r[2]), "depth": int(r[3]),
+             "mean": float(r[6]), "std": float(r[7]), "min": float(r[8]), "max": float(r[9]),
+             "theory": float(r[10])} for r in _rows(name)]  # fmt: skip
+
+
+def _off(c: dict) -> float:
+    """A cell's relative distance from its theory."""
+    return abs(c["mean"] / c["theory"] - 1)
+
+
+def _range(values) -> str:
+    values = list(values)
+    lo, hi = min(values), max(values)
+    return f"{lo:.3f}" if f"{lo:.3f}" == f"{hi:.3f}" else f"{lo:.3f}-{hi:.3f}"
+
+
+def attenuation_reading() -> str:
+    """What the attenuation session's sigmoid row says."""
+    sig = {r[0]: r for r in _rows("attenuation")}["sigmoid"]
+    rate, measured = float(sig[1]), sig[5]
+    return (
+        f"(A sigmoid net's gradient shrinks by a factor {1 / rate:.1f} per layer (rate "
+        f"{rate:.3f}) even with He weights - `sqrt(2) x sup sigmoid' = 0.35` - and is down to "
+        f"1e-6 of the output's after {measured} layers; the `total` column is what is left of "
+        "it at the input.)"
+    )
+
+
+def sweep_depth_reading() -> str:
+    """The depth sweep's table in words: sigmoid's rate and where it underflows, ReLU's, how
+    close each activation's cells are to the theory."""
+    cells = _sweep_cells("sweep-depth")
+    by = lambda a: [c for c in cells if c["activation"] == a]  # noqa: E731
+    out = _session("sweep-depth")["output"]
+    found = re.findall(r"underflow: sigmoid depth (\d+) .*?the gradient at layer (\d+) is", out)
+    sig_ok = [c for c in by("sigmoid") if math.isfinite(c["mean"])]
+    depths = " and ".join(str(c["depth"]) for c in sig_ok)
+    text = (f"With He weights sigmoid's gradient is multiplied by "
+            f"{_range(c['mean'] for c in sig_ok)} per layer at depth"
+            f"{'s' if len(sig_ok) > 1 else ''} {depths}")  # fmt: skip
+    if found:
+        depth = int(found[0][0])
+        layers = sorted({int(layer) for _, layer in found})
+        seeds = next(int(r[5]) for r in _rows("sweep-depth") if int(r[3]) == depth)
+        every = "in every seed" if len(found) == seeds else f"in {len(found)} of {seeds} seeds"
+        below = depth - max(layers)
+        rate = sig_ok[-1]["mean"]
+        text += (f"; at depth {depth} its gradient underflows float32 to exactly 0 at layer "
+                 f"{'-'.join(map(str, layers)) if len(layers) < 3 else f'{layers[0]}-{layers[-1]}'}"
+                 f", about {below} layers below the output, {every} ({rate:.2f}^{below} is about "
+                 f"{rate**below:.0e}, near float32's smallest normal number, 1.2e-38), so that "
+                 "cell has no rate (`nan`) and the `underflow` lines say where")  # fmt: skip
+    gelu = ", ".join(f"{c['mean']:.3f}" for c in by("gelu"))
+    text += (f". ReLU keeps the gradient's size ({_range(c['mean'] for c in by('relu'))}), tanh "
+             f"grows slowly ({_range(c['mean'] for c in by('tanh'))}: He's `sigma_w2 = 2` puts "
+             f"it in the chaotic phase), and GELU's rate falls with depth ({gelu}) as its "
+             "variance drifts to its fixed point.")  # fmt: skip
+    close = [c for a in ("sigmoid", "tanh", "relu") for c in by(a) if math.isfinite(c["mean"])]
+    worst = max(_off(c) for c in close)
+    text += (f" Measurement and finite-depth theory agree within {worst:.1%} for sigmoid, tanh "
+             "and ReLU at every depth they measure")  # fmt: skip
+    far = [c for c in by("gelu") if _off(c) > worst]
+    if far:
+        widest = max(cells, key=lambda c: c["std"] if math.isfinite(c["std"]) else -1)
+        text += "; GELU is further off: " + "; ".join(
+            f"at depth {c['depth']} {c['mean']:.3f} against {c['theory']:.3f} "
+            f"({_off(c):.0%}; seeds {c['min']:.2f} to {c['max']:.2f}"
+            + (", the widest spread of the table" if c is widest else "") + ")"
+            for c in far) + (", where its slowly drifting variance makes 256 units a small "
+                             "sample")  # fmt: skip
+    return text + "."
+
+
+def sweep_sigma_w2_reading() -> str:
+    """The sigma_w2 sweep in words: the worst cell against the theory, and tanh at its
+    critical point."""
+    cells = _sweep_cells("sweep-sigma-w2")
+    worst = max(cells, key=_off)
+    crit = next(c for c in cells if c["activation"] == "tanh" and c["sigma_w2"] == 1.0)
+    agrees = abs(crit["mean"] - crit["theory"]) <= crit["std"]
+    return (
+        f"(Each activation's {len({c['sigma_w2'] for c in cells})} x 8 networks are one "
+        f"compiled program.) Every cell is within {_off(worst):.1%} of the theory (the furthest: "
+        f"{worst['activation']} at `sigma_w2 = {worst['sigma_w2']:g}`); ReLU's rate is "
+        "`sqrt(sigma_w2 / 2)`, and tanh at `sigma_w2 = 1` is at its critical point, where the "
+        f"fixed-point theory says 1 but {crit['depth']} layers measure {crit['mean']:.3f}"
+        + (f" - which the finite-depth prediction ({crit['theory']:.4f}) gets right, within "
+           "one standard deviation over the seeds." if agrees else
+           f", against {crit['theory']:.4f} from the finite-depth prediction.")
+    )  # fmt: skip
+
+
+def sweep_training_reading() -> str:
+    """Where each activation stops learning in the training sweep (mean training accuracy
+    under 90%)."""
+    rows = [(r[0], int(r[3]), float(r[6])) for r in _rows("sweep-training")]
+    parts = []
+    for act in dict.fromkeys(a for a, _, _ in rows):
+        acc = [(d, m) for a, d, m in rows if a == act]
+        fail = next((i for i, (_, m) in enumerate(acc) if m < 0.9), None)
+        if fail is None:
+            parts.append(f"{act} still learns at {acc[-1][0]}")
+        elif fail == 0:
+            parts.append(f"{act} does not learn even at {acc[0][0]}")
+        else:
+            parts.append(f"{act} stops learning between {acc[fail - 1][0]} and {acc[fail][0]} "
+                         "layers")  # fmt: skip
+    return ("Two spirals, 256 points, full batch: " + ", ".join(parts) + " (a net stops "
+            "learning where its mean training accuracy over the seeds falls under "
+            "90%).")  # fmt: skip
+
+
+def theory_reading() -> str:
+    """How far the measured ``chi_1`` is from the prediction, from the theory session."""
+    found = re.findall(r"TheoryComparison\((\w+),.*?predicted ([\d.]+), measured ([\d.]+) \+- "
+                       r"([\d.]+) over (\d+) seeds, relative error ([\d.]+)%", _session(
+                           "theory")["output"])  # fmt: skip
+    worst = max(float(f[5]) for f in found)
+    outside = [f[0] for f in found if abs(float(f[1]) - float(f[2])) > float(f[3])]
+    inside = ("inside one standard deviation over the seeds for all"
+              + (f" but {', '.join(outside)}" if outside else ""))  # fmt: skip
+    return (f"Measured on width-1000 random networks ({found[0][4]} seeds, inputs drawn at the "
+            f"fixed point), the per-layer `chi_1` lands within {worst:.1f}% of the prediction "
+            f"for all {len(found)}, {inside} (same command, same machine):")  # fmt: skip
+
+
+DOCS_BLOCKS[ROOT / "docs" / "mlp.md"] = _transcripts("attenuation", "attenuation-deep") | {
+    "attenuation-reading": attenuation_reading
+}
 DOCS_BLOCKS[ROOT / "docs" / "sweeps.md"] = _transcripts(
     "bad-depth", "too-big", "sweep-depth", "sweep-sigma-w2", "sweep-training"
-)
-DOCS_BLOCKS[ROOT / "docs" / "theory.md"] = _transcripts("theory")
+) | {"sweep-depth-reading": sweep_depth_reading, "sweep-sigma-w2-reading": sweep_sigma_w2_reading,
+     "sweep-training-reading": sweep_training_reading}  # fmt: skip
+DOCS_BLOCKS[ROOT / "docs" / "theory.md"] = _transcripts("theory") | {
+    "theory-reading": theory_reading
+}
 
 
 def _pattern(name: str) -> re.Pattern:

@@ -27,6 +27,7 @@ OUT = ROOT / "docs" / "transcripts.json"
 SESSIONS = {
     "attenuation": "jaxact attenuation --activation sigmoid relu tanh --depth 50 --width 256 "
     "--plot docs/attenuation.png",
+    "attenuation-deep": "jaxact attenuation --activation relu --depth 1000 --width 256",
     "bad-depth": "jaxact attenuation --depth 0",
     "too-big": "jaxact attenuation --depth 100000 --width 256",
     "sweep-depth": "jaxact sweep --activation sigmoid tanh relu gelu --depth 10 30 100 "
