@@ -25,6 +25,7 @@ from .numerics import (
     extreme_points,
     finfo,
     inputs_read_as_zero,
+    one_per_family,
     ulp_error,
 )
 
@@ -39,18 +40,6 @@ DEFAULT_RUN_DTYPES = [
     d if np.dtype(d).name == "float32" else pytest.param(d, marks=pytest.mark.slow)
     for d in FLOAT_DTYPES
 ]
-
-#: Activations that stand for their family's code paths (a custom_jvp with a kink, a
-#: saturating curve, an erf/tanh GELU, a softplus tail, an exponential left side, a
-#: parametrised one, an axis function) in the default run of the wiring tests; every other
-#: registered activation runs them in the slow step.
-FAMILY_REPRESENTATIVES = ("relu", "sigmoid", "gelu", "softplus", "elu", "leaky_relu", "softmax")
-
-
-def _one_per_family(names):
-    return [n if n in FAMILY_REPRESENTATIVES else pytest.param(n, marks=pytest.mark.slow)
-            for n in names]  # fmt: skip
-
 
 # Value accuracy required by the catalogue's contract, in ulps of the result's dtype.
 VALUE_ULPS = {"float16": 4, "bfloat16": 4, "float32": 8, "float64": 8}
@@ -217,7 +206,7 @@ def _routes(fn):
 
 # The routes are wired the same way in every dtype (see DEFAULT_RUN_DTYPES) and, through
 # building.build, for every activation of a family: one per family by default.
-@pytest.mark.parametrize("name", _one_per_family(ELEMENTWISE))
+@pytest.mark.parametrize("name", one_per_family(ELEMENTWISE))
 @pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_autodiff_routes_match_closed_forms(name, dtype):
     """grad, jvp, vjp, jacfwd/jacrev, grad-of-grad, jvp-of-grad and hessian, jitted and eager.
@@ -371,7 +360,7 @@ JAX_NN = {n: functools.partial(getattr(jax.nn, r.jax_nn), **r.jax_nn_kwargs)
 JAX_NN["soft_sign"] = jax.nn.soft_sign  # jax.nn's name for softsign, also an alias of ours
 
 
-@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("name", one_per_family(ELEMENTWISE))
 def test_agrees_with_jax_nn_where_jax_nn_is_accurate(name):
     rec = ACTIVATIONS[name]
     x = jnp.linspace(-6.0, 6.0, 1201, dtype=jnp.float64)
@@ -387,7 +376,7 @@ def test_agrees_with_jax_nn_where_jax_nn_is_accurate(name):
     np.testing.assert_allclose(ours_g, theirs_g, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", _one_per_family(sorted(ACTIVATIONS)))
+@pytest.mark.parametrize("name", one_per_family(sorted(ACTIVATIONS)))
 @pytest.mark.parametrize("dtype", DEFAULT_RUN_DTYPES, ids=DTYPE_IDS)
 def test_shape_dtype_jit_vmap(name, dtype):
     rec = ACTIVATIONS[name]
@@ -557,7 +546,7 @@ PROMOTION_KINDS = [
 
 # jax.nn's softmax of an integer casts -inf to int internally (a numpy warning, not ours).
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
-@pytest.mark.parametrize("name", _one_per_family(sorted(ACTIVATIONS)))
+@pytest.mark.parametrize("name", one_per_family(sorted(ACTIVATIONS)))
 @pytest.mark.parametrize("kind", PROMOTION_KINDS)
 def test_dtype_promotion_and_weak_type_follow_jax_nn(name, kind):
     x = _JAX_NN_INPUTS[kind]()

@@ -828,6 +828,7 @@ def test_diagnose_inside_shard_map(devices):
     assert len(r["saturated"]) == 3 * devices
 
 
+@pytest.mark.slow
 def test_an_eager_call_runs_one_compiled_program(monkeypatch):
     """Outside any trace, diagnose compiles its step once instead of dispatching the model's
     operations one by one; the numbers are those of the jitted call, to float32 rounding."""

@@ -566,6 +566,7 @@ def test_sigint_stops_a_study_with_one_line(tmp_path):
         json.loads(p.read_text())  # every result whole
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_reads_its_file_once_after_taking_the_lock(tmp_path, monkeypatch):
     # Once to check it before any work (check_sweep_output), once under the lock for the
     # records to skip and the repeats to drop: not once more per step (it was four reads).

@@ -280,7 +280,10 @@ def test_relu_c_map_is_the_arc_cosine_kernel(c):
     assert theory.c_map("relu", c, q=3.0, sigma_w2=2.0) == pytest.approx(_arccos_kernel(c), abs=TOL)
 
 
-@pytest.mark.parametrize("a", [0.01, 0.3, 0.8])
+# One slope at every correlation in the default run; the other slopes in the slow step.
+@pytest.mark.parametrize(
+    "a", [0.3, *(pytest.param(a, marks=pytest.mark.slow) for a in (0.01, 0.8))]
+)
 @pytest.mark.parametrize("c", [-0.5, 0.2, 0.95])
 def test_leaky_relu_c_map_mixes_the_kernels(a, c):
     import jaxact
