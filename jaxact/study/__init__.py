@@ -8,10 +8,9 @@ its figures. The verdict is ``supported``, ``not supported``, ``supported with a
 them and writes each result as soon as it finishes (atomically: write, then rename), so
 ``resume`` skips what an interrupted run already did.
 
-The package's rooms: :mod:`~jaxact.study.experiment` (the record and verdict words),
-:mod:`~jaxact.study.config` (sizes per mode), :mod:`~jaxact.study.context` (what an experiment
-is given), :mod:`~jaxact.study.claims` (the claims), :mod:`~jaxact.study.figures` (what the
-claims' figures share) and :mod:`~jaxact.study.runner` (running, resuming, writing).
+The package's rooms: ``experiment`` (the record and verdict words), ``config`` (sizes per
+mode), ``context`` (what an experiment is given), :mod:`~jaxact.study.claims` (the claims),
+``figures`` (what the claims' figures share) and ``runner`` (running, resuming, writing).
 """
 
 from __future__ import annotations
