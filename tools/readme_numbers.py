@@ -487,13 +487,18 @@ DOCS_BLOCKS = {
 }
 
 
+def _session(name: str) -> dict:
+    """The session ``name`` of ``docs/transcripts.json``: command, output, exit, wall time,
+    device."""
+    return json.loads(TRANSCRIPTS.read_text())["sessions"][name]
+
+
 def transcript(name: str):
     """A block: the session ``name`` of ``docs/transcripts.json`` as a terminal showed it, then
     the machine, JAX version and wall time beside the command that recorded it."""
 
     def block() -> str:
-        sessions = json.loads(TRANSCRIPTS.read_text())["sessions"]
-        t = sessions[name]
+        t = _session(name)
         d = t["device"]
         return (f"```\n$ {t['command']}\n{t['output'].rstrip()}\n```\n\n"
                 f"(Exit status {t['exit']}, {t['wall_s']:.0f} s wall, compilation included, on "
@@ -508,10 +513,6 @@ def _transcripts(*names: str) -> dict:
 
 
 # The prose that reads a session's table: its numbers come from the recorded output too.
-
-
-def _session(name: str) -> dict:
-    return json.loads(TRANSCRIPTS.read_text())["sessions"][name]
 
 
 def _rows(name: str) -> list[list[str]]:
@@ -529,10 +530,12 @@ def _rows(name: str) -> list[list[str]]:
 
 
 def _sweep_cells(name: str) -> list[dict]:
-    """An attenuation sweep's rows: activation, sigma_w2, depth, rate mean/std/min/max, theory."""
+    """An attenuation sweep's rows: activation, sigma_w2, depth, width, seeds, rate
+    mean/std/min/max, theory."""
     return [{"activation": r[0], "sigma_w2": float(r[2]), "depth": int(r[3]),
-             "mean": float(r[6]), "std": float(r[7]), "min": float(r[8]), "max": float(r[9]),
-             "theory": float(r[10])} for r in _rows(name)]  # fmt: skip
+             "width": int(r[4]), "seeds": int(r[5]), "mean": float(r[6]), "std": float(r[7]),
+             "min": float(r[8]), "max": float(r[9]), "theory": float(r[10])}
+            for r in _rows(name)]  # fmt: skip
 
 
 def _off(c: dict) -> float:
@@ -573,15 +576,16 @@ def sweep_depth_reading() -> str:
     if found:
         depth = int(found[0][0])
         layers = sorted({int(layer) for _, layer in found})
-        seeds = next(int(r[5]) for r in _rows("sweep-depth") if int(r[3]) == depth)
+        seeds = next(c["seeds"] for c in by("sigmoid") if c["depth"] == depth)
         every = "in every seed" if len(found) == seeds else f"in {len(found)} of {seeds} seeds"
         below = depth - max(layers)
         rate = sig_ok[-1]["mean"]
+        where = f"{layers[0]}-{layers[-1]}" if len(layers) > 1 else f"{layers[0]}"
         text += (f"; at depth {depth} its gradient underflows float32 to exactly 0 at layer "
-                 f"{'-'.join(map(str, layers)) if len(layers) < 3 else f'{layers[0]}-{layers[-1]}'}"
-                 f", about {below} layers below the output, {every} ({rate:.2f}^{below} is about "
-                 f"{rate**below:.0e}, near float32's smallest normal number, 1.2e-38), so that "
-                 "cell has no rate (`nan`) and the `underflow` lines say where")  # fmt: skip
+                 f"{where}, about {below} layers below the output, {every} ({rate:.2f}^{below} "
+                 f"is about {rate**below:.0e}, near float32's smallest normal number, 1.2e-38), "
+                 "so that cell has no rate (`nan`) and the `underflow` lines say "
+                 "where")  # fmt: skip
     gelu = ", ".join(f"{c['mean']:.3f}" for c in by("gelu"))
     text += (f". ReLU keeps the gradient's size ({_range(c['mean'] for c in by('relu'))}), tanh "
              f"grows slowly ({_range(c['mean'] for c in by('tanh'))}: He's `sigma_w2 = 2` puts "
@@ -598,8 +602,8 @@ def sweep_depth_reading() -> str:
             f"at depth {c['depth']} {c['mean']:.3f} against {c['theory']:.3f} "
             f"({_off(c):.0%}; seeds {c['min']:.2f} to {c['max']:.2f}"
             + (", the widest spread of the table" if c is widest else "") + ")"
-            for c in far) + (", where its slowly drifting variance makes 256 units a small "
-                             "sample")  # fmt: skip
+            for c in far) + (f", where its slowly drifting variance makes {far[0]['width']} "
+                             "units a small sample")  # fmt: skip
     return text + "."
 
 
@@ -611,7 +615,8 @@ def sweep_sigma_w2_reading() -> str:
     crit = next(c for c in cells if c["activation"] == "tanh" and c["sigma_w2"] == 1.0)
     agrees = abs(crit["mean"] - crit["theory"]) <= crit["std"]
     return (
-        f"(Each activation's {len({c['sigma_w2'] for c in cells})} x 8 networks are one "
+        f"(Each activation's {len({c['sigma_w2'] for c in cells})} x {cells[0]['seeds']} "
+        "networks are one "
         f"compiled program.) Every cell is within {_off(worst):.1%} of the theory (the furthest: "
         f"{worst['activation']} at `sigma_w2 = {worst['sigma_w2']:g}`); ReLU's rate is "
         "`sqrt(sigma_w2 / 2)`, and tanh at `sigma_w2 = 1` is at its critical point, where the "
