@@ -1,5 +1,5 @@
 """The accuracy tests' helpers now live in :mod:`jaxact.testing` (public); re-exported here,
-with which activations the default run takes for each family."""
+with which parameters of a test the default run takes (the others run in the slow step)."""
 
 import pytest
 
@@ -23,7 +23,20 @@ from jaxact.testing import (  # noqa: F401
 FAMILY_REPRESENTATIVES = ("relu", "sigmoid", "gelu", "softplus", "elu", "leaky_relu", "softmax")
 
 
+def slow_except(values, default, key=None):
+    """``values`` as a test's parameters: those whose ``key(value)`` (the value itself without
+    ``key``) is in ``default`` run by default, every other in the slow step. A tuple value is
+    one parameter set of several arguments."""
+
+    def param(v):
+        args = v if isinstance(v, tuple) else (v,)
+        return (
+            v if (key(v) if key else v) in default else pytest.param(*args, marks=pytest.mark.slow)
+        )
+
+    return [param(v) for v in values]
+
+
 def one_per_family(names):
-    """``names`` as parameters: the family representatives plain, the others marked slow."""
-    return [n if n in FAMILY_REPRESENTATIVES else pytest.param(n, marks=pytest.mark.slow)
-            for n in names]  # fmt: skip
+    """``names`` as parameters: the family representatives by default, the others slow."""
+    return slow_except(names, FAMILY_REPRESENTATIVES)

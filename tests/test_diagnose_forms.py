@@ -10,6 +10,8 @@ import pytest
 
 import jaxact
 
+from .numerics import slow_except
+
 # Each inline form beside the named function it computes: the same model written both ways
 # must give the same sites and the same ||dL/dh|| (the same float32 ops up to fusion order).
 FORMS = [
@@ -43,9 +45,9 @@ X = jax.random.normal(jax.random.key(0), (16, 8))
 _DEFAULT_FORMS = ("h * (h > 0)", "maximum(h, 0.2 h)")
 
 
-@pytest.mark.parametrize(("form", "inline", "named", "act"), [
-    f if f[0] in _DEFAULT_FORMS else pytest.param(*f, marks=pytest.mark.slow) for f in FORMS
-], ids=[f[0] for f in FORMS])  # fmt: skip
+@pytest.mark.parametrize(("form", "inline", "named", "act"),
+                         slow_except(FORMS, _DEFAULT_FORMS, key=lambda f: f[0]),
+                         ids=[f[0] for f in FORMS])  # fmt: skip
 def test_inline_forms_are_found_with_their_true_gradient(form, inline, named, act):
     step = jax.jit(lambda ws, x, f: jaxact.diagnose(_mlp(f), ws, x), static_argnums=2)
     d, ref = step(WS, X, inline), step(WS, X, named)

@@ -13,6 +13,8 @@ import pytest
 import jaxact
 from jaxact import ACTIVATIONS, init_mlp, mlp_forward, mlp_trace, trace_statistics
 
+from .numerics import slow_except
+
 pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 
 SEVERAL = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity"]
@@ -248,7 +250,7 @@ FUSED_DEFAULT = ("relu", "gelu")
 
 
 def _default_or_slow(names):
-    return [a if a in FUSED_DEFAULT else pytest.param(a, marks=pytest.mark.slow) for a in names]
+    return slow_except(names, FUSED_DEFAULT)
 
 
 def _small_net_and_input():
@@ -344,9 +346,7 @@ def _mse(out, y):
 
 # GELU (the closed-form derivative's path) in the default run; ReLU's mask is the fused
 # backward's own test above.
-@pytest.mark.parametrize("activation", [
-    a if a == "gelu" else pytest.param(a, marks=pytest.mark.slow) for a in SEVERAL
-])  # fmt: skip
+@pytest.mark.parametrize("activation", slow_except(SEVERAL, ("gelu",)))
 def test_sgd_step_equals_grad_then_update(activation):
     p, x = _small_net_and_input()
     y = jax.random.uniform(jax.random.key(2), (2, 5, 2), jnp.float64)

@@ -12,6 +12,8 @@ import pytest
 from jaxact import init_mlp, layer_jacobians, theory
 from jaxact.cli import main as cli_main
 
+from .numerics import slow_except
+
 pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 
 # Quadrature on [-12, 12] with 24x24 Gauss-Legendre nodes split at kinks is exact to ~1e-14 for
@@ -281,9 +283,7 @@ def test_relu_c_map_is_the_arc_cosine_kernel(c):
 
 
 # One slope at every correlation in the default run; the other slopes in the slow step.
-@pytest.mark.parametrize(
-    "a", [0.3, *(pytest.param(a, marks=pytest.mark.slow) for a in (0.01, 0.8))]
-)
+@pytest.mark.parametrize("a", slow_except([0.01, 0.3, 0.8], (0.3,)))
 @pytest.mark.parametrize("c", [-0.5, 0.2, 0.95])
 def test_leaky_relu_c_map_mixes_the_kernels(a, c):
     import jaxact

@@ -26,6 +26,8 @@ from jaxact.vocabulary import (
     slope_statistics,
 )
 
+from .numerics import slow_except
+
 # Fractions of n entries are exact in float32 up to rounding of the mean: a few ulp of 1.
 FRACTION_RTOL = 4 * float(np.finfo(np.float32).eps)
 
@@ -76,9 +78,7 @@ def _hand_counts(activation, shift=None):
 
 # ReLU (entries with phi' = 0: zero_grad, dead units) in the default run; the saturating ones
 # (saturated entries and units) in the slow step.
-@pytest.mark.parametrize("activation", [
-    a if a == "relu" else pytest.param(a, marks=pytest.mark.slow) for a in sorted(SLOPES)
-])  # fmt: skip
+@pytest.mark.parametrize("activation", slow_except(sorted(SLOPES), ("relu",)))
 def test_diagnose_and_trace_statistics_agree_with_the_hand_count(activation):
     p, x, want = _hand_counts(activation)
     # A case that tests something: ReLU has entries with phi' = 0, the others saturated ones.
