@@ -110,7 +110,7 @@ def run(ctx: Context) -> Experiment:
     decided = verdict(numbers)  # --quick stops short of DEEP: the claim is not decided
     ok = _reaching(cells, dmax)
     plain_ok = sorted({(k[0], k[2]) for k, v in cells.items() if RECIPES[k[0]].plain
-                       and k[2] >= 50 and v["mean"] >= 0.9})  # fmt: skip
+                       and k[2] >= DEEP and v["mean"] >= 0.9})  # fmt: skip
     hx = _he_xavier(res["he_xavier"])
     numbers["he_xavier"] = hx["cells"]
     # Why: the signal at initialisation, the theory's C map and Jacobian spectrum.
