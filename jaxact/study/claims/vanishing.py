@@ -49,17 +49,18 @@ def run(ctx: Context) -> Experiment:
 
     cfg = ctx.config
     x = jr.normal(jr.key(cfg.seed + 7), (64, cfg.att_width), jnp.float32)
-    results, rows = [], {}
+    results, rows, nets = [], {}, {}
     for name, (init, s2) in SETTINGS.items():
         p = init_mlp(jr.key(cfg.seed), depth=cfg.att_depth, width=cfg.att_width, init=init,
                      sigma_b2=0.05)  # fmt: skip
         r = gradient_attenuation(p, x, name)
         predicted = math.sqrt(theory.chi1(name, s2, 0.05))
         results.append(r)
+        nets[name] = p
         rows[name] = {"init": init, "sigma_w2": s2, "sigma_b2": 0.05, "measured_rate": r.rate,
                       "predicted_rate": predicted, "total": r.total,
                       "layers_to_1e-6": r.measured_depth_to(6)}  # fmt: skip
-    low = _low_precision(ctx, {r.activation: r for r in results}, x)
+    low = _low_precision(ctx, nets, {r.activation: r.rate for r in results}, x)
     arithmetic = 0.1**10
     title = (
         f"Gradient norm through {cfg.att_depth} layers "
@@ -91,8 +92,9 @@ def run(ctx: Context) -> Experiment:
 LOW_PRECISION_FLOOR = {"float16": 2.0**-24, "bfloat16": 2.0**-126}
 
 
-def _low_precision(ctx: Context, measured: dict, x) -> dict[str, Any]:
-    """Claim 4 in float16 and bfloat16: per activation, the fraction of each layer's dL/dh
+def _low_precision(ctx: Context, nets: dict, rates: dict, x) -> dict[str, Any]:
+    """Claim 4 in float16 and bfloat16, on the claim's own nets (``nets`` and their fitted
+    ``rates``, by activation): per activation, the fraction of each layer's dL/dh
     that is exactly 0 (:func:`jaxact.precision_census` at loss scale 1), the deepest layer
     where at least half of it is lost, and the layer the per-layer rate predicts: where the
     reference's RMS entry, ``e_L rate**(L - l)`` from the last layer's, falls below the
@@ -103,15 +105,13 @@ def _low_precision(ctx: Context, measured: dict, x) -> dict[str, Any]:
     u = jr.normal(jr.key(cfg.seed + 11), (cfg.att_width,), jnp.float32)
     u = u / jnp.linalg.norm(u)
     out: dict[str, Any] = {}
-    for name, (init, _) in SETTINGS.items():
+    for name, p in nets.items():
         ctx.stage(f"{name} in float16 and bfloat16")
-        p = init_mlp(jr.key(cfg.seed), depth=cfg.att_depth, width=cfg.att_width, init=init,
-                     sigma_b2=0.05)  # fmt: skip
 
         def loss(p, x, name=name):
             return jnp.mean(mlp_forward(p, x, name) @ u.astype(x.dtype))
 
-        rate = measured[name].rate
+        rate = rates[name]
         per = {}
         for dtype, floor in LOW_PRECISION_FLOOR.items():
             c = precision_census(loss, p, x, dtype=dtype, loss_scales=[1.0])
