@@ -1,6 +1,9 @@
 """jaxact.bench.frameworks: the same network in every framework, ratios against the limit."""
 
 import importlib.util
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -133,10 +136,23 @@ def test_markdown_names_what_did_not_run(relu_depth4, tmp_path):
 def test_the_sgd_step_faults_in_no_parameter_sized_array():
     """Why make_sgd_step is faster on a CPU: the autodiff step maps fresh arrays the size of
     the weights (42 MB here, over glibc's 32 MB reuse limit) every step and faults in each of
-    their pages; the SGD step writes into its donated state."""
-    r = fw.compare_frameworks(10, 1024, 32, frameworks=["jaxact", "jaxact_sgd"], rounds=1,
-                              block_s=0.01)  # fmt: skip
+    their pages; the SGD step writes into its donated state.
+
+    Measured in a fresh process, as ``jaxact bench`` runs it: in a test worker that has run
+    hundreds of tests, glibc's heap (its trim threshold, the free chunks other tests left)
+    made the SGD step fault in 10 MB per step once in a CI run; in a fresh process, 0-0.01 MB."""
+    code = (
+        "import json; from jaxact.bench import frameworks as fw; "
+        "r = fw.compare_frameworks(10, 1024, 32, frameworks=['jaxact', 'jaxact_sgd'], "
+        "rounds=1, block_s=0.01); "
+        "print(json.dumps({n: r['steps'][n]['faulted_mb_per_step'] "
+        "for n in ('jaxact', 'jaxact_sgd')}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    faulted = json.loads(proc.stdout.strip().splitlines()[-1])
     weights_mb = 10 * 1024 * 1024 * 4 / 1e6
-    assert r["steps"]["jaxact"]["faulted_mb_per_step"] >= weights_mb
+    assert faulted["jaxact"] >= weights_mb
     # What is left: the stored pre-activations (10 x 32 x 1024 floats, 1.3 MB) and such.
-    assert r["steps"]["jaxact_sgd"]["faulted_mb_per_step"] < 0.1 * weights_mb
+    assert faulted["jaxact_sgd"] < 0.1 * weights_mb
