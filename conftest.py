@@ -30,6 +30,30 @@ SLOW_DOCTESTS = {
     "jaxact.trainability.run_grid",
     "jaxact.training.observe",
     "jaxact.training.train",
+    # Over 2.5 s each in the default run on 2 cores (pytest --durations): they compile a
+    # network's program, its sampling or a training step.
+    "jaxact.attenuation.layer_jacobians",
+    "jaxact.bench.frameworks.compare_frameworks",
+    "jaxact.datasets.teacher_student",
+    "jaxact.diagnosis.UnitActivity",
+    "jaxact.mlp.make_sgd_step",
+    "jaxact.mlp.sample_mlp",
+    "jaxact.runs.engine",
+    "jaxact.runs.engine.program",
+    "jaxact.shaping.dks",
+    "jaxact.shaping.tat",
+    "jaxact.sweeps",
+    "jaxact.sweeps.sweep",
+    "jaxact.theory.edge_of_chaos",
+    "jaxact.trainability.fluctuation_cells",
+    "jaxact.trainability.gradient_fluctuations",
+    "jaxact.trainability.recipe_run",
+    "jaxact.training.layer_finite",
+    "jaxact.training.make_guarded_step",
+    "jaxact.training.make_step",
+    "jaxact.training.predict",
+    "jaxact.plotting.plot_diagnosis",
+    "jaxact.plotting.plot_diagnosis_history",
 }
 
 

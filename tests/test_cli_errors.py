@@ -174,6 +174,7 @@ def test_the_parser_names_equal_the_registries():
     assert cli.BENCH_PARTS == PARTS
 
 
+@pytest.mark.slow
 def test_real_process_prints_one_line():
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "-m", "jaxact", "attenuation", "--depth", "0"],
@@ -209,6 +210,7 @@ def test_help_shows_defaults_and_choices(capsys):
             assert "(default: benchmarks/results)" in out
 
 
+@pytest.mark.slow
 def test_no_progress_bar_outside_a_terminal(capsys, tmp_path):
     # capsys's stderr is not a terminal (as in CI or `| tee`): no bar lines at all.
     argv = ["sweep", "--activation", "tanh", "--depth", "3", "--width", "8", "--seeds", "2",

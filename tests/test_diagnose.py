@@ -409,6 +409,7 @@ def test_reverse_and_nested_scans_match_an_unrolled_reference():
            phis=[jnp.tanh, jnp.tanh, jax.nn.softplus] * 3, sups=[1.0] * 9)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_vmap_inside_the_loss_gives_one_batched_site():
     w = jax.random.normal(_key(17), (5, 5), jax_f32)
     x = jax.random.normal(_key(18), (7, 5), jax_f32)
@@ -434,6 +435,7 @@ def test_inline_activations_are_recognised():
     assert acts == ["relu", "gelu", "silu", "leaky_relu"]
 
 
+@pytest.mark.slow
 def test_jaxact_and_jax_nn_hyperparameters_set_the_saturation_threshold():
     x = jnp.linspace(-2.0, 2.0, 40, dtype=jax_f32).reshape(4, 10)
     # leaky_relu with slope 2: sup|phi'| = 2, so phi' = 1 on the positive side is not saturated
@@ -458,6 +460,7 @@ def test_dead_units_and_zero_grad_on_a_constructed_input():
     assert float(d.grad_norm[0]) == pytest.approx(2 * math.sqrt(4 + 1 + 9 + 16), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_has_aux_and_site_names_are_unique():
     w = jnp.eye(4)
 
@@ -490,6 +493,7 @@ def test_diagnosis_is_a_pytree_returned_from_jit():
     assert "relu" in d.table()
 
 
+@pytest.mark.slow
 def test_memory_is_that_of_one_backward_pass():
     """No activation tensor is kept: compiled temp memory within 10% (plus 1 KiB per site) of
     value_and_grad's on a deep scanned MLP (XLA's own memory analysis)."""
@@ -604,6 +608,7 @@ def test_other_bad_arguments():
         jaxact.diagnose(lambda n, w: jnp.sum(jax.nn.relu(w)) * n, 3, jnp.ones(3))
 
 
+@pytest.mark.slow
 def test_bfloat16_sites_give_float32_statistics():
     p = jaxact.init_mlp(_key(29), depth=3, width=16, dtype=jnp.bfloat16)
     x = jnp.ones((4, 16), jnp.bfloat16)
@@ -814,7 +819,8 @@ def _shard_run(devices: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("devices", [1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("devices", [1, 2])
 def test_diagnose_inside_shard_map(devices):
     """diagnose in the per-shard function of a data-parallel step: the shard's gradients equal
     value_and_grad's bit for bit, and each site's norm is the whole batch's (the shards' squared
@@ -867,6 +873,7 @@ def test_an_eager_call_runs_one_compiled_program(monkeypatch):
     assert not np.array_equal(again.grad_norm, eager.grad_norm)
 
 
+@pytest.mark.slow
 def test_equinox_sites_are_named_by_their_field_path():
     """equinox records no name stack: a site takes the path of the layer whose parameters
     feed it (``layers[1]`` for ``.layers[1].weight``); flax keeps its module path."""

@@ -3,6 +3,8 @@ where there is none (the statistics of normalisation layers)."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,8 +38,12 @@ def _mlp(act):
     return loss
 
 
-WS = [jnp.eye(8) * 0.9 + 0.05 for _ in range(5)]
-X = jax.random.normal(jax.random.key(0), (16, 8))
+@functools.cache
+def _weights_and_input():
+    """Five near-identity layers and 16 inputs, made when a test first asks (at import every
+    pytest worker would compile the draw, whether or not it runs these tests)."""
+    ws = [jnp.eye(8) * 0.9 + 0.05 for _ in range(5)]
+    return ws, jax.random.normal(jax.random.key(0), (16, 8))
 
 
 # A product with a comparison and a leaky maximum in the default run (the two ways a chain is
@@ -50,7 +56,7 @@ _DEFAULT_FORMS = ("h * (h > 0)", "maximum(h, 0.2 h)")
                          ids=[f[0] for f in FORMS])  # fmt: skip
 def test_inline_forms_are_found_with_their_true_gradient(form, inline, named, act):
     step = jax.jit(lambda ws, x, f: jaxact.diagnose(_mlp(f), ws, x), static_argnums=2)
-    d, ref = step(WS, X, inline), step(WS, X, named)
+    d, ref = step(*_weights_and_input(), inline), step(*_weights_and_input(), named)
     assert [s.activation for s in d.sites] == [act] * 5, form
     # float32, 5 layers: the two programs round differently at the ulp level; 1e-5 relative
     # is ~100 ulp, far below any real difference (a missed or misplaced site is O(1)).
@@ -58,11 +64,12 @@ def test_inline_forms_are_found_with_their_true_gradient(form, inline, named, ac
     np.testing.assert_allclose(np.asarray(d.dead_units), np.asarray(ref.dead_units))
 
 
+@pytest.mark.slow
 def test_a_scaled_argument_is_one_site_on_h_with_its_true_gradient():
     # h * sigmoid(1.7 h) is a swish with its own scale: one site on h (it was a sigmoid site
     # on 1.7 h, with a gradient 22x too small). A tap on h measures the same dL/dh.
     swish = lambda h: h * jax.nn.sigmoid(1.7 * h)  # noqa: E731
-    d = jaxact.diagnose(_mlp(lambda h: swish(jaxact.tap(h, "h"))), WS, X)
+    d = jaxact.diagnose(_mlp(lambda h: swish(jaxact.tap(h, "h"))), *_weights_and_input())
     acts = [s.activation for s in d.sites]
     assert acts == ["tap", "silu"] * 5
     g = np.asarray(d.grad_norm)
@@ -70,6 +77,7 @@ def test_a_scaled_argument_is_one_site_on_h_with_its_true_gradient():
     np.testing.assert_array_equal(g[0::2], g[1::2])
 
 
+@pytest.mark.slow
 def test_normalisation_statistics_are_not_sites():
     # equinox's LayerNorm clamps its variance with maximum(var, 0): a relu-shaped op on a
     # statistic (one entry per example: 32 here, enough to be probed) is no activation site.
@@ -94,6 +102,7 @@ def test_normalisation_statistics_are_not_sites():
     assert [s.activation for s in d.sites] == ["relu"]
 
 
+@pytest.mark.slow
 def test_argnums_like_jax_grad():
     def loss(w, b, x):
         return jnp.sum(jax.nn.relu(x @ w + b) ** 2)

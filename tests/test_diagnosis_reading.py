@@ -12,6 +12,10 @@ import jaxact
 from jaxact.attenuation import fit_rate
 from jaxact.diagnosis import relative_gradients
 
+# One worker for the module (pytest-xdist --dist loadgroup), so that the module-scoped
+# diagnosis below is computed once, not once per worker.
+pytestmark = pytest.mark.xdist_group("diagnosis_reading")
+
 
 @pytest.fixture(scope="module")
 def sigmoid_net():

@@ -37,8 +37,10 @@ FLOATS = [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64]
         (nn.squareplus, 0.0, 1), (nn.squareplus, -INF, 1),
         (nn.squareplus, NAN, 1), pytest.param(nn.mish, 1e-8, 4, marks=pytest.mark.slow),
         (nn.mish, 0.0, 1), (nn.mish, -INF, 1),
-        (nn.mish, NAN, 1), (nn.relu, 1.0, 3), (nn.relu, -1.0, 3), (nn.relu6, 1.0, 3),
-        (nn.relu6, -1.0, 3),
+        (nn.mish, NAN, 1),
+        # Third order: several seconds each to compile; the slow step.
+        *(pytest.param(f, x, 3, marks=pytest.mark.slow)
+          for f in (nn.relu, nn.relu6) for x in (1.0, -1.0)),
     ],
 )  # fmt: skip
 def test_gradients_by_finite_differences(fn, x, order):
@@ -117,6 +119,7 @@ def test_tracing_does_not_materialise(fn):
         jax.make_jaxpr(lambda: fn(jnp.ones((10**12,))))  # a 4 TB array: only traced
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn", [nn.softmax, nn.log_softmax])
 def test_softmax_where_and_empty(fn):
     x = jnp.array([5.5, 1.3, -4.2, 0.9])

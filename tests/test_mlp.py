@@ -30,10 +30,10 @@ def unrolled_forward(params, x, activation, residual=False):
     return a if params.w_out is None else a @ params.w_out + params.b_out
 
 
-# relu without and tanh with shortcuts in the default run; every other pair in the slow step.
+# relu without shortcuts in the default run; every other pair in the slow step.
 @pytest.mark.parametrize(
     ("activation", "residual"),
-    [(a, r) if (a, r) in (("relu", False), ("tanh", True))
+    [(a, r) if (a, r) == ("relu", False)
      else pytest.param(a, r, marks=pytest.mark.slow)
      for a in SEVERAL for r in (False, True)],
 )  # fmt: skip
@@ -83,6 +83,7 @@ def test_same_key_same_parameters_bit_for_bit():
     assert not np.array_equal(np.asarray(a.weights), np.asarray(c.weights))
 
 
+@pytest.mark.slow
 def test_remat_gives_the_same_gradient():
     p = init_mlp(jax.random.key(0), depth=20, width=16, dtype=jnp.float64)
     x = jax.random.normal(jax.random.key(1), (4, 16), jnp.float64)
@@ -139,6 +140,7 @@ def test_trace_and_statistics():
     assert float(st_sig.dead.max()) < 0.01
 
 
+@pytest.mark.slow
 def test_identity_network_is_one_matrix():
     p = init_mlp(
         jax.random.key(0), depth=10, width=6, in_dim=3, out_dim=2, sigma_b2=0.3, dtype=jnp.float64
@@ -220,6 +222,7 @@ def test_params_properties():
     assert isinstance(p, jaxact.MLPParams)
 
 
+@pytest.mark.slow
 def test_traced_residual_and_branch_scale_match_static():
     """One program for plain and residual nets: a traced flag selects the same computation."""
     p = init_mlp(jax.random.key(0), depth=4, width=8, init="he")
@@ -244,9 +247,10 @@ def test_traced_residual_and_branch_scale_match_static():
         mlp_forward(p, x, "relu", residual=jnp.ones(2))
 
 
-# backward="fused": the hand-written reverse pass against autodiff. Two activations in the
-# default run (a kink; a smooth one with a custom_jvp of erf), every other in the slow step.
-FUSED_DEFAULT = ("relu", "gelu")
+# backward="fused": the hand-written reverse pass against autodiff. ReLU (a kink) in the
+# default run, every other in the slow step; GELU's closed-form path (a custom_jvp of erf)
+# runs by default in the SGD step's test below, which is this reverse pass plus the update.
+FUSED_DEFAULT = ("relu",)
 
 
 def _default_or_slow(names):
@@ -292,6 +296,7 @@ def test_fused_backward_under_vmap_gives_per_example_gradients():
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)  # as above
 
 
+@pytest.mark.slow
 def test_fused_backward_stores_one_array_per_layer_where_autodiff_stores_two():
     """The point of the fused pass: the compiled gradient keeps the pre-activations only
     (depth x batch x width floats), autodiff keeps each layer's input and phi'(h)."""
@@ -389,6 +394,7 @@ def test_sgd_step_flips_slots_and_keeps_the_previous_parameters():
     assert second < first  # it descends
 
 
+@pytest.mark.slow
 def test_sgd_step_jitted_traces_once_per_slot():
     traces = []
 

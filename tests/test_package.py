@@ -132,6 +132,7 @@ def test_cli_help_lists_subcommands(capsys):
     assert cli.main([]) == 2
 
 
+@pytest.mark.slow
 def test_cli_as_installed_command():
     out = subprocess.run(
         [sys.executable, "-m", "jaxact", "activations"], capture_output=True, text=True, timeout=120

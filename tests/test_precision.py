@@ -60,6 +60,7 @@ def test_the_census_finds_the_float16_floor_and_the_scale_that_lifts_it():
     assert lost[0] == 1.0 and lost[-1] == 0.0
 
 
+@pytest.mark.slow
 def test_overflow_marks_a_scale_unsafe():
     # dL/dh = 1: the site's dL/dh fits float16 up to S = 2**15; 2**16 = 65536 > 65504
     # overflows. The weight's gradient sums dL/dh over the 2 examples (2 S): it overflows
@@ -71,6 +72,7 @@ def test_overflow_marks_a_scale_unsafe():
     assert c.safe_loss_scales() == (2.0**14, 2.0**14)
 
 
+@pytest.mark.slow
 def test_no_single_scale_when_two_sites_pull_apart():
     """One site's gradient is 2**-30 (it needs a scale >= 2**6), the other's 2**12 (it overflows
     from 2**4 on: 2**16 > 65504): the census says no scale is safe and names both."""
@@ -89,6 +91,7 @@ def test_no_single_scale_when_two_sites_pull_apart():
     assert "no single loss scale is safe" in str(c)
 
 
+@pytest.mark.slow
 def test_deep_sigmoid_loses_early_layers_where_the_rate_predicts():
     """A 24-layer Glorot sigmoid net: the gradient shrinks about 0.23 per layer (theory's rate
     for this net: see the attenuation tests); in float16 at scale 1 the sites whose reference
@@ -212,6 +215,7 @@ def test_jmp_dynamic_loss_scale_settles_inside_the_safe_range():
     assert settled == {high, 2 * high}, (low, high, sorted(settled))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(jnp, "float8_e4m3fn"), reason="this JAX has no float8")
 def test_float8_formats_and_their_floors():
     """float8_e4m3fn's smallest subnormal is 2**-9, float8_e5m2's 2**-16: a gradient of 2**-12

@@ -103,6 +103,7 @@ def test_accepted_by_mlp_theory_and_diagnose(swish_beta):
     assert [s.activation for s in diag.sites] == ["t_swish_beta"]
 
 
+@pytest.mark.slow
 def test_sweeps_accept_the_name(swish_beta):
     from jaxact import sweeps
 

@@ -151,6 +151,7 @@ def test_sweep_on_a_full_disk_keeps_whole_records_and_resumes(tmp_path, monkeypa
     assert len(keys) == len(set(keys)) == 8
 
 
+@pytest.mark.slow
 def test_sweep_refuses_records_without_resume_and_force_replaces_them(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     one_cell = [*SWEEP_ARGS[:3], "--depth", "2", *SWEEP_ARGS[7:]]  # tanh, depth 2: 2 records
@@ -184,6 +185,7 @@ def test_sweep_refuses_what_is_not_its_record_file(kind, tmp_path, capsys):
         assert out.read_text() == "my notes\n"
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_not_duplicated(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     with hold_output(out):  # another process's lock (flock: per open file, so it conflicts)
@@ -212,6 +214,7 @@ def test_resume_removes_repeated_and_outdated_records(tmp_path):
     assert [r["rate"] for r in again] == [r["rate"] for r in records]  # nothing recomputed
 
 
+@pytest.mark.slow
 def test_records_of_another_layout_are_recomputed(tmp_path):
     out = tmp_path / "r.jsonl"
     records = sweep(**SWEEP_KW, out=out)
@@ -232,6 +235,7 @@ def test_records_of_another_layout_are_recomputed(tmp_path):
 STUDY = ["study", "--quick", "--only", "flat", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_study_refuses_a_folder_of_user_files(tmp_path, capsys):
     u = tmp_path / "u"
     (u / "figures").mkdir(parents=True)
@@ -378,6 +382,7 @@ def test_ctrl_c_is_one_line_and_resumable(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["a.json"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_sweep_counts_the_cells_written(tmp_path, monkeypatch, capsys):
     from jaxact import sweeps
 

@@ -29,15 +29,11 @@ def _restore_registry():
 TARGET_TOL = 1e-9
 
 
-# The default run checks one (about a second); the slow step every pair.
-_DKS_DEFAULT = {("tanh", 100)}
-
-
-@pytest.mark.parametrize(
-    ("name", "depth"),
-    [(n, d) if (n, d) in _DKS_DEFAULT else pytest.param(n, d, marks=pytest.mark.slow)
-     for n in ("tanh", "softplus", "gelu", "elu", "sigmoid", "leaky_relu") for d in (10, 100)],
-)  # fmt: skip
+# Several seconds each on 2 cores: the slow step. The default run's check of dks is the
+# cross-check against the dks package below.
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [10, 100])
+@pytest.mark.parametrize("name", ["tanh", "softplus", "gelu", "elu", "sigmoid", "leaky_relu"])
 def test_dks_meets_its_four_conditions(name, depth):
     s = shaping.dks(name, depth, zeta=1.5)
     # Computed afresh by jaxact.theory from the registered shaped function, not by the solver.
@@ -59,8 +55,8 @@ def test_dks_relu_has_one_degree_of_freedom():
     assert math.isfinite(s.local["q_slope"])
 
 
-@pytest.mark.parametrize("depth", [pytest.param(20, marks=pytest.mark.slow), 100,
-                                   pytest.param(200, marks=pytest.mark.slow)])  # fmt: skip
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [20, 100, 200])
 def test_tat_leaky_relu_reaches_eta_after_depth_layers(depth):
     s = shaping.tat("leaky_relu", depth, eta=0.9)
     a = s.params["negative_slope"]
@@ -82,7 +78,8 @@ def test_deeper_networks_get_more_linear_leaky_relus():
     assert slopes == sorted(slopes)
 
 
-@pytest.mark.parametrize("name", ["tanh", pytest.param("softplus", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tanh", "softplus"])
 def test_tat_smooth_meets_its_conditions(name):
     s = shaping.tat(name, 30, tau=0.3)
     for key, want in (("q_out", 1.0), ("q_slope", 1.0), ("c_slope", 1.0), ("c_curvature", 0.01)):
@@ -128,7 +125,8 @@ CROSS = [  # (name, method, depth, target): at depth 10 eta = 0.9 is out of reac
     ("softplus", "TAT", 50, 0.3),
     ("tanh", "TAT", 10, 0.3),
 ]
-DEFAULT_CROSS = {("tanh", "DKS", 50), ("leaky_relu", "TAT", 100)}
+# One cross-check in the default run; every other (TAT included) in the slow step.
+DEFAULT_CROSS = {("tanh", "DKS", 50)}
 
 
 @pytest.mark.parametrize(
@@ -166,6 +164,7 @@ def test_tat_tanh_deep_is_the_mirror_of_the_dks_package_solution():
 # ------------------------------------------------------------------ the shaped record
 
 
+@pytest.mark.slow
 def test_the_shaped_activation_is_a_registry_record_with_closed_form_derivatives():
     s = shaping.dks("softplus", 40)
     rec = s.register()

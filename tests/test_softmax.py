@@ -15,9 +15,16 @@ pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 OUTPUTS = ["softmax", "log_softmax"]
 
 
-@pytest.mark.parametrize("name", OUTPUTS)
-# The last axis in the default run; the others in the slow step.
-@pytest.mark.parametrize("axis", [-1, *(pytest.param(a, marks=pytest.mark.slow) for a in (0, 1))])
+# softmax along the last axis in the default run; log_softmax and the other axes in the slow
+# step.
+@pytest.mark.parametrize(
+    ("name", "axis"),
+    [
+        (n, a) if (n, a) == ("softmax", -1) else pytest.param(n, a, marks=pytest.mark.slow)
+        for n in OUTPUTS
+        for a in (-1, 0, 1)
+    ],
+)
 def test_jacobian_and_hessian_match_closed_forms(name, axis):
     rec = ACTIVATIONS[name]
     x = jax.random.normal(jax.random.key(1), (3, 4, 5), jnp.float64) * 3
@@ -46,6 +53,7 @@ def test_softmax_matches_jax_nn_and_sums_to_one():
     np.testing.assert_allclose(jaxact.log_softmax(x), jax.nn.log_softmax(x), rtol=1e-6, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_softmax_limits():
     inf = jnp.inf
     x = jnp.asarray([[inf, 0.0, 1.0], [inf, inf, -inf], [-inf, -inf, -inf], [jnp.nan, 0.0, 1.0]])
@@ -63,7 +71,10 @@ def test_softmax_limits():
     assert np.isfinite(np.asarray(g)).all()
 
 
-@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32])
+# float16 and float32 in the default run, bfloat16 in the slow step.
+@pytest.mark.parametrize(
+    "dtype", [jnp.float16, pytest.param(jnp.bfloat16, marks=pytest.mark.slow), jnp.float32]
+)
 def test_softmax_16bit_no_overflow(dtype):
     # exp(12) overflows float16; computing in float32 keeps the result exact to rounding.
     x = jnp.asarray([12.0, 0.0, -12.0], dtype)
@@ -105,7 +116,11 @@ def _inputs():
     return jax.random.normal(jax.random.key(2), (3, 4, 5), jnp.float64) * 3
 
 
-_MASK = jax.random.bernoulli(jax.random.key(3), 0.6, (3, 4, 5))
+def _mask():
+    # Drawn when a test asks (not at import, where every pytest worker would compile it).
+    return jax.random.bernoulli(jax.random.key(3), 0.6, (3, 4, 5))
+
+
 _PAIRS = [(jaxact.softmax, jax.nn.softmax), (jaxact.log_softmax, jax.nn.log_softmax)]
 
 
@@ -114,18 +129,12 @@ def _finite(a):
     return np.where(np.isinf(a), 0.0, a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("ours", "theirs"), _PAIRS, ids=OUTPUTS)
-# The last axis and all axes in the default run; other axes and tuples in the slow step.
-@pytest.mark.parametrize(
-    "axis",
-    [-1, *(pytest.param(a, marks=pytest.mark.slow) for a in (None, 0, (0, 2), (2, 1)))],
-    ids=str,
-)
-@pytest.mark.parametrize(
-    "masked", [pytest.param(False, marks=pytest.mark.slow), True], ids=["all", "where"]
-)
+@pytest.mark.parametrize("axis", [-1, None, 0, (0, 2), (2, 1)], ids=str)
+@pytest.mark.parametrize("masked", [False, True], ids=["all", "where"])
 def test_axes_and_where_match_jax_nn_values_and_gradients(ours, theirs, axis, masked):
-    where = _MASK if masked else None
+    where = _mask() if masked else None
     x = _inputs()
     a, b = ours(x, axis, where), theirs(x, axis, where)
     # Same -inf entries (log_softmax's masked ones), the rest within a few float64 ulp.
@@ -143,6 +152,7 @@ def test_axes_and_where_match_jax_nn_values_and_gradients(ours, theirs, axis, ma
                                atol=1e-13)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_where_semantics():
     x = jnp.array([[1.0, 2.0, 3.0], [4.0, jnp.nan, 6.0]])
     mask = jnp.array([[True, False, True], [True, False, True]])

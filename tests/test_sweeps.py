@@ -179,6 +179,7 @@ def test_streams_to_jsonl_and_resumes(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 20 and {r["batch"] for r in other} == {4}
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path, monkeypatch):
     import jaxact.sweeps as sw
 

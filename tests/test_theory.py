@@ -114,7 +114,8 @@ def test_jacobian_spectrum_linear_networks():
         theory.jacobian_spectrum("tanh", 1.0, 0.0, 3, "uniform")
 
 
-@pytest.mark.parametrize("weights", ["gaussian", pytest.param("orthogonal", marks=_SLOW)])
+@pytest.mark.slow
+@pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
 def test_jacobian_spectrum_against_finite_width_measurement(weights):
     depth, width = 6, 300
     init = "gaussian" if weights == "gaussian" else "orthogonal"
@@ -368,6 +369,7 @@ def test_c_map_errors(call, match):
         call()
 
 
+@pytest.mark.slow
 def test_edge_of_chaos_is_the_critical_line_and_lists_what_it_cannot_reach():
     import jaxact
 

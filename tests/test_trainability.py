@@ -63,6 +63,7 @@ def test_cell_summary_counts_diverged_runs_apart():
     assert (cell["min"], cell["max"]) == (0.5, 0.7)
 
 
+@pytest.mark.slow
 def test_gradient_fluctuations_mean_is_one_and_spread_follows_theory():
     depth, width, inits = 10, 32, 1024
     g = tr.gradient_fluctuations(depth, width, inits=inits, seed=3)
@@ -113,6 +114,7 @@ def _map_records():
             for d in (10, 50) for v, acc in ((0.5, 0.2), (1.76, 0.9), (4.0, 0.4))]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_trainability_map_and_heatmap_figures(tmp_path):
     limit = [(v, tr.six_xi_c("tanh", v, 0.05)) for v in (0.5, 1.0, 1.76, 2.5, 4.0)]
     p = plot_trainability_map(_map_records(), tmp_path / "map.png", 0.05, limit)

@@ -42,6 +42,7 @@ def test_log_every_zero_and_odd_spirals_are_value_errors():
         datasets.two_spirals(jax.random.key(0), 33)
 
 
+@pytest.mark.slow
 def test_plotting_leaves_the_backend_alone():
     # A notebook's backend (here: whatever the user chose) survives importing and using
     # jaxact.plotting; matplotlib.use("Agg") at import used to switch it.
