@@ -20,6 +20,8 @@ from jaxact.attenuation import (
     layer_jacobians,
 )
 
+from .numerics import slow_except
+
 pytestmark = pytest.mark.x64  # float64 references (see conftest.py)
 
 F64 = jnp.float64
@@ -34,14 +36,7 @@ def _net(depth=6, width=10, in_dim=4, **kw):
 
 # relu in the default run, the others in the slow step.
 @pytest.mark.parametrize(
-    "activation",
-    [
-        "relu",
-        *(
-            pytest.param(a, marks=pytest.mark.slow)
-            for a in ("tanh", "sigmoid", "gelu", "softplus", "elu")
-        ),
-    ],
+    "activation", slow_except(["relu", "tanh", "sigmoid", "gelu", "softplus", "elu"], ("relu",))
 )
 def test_jacfwd_equals_analytic_product_of_closed_form_derivatives(activation):
     p = _net()

@@ -56,7 +56,8 @@ _DEFAULT_FORMS = ("h * (h > 0)", "maximum(h, 0.2 h)")
                          ids=[f[0] for f in FORMS])  # fmt: skip
 def test_inline_forms_are_found_with_their_true_gradient(form, inline, named, act):
     step = jax.jit(lambda ws, x, f: jaxact.diagnose(_mlp(f), ws, x), static_argnums=2)
-    d, ref = step(*_weights_and_input(), inline), step(*_weights_and_input(), named)
+    ws, x = _weights_and_input()
+    d, ref = step(ws, x, inline), step(ws, x, named)
     assert [s.activation for s in d.sites] == [act] * 5, form
     # float32, 5 layers: the two programs round differently at the ulp level; 1e-5 relative
     # is ~100 ulp, far below any real difference (a missed or misplaced site is O(1)).
