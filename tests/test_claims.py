@@ -38,6 +38,17 @@ def test_each_claim_module_holds_its_whole_room(claim):
     assert claim.__name__ == f"jaxact.study.claims.{claim.ID}"  # the module is named after it
 
 
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.ID)
+def test_no_function_of_a_claim_is_over_80_lines(claim):
+    # The house's bound for an experiment (and its helpers and figures): a reader follows one
+    # claim's measurement, verdict and figure without scrolling through a second concept.
+    own = {n: f for n, f in vars(claim).items()
+           if inspect.isfunction(f) and f.__module__ == claim.__name__}  # fmt: skip
+    assert "run" in own
+    long = {n: len(inspect.getsourcelines(f)[0]) for n, f in own.items()}
+    assert max(long.values()) <= 80, {n: k for n, k in long.items() if k > 80}
+
+
 def test_the_registry_is_the_claims_in_order():
     assert [i for i, _ in EXPERIMENTS] == [c.ID for c in CLAIMS]
     assert [f for _, f in EXPERIMENTS] == [c.run for c in CLAIMS]

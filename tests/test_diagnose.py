@@ -20,8 +20,6 @@ import io
 import json
 import math
 import os
-import subprocess
-import sys
 
 import equinox as eqx
 import flax.linen as nn
@@ -33,6 +31,8 @@ from flax import nnx
 
 import jaxact
 from jaxact.diagnosis import STATISTICS
+
+from .processes import last_json_line
 
 jax_f32 = jnp.float32
 RTOL = 1e-5
@@ -813,10 +813,7 @@ def _shard_run(devices: int) -> dict:
         return json.loads(out.getvalue().strip().splitlines()[-1])
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", _SHARD_SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return last_json_line(_SHARD_SCRIPT, env=env)
 
 
 @pytest.mark.slow

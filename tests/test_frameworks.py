@@ -1,13 +1,12 @@
 """jaxact.bench.frameworks: the same network in every framework, ratios against the limit."""
 
 import importlib.util
-import json
-import subprocess
-import sys
 
 import pytest
 
 from jaxact.bench import frameworks as fw
+
+from .processes import last_json_line
 
 TORCH = importlib.util.find_spec("torch") is not None
 JAX_FRAMEWORKS = ["jaxact", "jaxact_fused", "jaxact_sgd", "equinox", "flax"]
@@ -148,10 +147,7 @@ def test_the_sgd_step_faults_in_no_parameter_sized_array():
         "print(json.dumps({n: r['steps'][n]['faulted_mb_per_step'] "
         "for n in ('jaxact', 'jaxact_sgd')}))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    faulted = json.loads(proc.stdout.strip().splitlines()[-1])
+    faulted = last_json_line(code)
     weights_mb = 10 * 1024 * 1024 * 4 / 1e6
     assert faulted["jaxact"] >= weights_mb
     # What is left: the stored pre-activations (10 x 32 x 1024 floats, 1.3 MB) and such.

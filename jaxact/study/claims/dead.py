@@ -67,7 +67,7 @@ def run(ctx: Context) -> Experiment:
     leaky = rows["leaky_relu"]["dead_fraction_mean"]
     decided = verdict(rows)
     fig = plot_dead_units(recs, ctx.figure("dead_units.png"))
-    per_seed = ", ".join(f"{v:.0%}" for v in rows["relu"]["dead_fraction_per_seed"])
+    per_seed = ", ".join(f"{v:.1%}" for v in rows["relu"]["dead_fraction_per_seed"])
 
     def accuracy(act):
         r = rows[act]
@@ -80,8 +80,8 @@ def run(ctx: Context) -> Experiment:
         ID, TITLE, CLAIM, decided,
         f"Digits, {depth} hidden layers of width {s.width}, {cfg.dead_steps} plain SGD steps at "
         f"a deliberately high learning rate ({cfg.dead_lr}), {s.seeds} seeds: at the end "
-        f"{relu:.0%} of ReLU units are dead (zero gradient on every training image; per seed "
-        f"{per_seed}) against {leaky:.0%} for Leaky ReLU (slope 0.01). Test accuracy (mean ± sd "
+        f"{relu:.1%} of ReLU units are dead (zero gradient on every training image; per seed "
+        f"{per_seed}) against {leaky:.1%} for Leaky ReLU (slope 0.01). Test accuracy (mean ± sd "
         f"over seeds): ReLU {accuracy('relu')}, Leaky ReLU {accuracy('leaky_relu')}; at this "
         "learning rate training is chaotic, so these accuracies move from one machine to "
         "another (rounding changes the trajectory): the dead fractions are the claim's measure."

@@ -431,8 +431,9 @@ def plot_depth_grid(records: Sequence[dict[str, Any]], path: Path, chance: float
     axes[0][-1].legend(list(handles.values()), list(handles), fontsize=9, loc="upper left",
                        bbox_to_anchor=(1.02, 1.0), frameon=False)  # fmt: skip
     r0 = records[0]
-    fig.suptitle(f"Which deep MLPs learn: {r0['dataset']}, width {r0['width']}, "
-                 f"{r0['steps']} steps for every net", fontsize=12)  # fmt: skip
+    # The records name the training set; the panels show test accuracy.
+    fig.suptitle(f"Which deep MLPs learn: width {r0['width']}, {r0['steps']} steps for every "
+                 f"net, trained on {r0['dataset']}", fontsize=12)  # fmt: skip
     return save(fig, path)
 
 
