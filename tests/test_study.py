@@ -57,7 +57,7 @@ def test_training_runs_are_flat_records_over_seeds(quick_study):
     runs = by_id["depth"]["numbers"]["runs"]
     assert runs and all(RUN_FIELDS <= set(r) for r in runs)
     assert {r["dataset"] for r in runs} == {
-        "digits (train), standardized, normalised per example"}  # fmt: skip
+        "digits (train), standardized, normalized per example"}  # fmt: skip
     cells = {}
     for r in runs:
         if r["recipe"] is None:

@@ -193,7 +193,7 @@ def _normalized(data: Dataset) -> Dataset:
     """Each example scaled to ``||x||^2 / dim = 1``: the input variance kernel shaping assumes
     (the same data for every recipe)."""
     return Dataset(normalize_inputs(data.x), data.y, data.task,
-                   f"{data.name}, normalised per example")  # fmt: skip
+                   f"{data.name}, normalized per example")  # fmt: skip
 
 
 def _why_at_init(s: GridSettings, depth: int, xs: jax.Array, recipes) -> dict[str, Any]:
