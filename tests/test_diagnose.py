@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import math
 import os
 
@@ -32,7 +31,7 @@ from flax import nnx
 import jaxact
 from jaxact.diagnosis import STATISTICS
 
-from .processes import last_json_line
+from .processes import last_json, last_json_line
 
 jax_f32 = jnp.float32
 RTOL = 1e-5
@@ -810,7 +809,7 @@ def _shard_run(devices: int) -> dict:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             exec(_SHARD_SCRIPT, {})
-        return json.loads(out.getvalue().strip().splitlines()[-1])
+        return last_json(out.getvalue())
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}  # fmt: skip
     return last_json_line(_SHARD_SCRIPT, env=env)

@@ -23,6 +23,8 @@ from jaxact.runs import with_theory_rate
 from jaxact.sweeps import loss_curve, network_bytes, plan, summarize, sweep, theory_rate
 from jaxact.training import TrainingDiverged, train, two_spirals
 
+from .processes import last_json
+
 GRID = {"activations": ["sigmoid", "relu"], "depths": [6], "widths": [16], "seeds": [0, 1, 2]}
 # Every init family and a sigma_b2 axis: these cells share one program per activation.
 VARIANTS = {"activations": ["tanh"], "depths": [5], "widths": [12], "seeds": [3, 0],
@@ -123,7 +125,7 @@ def _run(n_devices, *args):
 def _result(proc):
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
+    return last_json(out, err)
 
 
 @pytest.mark.slow
